@@ -1,0 +1,49 @@
+# Everyday commands. `make run` and `make test` work on a fresh Debian machine with nothing else done.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev migrate seed lint format typecheck bench graph messages clean
+
+run: setup  ## set up and run the app on its embedded defaults (SQLite, local files, jobs in process) with demo data
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
+
+test:  ## set up and run the whole test suite (MariaDB + Redis, then SQLite)
+	scripts/test.sh
+
+setup:
+	scripts/bootstrap.sh
+
+setup-dev:
+	scripts/bootstrap.sh dev
+
+migrate: setup
+	$(PY) manage.py migrate
+
+seed: setup
+	$(PY) manage.py seed_demo
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: setup-dev
+	$(VENV)/bin/mypy .
+
+bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis)
+	scripts/bench.sh
+
+graph: setup-dev  ## draw the refund state machine
+	$(PY) manage.py graph_transitions refunds.Refund -o docs/refund_states.svg
+
+messages: setup-dev  ## compile the translation catalogues
+	$(PY) manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

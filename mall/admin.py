@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from mall.models import Order, OrderEvent, OrderItem, Payment, Product, Shipment, Stock, StockMovement
+
+
+class StockInline(admin.StackedInline):
+    model = Stock
+    can_delete = False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "unit", "price", "perishable", "shelf_life_days", "active"]
+    list_filter = ["unit", "perishable", "active"]
+    search_fields = ["sku", "name"]
+    inlines = [StockInline]
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "product", "delta", "reason", "reference"]
+    list_filter = ["reason"]
+    search_fields = ["reference", "product__sku"]
+    list_select_related = ["product"]
+    readonly_fields = ["product", "delta", "reason", "reference", "created_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "sku",
+        "name",
+        "unit",
+        "quantity",
+        "unit_price",
+        "amount",
+        "refund_claimed_quantity",
+        "refund_claimed_amount",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class PaymentInline(admin.StackedInline):
+    model = Payment
+    can_delete = False
+    readonly_fields = ["channel", "out_trade_no", "trade_no", "amount", "paid_at"]
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class ShipmentInline(admin.StackedInline):
+    model = Shipment
+    can_delete = False
+    readonly_fields = ["carrier", "tracking_no", "shipped_at", "delivered_at"]
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "from_status", "to_status", "actor", "note"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["order_no", "customer", "status", "total_amount", "created_at"]
+    list_filter = ["status", "payment__channel"]
+    search_fields = ["order_no", "customer__username", "payment__trade_no"]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "order_no",
+        "customer",
+        "status",
+        "goods_amount",
+        "shipping_fee",
+        "total_amount",
+        "shipping_fee_refund_claimed",
+        "receiver_name",
+        "receiver_phone",
+        "receiver_address",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [OrderItemInline, PaymentInline, ShipmentInline, OrderEventInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+admin.site.site_header = _("Fruit mall refund console")
+admin.site.site_title = _("Fruit mall refunds")
+admin.site.index_title = _("Refund back office")

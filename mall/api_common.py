@@ -1,0 +1,48 @@
+"""Shared pieces of the REST API: pagination and the one exception handler that maps business errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.encoding import force_str
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from mall.exceptions import BusinessError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error body has ``code`` and ``detail``; validation errors add ``fields`` naming each field at fault."""
+    if isinstance(exc, BusinessError):
+        body: dict[str, Any] = {"code": exc.code, "detail": force_str(exc.message)}
+        if exc.field:
+            body["fields"] = {exc.field: [force_str(exc.message)]}
+        return Response(body, status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"code": "invalid", "detail": _("Invalid input."), "fields": fields}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+        response.data = {"code": code, "detail": force_str(detail)}
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        response.data["code"] = "throttled"
+    return response

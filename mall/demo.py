@@ -1,0 +1,179 @@
+"""Demo data: a usable shop with customers, staff in each role, and orders in every interesting state.
+
+Each run adds a fresh set (usernames carry a run suffix), so running it twice never fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from mall import services
+from mall.models import Channel, Order, Product, SaleUnit, Stock
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, roles_bootstrap
+
+PRODUCTS = [
+    # sku, name, unit, price, shelf life days
+    ("APL-FUJI-5", "烟台红富士苹果 5斤装", SaleUnit.PIECE, "39.90", 30),
+    ("STR-DD-500", "丹东草莓 500g", SaleUnit.PIECE, "49.00", 3),
+    ("CHR-JL-KG", "智利车厘子 (称重)", SaleUnit.KILOGRAM, "88.00", 7),
+    ("DUR-MSW-1", "猫山王榴莲 (整个)", SaleUnit.PIECE, "298.00", 5),
+    ("MNG-HN-KG", "海南贵妃芒 (称重)", SaleUnit.KILOGRAM, "16.80", 7),
+    ("KIW-XA-12", "陕西猕猴桃 12个装", SaleUnit.PIECE, "45.00", 20),
+    ("GFT-LUX-1", "高端水果礼盒", SaleUnit.PIECE, "5888.00", 5),
+]
+
+
+@dataclass
+class DemoSet:
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    staff: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _ensure_products() -> dict[str, Product]:
+    products = {}
+    for sku, name, unit, price, shelf_life in PRODUCTS:
+        product, _ = Product.objects.get_or_create(
+            sku=sku, defaults={"name": name, "unit": unit, "price": Decimal(price), "shelf_life_days": shelf_life}
+        )
+        Stock.objects.get_or_create(product=product, defaults={"quantity": Decimal("500")})
+        products[sku] = product
+    return products
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _new_trade_no(channel: str) -> str:
+    # Alipay trade numbers are 28 digits starting with the date; WeChat transaction ids are 28 digits too.
+    return f"{timezone.localtime():%Y%m%d}{secrets.randbelow(10**20):020d}"
+
+
+def _paid_order(customer: Any, channel: str, lines: list[services.OrderLine], shipping_fee: str = "0.00") -> Order:
+    order = services.order_create(
+        customer=customer,
+        lines=lines,
+        shipping_fee=Decimal(shipping_fee),
+        receiver_name=customer.first_name or customer.username,
+        receiver_phone="13800000000",
+        receiver_address="上海市浦东新区世纪大道100号",
+    )
+    return services.order_pay(order=order, channel=channel, trade_no=_new_trade_no(channel))
+
+
+OrderRecipe = Callable[[Any, str], Order]
+
+
+def _unpaid(customer: Any, channel: str) -> Order:
+    return services.order_create(customer=customer, lines=[services.OrderLine("KIW-XA-12", Decimal("1"))])
+
+
+def _paid(customer: Any, channel: str) -> Order:
+    return _paid_order(
+        customer,
+        channel,
+        [services.OrderLine("APL-FUJI-5", Decimal("2")), services.OrderLine("STR-DD-500", Decimal("1"))],
+        shipping_fee="8.00",
+    )
+
+
+def _shipped(customer: Any, channel: str) -> Order:
+    order = _paid_order(customer, channel, [services.OrderLine("CHR-JL-KG", Decimal("2.500"))])
+    return services.order_ship(order=order, carrier="SF", tracking_no=f"SF{secrets.randbelow(10**12):012d}")
+
+
+def _delivered(customer: Any, channel: str) -> Order:
+    order = _paid_order(
+        customer,
+        channel,
+        [services.OrderLine("MNG-HN-KG", Decimal("5.000")), services.OrderLine("DUR-MSW-1", Decimal("1"))],
+    )
+    order = services.order_ship(
+        order=order,
+        carrier="ZTO",
+        tracking_no=f"ZTO{secrets.randbelow(10**12):012d}",
+        shipped_at=timezone.now() - timedelta(days=2),
+    )
+    return services.order_deliver(order=order, delivered_at=timezone.now() - timedelta(hours=20))
+
+
+def _completed(customer: Any, channel: str) -> Order:
+    order = _delivered(customer, channel)
+    return services.order_complete(order=order)
+
+
+def _large(customer: Any, channel: str) -> Order:
+    return _paid_order(customer, channel, [services.OrderLine("GFT-LUX-1", Decimal("1"))])
+
+
+RECIPES: list[tuple[OrderRecipe, str]] = [
+    (_unpaid, Channel.ALIPAY),
+    (_paid, Channel.ALIPAY),
+    (_paid, Channel.WECHAT),
+    (_shipped, Channel.WECHAT),
+    (_shipped, Channel.ALIPAY),
+    (_delivered, Channel.ALIPAY),
+    (_delivered, Channel.WECHAT),
+    (_completed, Channel.WECHAT),
+    (_large, Channel.ALIPAY),
+]
+
+# Extra recipes registered by other apps (e.g. refunds adds a partially refunded order).
+EXTRA_RECIPES: list[tuple[OrderRecipe, str]] = []
+
+
+def _order_json(order: Order) -> dict[str, Any]:
+    order = Order.objects.select_related("payment").prefetch_related("items").get(pk=order.pk)
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "channel": order.channel,
+        "total_amount": f"{order.total_amount:.2f}",
+        "items": [
+            {"id": item.id, "sku": item.sku, "quantity": str(item.quantity), "unit_price": f"{item.unit_price:.2f}"}
+            for item in order.items.all()
+        ],
+    }
+
+
+def demo_seed(*, customers: int = 3) -> DemoSet:
+    roles_bootstrap()
+    _ensure_products()
+    user_model = get_user_model()
+    run = secrets.token_hex(3)
+    result = DemoSet()
+    names = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    for index in range(customers):
+        password = _password()
+        with transaction.atomic():
+            user = user_model.objects.create_user(
+                username=f"{names[index % len(names)]}_{run}", password=password, first_name=names[index % len(names)]
+            )
+            token = Token.objects.create(user=user)
+        orders = [recipe(user, channel) for recipe, channel in RECIPES + EXTRA_RECIPES]
+        result.customers.append(
+            {
+                "username": user.username,
+                "password": password,
+                "token": token.key,
+                "orders": [_order_json(order) for order in orders],
+            }
+        )
+    for role, label in ((CUSTOMER_SERVICE, "agent"), (CS_SUPERVISOR, "supervisor"), (FINANCE, "finance")):
+        password = _password()
+        with transaction.atomic():
+            staff = user_model.objects.create_user(username=f"{label}_{run}", password=password, is_staff=True)
+            staff.groups.add(Group.objects.get(name=role))
+        result.staff.append({"username": staff.username, "password": password, "groups": [role]})
+    return result

@@ -1,0 +1,13 @@
+"""Human-readable business numbers: a prefix, the Asia/Shanghai time, and random digits."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.utils import timezone
+
+
+def new_number(prefix: str) -> str:
+    """E.g. ``R20261124153012847362``: readable by staff on the phone, sortable by time, hard to guess."""
+    local = timezone.localtime()
+    return f"{prefix}{local:%Y%m%d%H%M%S}{secrets.randbelow(10**6):06d}"

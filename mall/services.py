@@ -1,0 +1,191 @@
+"""Writes of the shop's own domain. Each service opens a transaction, locks what it changes, runs the
+state transition, saves, and records the event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from mall.exceptions import OrderTransitionNotAllowed
+from mall.models import (
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    Payment,
+    Product,
+    Shipment,
+    Stock,
+    StockMovement,
+)
+from mall.numbering import new_number
+
+CENT = Decimal("0.01")
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal | None = None  # None: the catalogue price
+
+
+def _actor_id(actor: Actor) -> int | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk  # type: ignore[return-value]
+
+
+def order_transition(*, order: Order, action: Callable[[], None], actor: Actor = None, note: str = "") -> Order:
+    """Run one transition method of ``order`` (already locked by the caller) and record it."""
+    if not can_proceed(action):
+        raise OrderTransitionNotAllowed(status=order.status)
+    from_status = order.status
+    action()
+    order.save()
+    OrderEvent.objects.create(
+        order=order, actor_id=_actor_id(actor), from_status=from_status, to_status=order.status, note=note[:255]
+    )
+    return order
+
+
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("payment", "shipment").get(pk=order.pk)
+
+
+@transaction.atomic
+def order_create(
+    *,
+    customer: AbstractBaseUser,
+    lines: Sequence[OrderLine],
+    shipping_fee: Decimal = Decimal("0.00"),
+    receiver_name: str = "",
+    receiver_phone: str = "",
+    receiver_address: str = "",
+) -> Order:
+    products = {p.sku: p for p in Product.objects.filter(sku__in=[line.sku for line in lines])}
+    items = []
+    for line in lines:
+        product = products[line.sku]
+        unit_price = line.unit_price if line.unit_price is not None else product.price
+        items.append(
+            OrderItem(
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                unit=product.unit,
+                quantity=line.quantity,
+                unit_price=unit_price,
+                amount=(unit_price * line.quantity).quantize(CENT),
+            )
+        )
+    goods = sum((item.amount for item in items), Decimal("0.00"))
+    order = Order.objects.create(
+        order_no=new_number("O"),
+        customer=customer,
+        goods_amount=goods,
+        shipping_fee=shipping_fee,
+        total_amount=goods + shipping_fee,
+        receiver_name=receiver_name,
+        receiver_phone=receiver_phone,
+        receiver_address=receiver_address,
+    )
+    for item in items:
+        item.order = order
+    OrderItem.objects.bulk_create(items)
+    return order
+
+
+@transaction.atomic
+def order_pay(
+    *, order: Order, channel: str, trade_no: str, paid_at: datetime | None = None, actor: Actor = None
+) -> Order:
+    """Record the channel's confirmation that the order was paid in full."""
+    order = _locked(order)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderTransitionNotAllowed(status=order.status)
+    Payment.objects.create(
+        order=order,
+        channel=channel,
+        out_trade_no=order.order_no,
+        trade_no=trade_no,
+        amount=order.total_amount,
+        paid_at=paid_at or timezone.now(),
+    )
+    order = _locked(order)
+    return order_transition(order=order, action=order.mark_paid, actor=actor, note=f"{channel} {trade_no}")
+
+
+@transaction.atomic
+def order_ship(
+    *, order: Order, carrier: str, tracking_no: str, shipped_at: datetime | None = None, actor: Actor = None
+) -> Order:
+    order = _locked(order)
+    if order.is_shipped() or order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        raise OrderTransitionNotAllowed(status=order.status)
+    Shipment.objects.create(
+        order=order, carrier=carrier, tracking_no=tracking_no, shipped_at=shipped_at or timezone.now()
+    )
+    order = _locked(order)
+    return order_transition(order=order, action=order.mark_shipped, actor=actor, note=f"{carrier} {tracking_no}")
+
+
+@transaction.atomic
+def order_deliver(*, order: Order, delivered_at: datetime | None = None, actor: Actor = None) -> Order:
+    order = _locked(order)
+    if not order.is_in_transit():
+        raise OrderTransitionNotAllowed(status=order.status)
+    Shipment.objects.filter(order=order).update(delivered_at=delivered_at or timezone.now())
+    order = _locked(order)
+    return order_transition(order=order, action=order.mark_delivered, actor=actor)
+
+
+@transaction.atomic
+def order_complete(*, order: Order, actor: Actor = None) -> Order:
+    order = _locked(order)
+    return order_transition(order=order, action=order.mark_completed, actor=actor)
+
+
+@transaction.atomic
+def order_close_unpaid(*, order: Order, actor: Actor = None, note: str = "") -> Order:
+    order = _locked(order)
+    return order_transition(order=order, action=order.close_unpaid, actor=actor, note=note)
+
+
+def order_sync_refund_status(*, order: Order, refunded_total: Decimal, actor: Actor = None, note: str = "") -> Order:
+    """Make the status follow the money that went back: all of it → ``refunded``, some → ``partially_refunded``.
+
+    Called by the refund services inside their transaction, with ``order`` locked and ``refunded_total``
+    the sum the channels confirmed for it.
+    """
+    if refunded_total <= 0:
+        return order
+    if refunded_total >= order.total_amount:
+        if order.status == OrderStatus.REFUNDED:
+            return order
+        return order_transition(order=order, action=order.mark_refunded, actor=actor, note=note)
+    if order.status == OrderStatus.PARTIALLY_REFUNDED:
+        return order
+    return order_transition(order=order, action=order.mark_partially_refunded, actor=actor, note=note)
+
+
+@transaction.atomic
+def stock_adjust(*, product: Product, delta: Decimal, reason: str, reference: str) -> bool:
+    """Apply a stock change once per ``reference``. Returns False when that reference was applied before."""
+    Stock.objects.get_or_create(product=product)
+    try:
+        with transaction.atomic():
+            StockMovement.objects.create(product=product, delta=delta, reason=reason, reference=reference)
+    except IntegrityError:
+        return False
+    Stock.objects.filter(product=product).update(quantity=F("quantity") + delta)
+    return True

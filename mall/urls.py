@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from mall import health
+from mall.api import OrderViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = [
+    path("admin/django_rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+]

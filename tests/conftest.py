@@ -1,0 +1,67 @@
+"""Shared fixtures. Tests use the real database and Redis configured by the environment (scripts/test.sh)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    # The cache holds locks, throttle counters and idempotency keys: never carry them between tests.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def media_root(tmp_path: Any, settings: Any) -> Any:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def customer(db: None) -> Any:
+    return factories.UserFactory()
+
+
+@pytest.fixture
+def other_customer(db: None) -> Any:
+    return factories.UserFactory()
+
+
+def client_for(user: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(customer: Any) -> APIClient:
+    return client_for(customer)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
+
+
+def requires_services() -> bool:
+    return bool(settings.REDIS_URL) and settings.DATABASES["default"]["ENGINE"] == "django.db.backends.mysql"
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if requires_services():
+        return
+    for item in items:
+        if item.get_closest_marker("services"):
+            item.add_marker(pytest.mark.skip(reason="needs MariaDB and Redis (run through scripts/test.sh)"))
