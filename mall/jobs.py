@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +23,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_RETRY_INTERVALS = (10, 30, 60)
 
 
-def _dispatch(func: Callable[..., Any], args: tuple[Any, ...], queue: str, retry_intervals: tuple[int, ...]) -> None:
+def _dispatch(
+    func: Callable[..., Any] | str, args: tuple[Any, ...], queue: str, retry_intervals: tuple[int, ...]
+) -> None:
+    # A dotted path (late binding) lets an app schedule work owned by an app that depends on it.
     if settings.JOBS_IN_PROCESS:
         try:
-            func(*args)
+            (import_string(func) if isinstance(func, str) else func)(*args)
         except Exception:
             # In-process jobs have no worker to retry them: the sweeps find the work again from the database.
             logger.exception("in-process job %s%r failed", getattr(func, "__name__", func), args)
@@ -41,7 +45,7 @@ def _dispatch(func: Callable[..., Any], args: tuple[Any, ...], queue: str, retry
 
 
 def job_enqueue(
-    func: Callable[..., Any],
+    func: Callable[..., Any] | str,
     *args: Any,
     queue: str = "default",
     retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,

@@ -21,10 +21,18 @@ _VIEW_SHOP = [
     "mall.view_product",
     "mall.view_stock",
 ]
+_VIEW_REFUNDS = [
+    "refunds.view_refund",
+    "refunds.view_refunditem",
+    "refunds.view_refundevent",
+    "refunds.view_refundevidence",
+    "refunds.view_returnshipment",
+]
+_WORK_REFUNDS = [*_VIEW_REFUNDS, "refunds.approve_refund", "refunds.create_staff_refund"]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    CUSTOMER_SERVICE: _VIEW_SHOP,
-    CS_SUPERVISOR: _VIEW_SHOP,
-    FINANCE: _VIEW_SHOP,
+    CUSTOMER_SERVICE: [*_VIEW_SHOP, *_WORK_REFUNDS],
+    CS_SUPERVISOR: [*_VIEW_SHOP, *_WORK_REFUNDS, "refunds.approve_large_refund", "refunds.override_refund"],
+    FINANCE: [*_VIEW_SHOP, *_VIEW_REFUNDS],
 }
 
 

@@ -5,9 +5,11 @@ from rest_framework.routers import DefaultRouter
 
 from mall import health
 from mall.api import OrderViewSet
+from refunds.api import RefundViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("orders", OrderViewSet, basename="order")
+router.register("refunds", RefundViewSet, basename="refund")
 
 urlpatterns = [
     path("admin/django_rq/", include("django_rq.urls")),

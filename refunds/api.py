@@ -1,0 +1,137 @@
+"""Customer refund endpoints. Views parse, authorise (own refunds only: another's is 404) and call a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+
+from refunds import evidence, flow, services
+from refunds.exceptions import InvalidRefundRequest
+from refunds.models import Refund, RefundEvent
+from refunds.serializers import (
+    ErrorSerializer,
+    EvidenceInSerializer,
+    RefundApplySerializer,
+    RefundSerializer,
+    ReturnShipmentInSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each field at fault."),
+    401: OpenApiResponse(ErrorSerializer, description="No or bad credentials."),
+    404: OpenApiResponse(ErrorSerializer, description="No such refund or order of yours."),
+    409: OpenApiResponse(ErrorSerializer, description="The current state or amounts no longer allow it."),
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retrying with the same key and body returns the same refund; another body answers 409.",
+)
+
+
+def refunds_for_customer(customer: Any) -> QuerySet[Refund]:
+    return (
+        Refund.objects.filter(customer=customer)
+        .select_related("order", "return_shipment")
+        .prefetch_related(
+            "items__order_item",
+            "evidence",
+            Prefetch("events", queryset=RefundEvent.objects.filter(internal=False).order_by("created_at", "id")),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your refunds", responses={200: RefundSerializer(many=True), 401: ERRORS[401]}),
+    retrieve=extend_schema(summary="One refund with its timeline", responses={200: RefundSerializer, **ERRORS}),
+)
+class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    serializer_class = RefundSerializer
+    lookup_field = "refund_no"
+    lookup_value_regex = r"[A-Za-z0-9_-]{1,32}"
+    throttle_scope = "refund_apply"
+
+    def get_queryset(self) -> QuerySet[Refund]:
+        return refunds_for_customer(self.request.user)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.action == "create":
+            return [ScopedRateThrottle()]
+        return []
+
+    def _present(self, refund: Refund, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=refund.pk)
+        return Response(RefundSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(
+        summary="Apply for a refund",
+        request=RefundApplySerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: RefundSerializer, **ERRORS, 429: ErrorSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = RefundApplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and len(key) > 64:
+            raise InvalidRefundRequest(_("At most 64 characters."), field="Idempotency-Key")
+        refund, _created = services.refund_apply(
+            customer=request.user,
+            order_no=data.validated_data["order_no"],
+            reason=data.validated_data["reason"],
+            kind=data.validated_data["kind"],
+            items=data.item_requests(),
+            description=data.validated_data["description"],
+            idempotency_key=key,
+        )
+        return self._present(refund, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Withdraw a refund", request=None, responses={200: RefundSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, refund_no: str) -> Response:
+        refund = self.get_object()
+        refund = services.refund_cancel(refund=refund, actor=request.user)
+        return self._present(refund)
+
+    @extend_schema(
+        summary="Upload a photo (JPEG, PNG or WebP, at most 5 MB, 9 per refund)",
+        request={"multipart/form-data": EvidenceInSerializer},
+        responses={201: RefundSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def evidence(self, request: Request, refund_no: str) -> Response:
+        refund = self.get_object()
+        data = EvidenceInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        evidence.refund_add_evidence(refund=refund, actor=request.user, upload=data.validated_data["file"])
+        return self._present(refund, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Tell us how the goods are sent back",
+        request=ReturnShipmentInSerializer,
+        responses={200: RefundSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="return-shipment")
+    def return_shipment(self, request: Request, refund_no: str) -> Response:
+        refund = self.get_object()
+        data = ReturnShipmentInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = flow.refund_return_submit(
+            refund=refund,
+            actor=request.user,
+            carrier=data.validated_data["carrier"],
+            tracking_no=data.validated_data["tracking_no"],
+        )
+        return self._present(refund)

@@ -1,0 +1,139 @@
+"""Transitions driven from outside the review: the carrier (interception), the customer's return, the
+warehouse (receipt and inspection) and the payment channel (refunded or failed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mall.jobs import job_enqueue
+from mall.services import Actor, order_sync_refund_status
+from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
+from refunds.models import Refund, RefundKind, RefundState, ReturnShipment
+from refunds.services import (
+    EXECUTE_JOB,
+    _lock_refund,
+    _reclaim,
+    _release,
+    _transition,
+    refund_record_event,
+    refunded_total,
+)
+
+NOTIFY_JOB = "payments.jobs.refund_notify_customer"
+VOUCHER_JOB = "payments.jobs.refund_issue_voucher"
+
+
+@transaction.atomic
+def refund_interception_succeeded(*, refund: Refund, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    if refund.state == RefundState.REFUNDING:
+        return refund  # a repeated carrier answer
+    _transition(refund=refund, action=refund.interception_succeeded, note=note or _("shipment intercepted"))
+    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    return refund
+
+
+@transaction.atomic
+def refund_interception_failed(*, refund: Refund, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    if refund.state == RefundState.AWAITING_RETURN:
+        return refund
+    _transition(
+        refund=refund,
+        action=refund.interception_failed,
+        note=note or _("interception failed: please send the goods back after receiving them"),
+    )
+    return refund
+
+
+@transaction.atomic
+def refund_return_submit(*, refund: Refund, actor: Any, carrier: str, tracking_no: str) -> Refund:
+    refund = _lock_refund(refund.pk)
+    if refund.kind != RefundKind.RETURN_AND_REFUND and refund.state != RefundState.AWAITING_RETURN:
+        raise RefundNotAllowed(_("This refund does not need the goods back."))
+    if refund.state != RefundState.AWAITING_RETURN:
+        raise RefundNotAllowed(state=refund.state)
+    carrier, tracking_no = carrier.strip(), tracking_no.strip()
+    if not carrier:
+        raise InvalidRefundRequest(_("Carrier is required."), field="carrier")
+    if not tracking_no:
+        raise InvalidRefundRequest(_("Tracking number is required."), field="tracking_no")
+    ReturnShipment.objects.create(refund=refund, carrier=carrier, tracking_no=tracking_no)
+    _transition(refund=refund, action=refund.return_shipped, actor=actor, note=f"{carrier} {tracking_no}")
+    return refund
+
+
+@transaction.atomic
+def refund_return_receive(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    if refund.state == RefundState.INSPECTING:
+        return refund
+    ReturnShipment.objects.filter(refund=refund, received_at__isnull=True).update(received_at=timezone.now())
+    _transition(refund=refund, action=refund.return_received, actor=actor, note=note or _("goods received"))
+    return refund
+
+
+@transaction.atomic
+def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    _transition(refund=refund, action=refund.inspection_passed, actor=actor, note=note or _("inspection passed"))
+    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    return refund
+
+
+@transaction.atomic
+def refund_mark_refunded(
+    *, refund: Refund, channel_refund_id: str = "", refunded_at: datetime | None = None, note: str = ""
+) -> Refund:
+    """The channel confirmed the money went back. Idempotent: a repeated confirmation changes nothing."""
+    refund = _lock_refund(refund.pk)
+    if refund.state == RefundState.REFUNDED:
+        return refund
+    if refund.state == RefundState.FAILED:
+        # A late success after a person was asked to look: the money did move, so the refund is refunded.
+        _reclaim(refund)
+        _transition(refund=refund, action=refund.retry, note=_("the channel reported success after a failure"))
+    refund.channel_refund_id = channel_refund_id or refund.channel_refund_id
+    refund.refunded_at = refunded_at or timezone.now()
+    _transition(refund=refund, action=refund.channel_succeeded, note=note or _("money returned by the channel"))
+    order_sync_refund_status(
+        order=refund.order, refunded_total=refunded_total(order=refund.order), note=refund.refund_no
+    )
+    job_enqueue(NOTIFY_JOB, refund.pk, queue="notifications")
+    job_enqueue(VOUCHER_JOB, refund.pk, queue="default")
+    return refund
+
+
+@transaction.atomic
+def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
+    """The channel refused for good, or retries ran out: a person must look."""
+    refund = _lock_refund(refund.pk)
+    if refund.state == RefundState.FAILED:
+        return refund
+    _transition(refund=refund, action=refund.channel_failed, note=note)
+    _release(refund)
+    return refund
+
+
+@transaction.atomic
+def refund_retry(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+    """A person sends a failed refund to the channel again, with the same request number."""
+    refund = _lock_refund(refund.pk)
+    if not actor.has_perm("refunds.approve_refund"):
+        raise ReviewForbidden()
+    if refund.state != RefundState.FAILED:
+        raise RefundNotAllowed(state=refund.state)
+    _reclaim(refund)
+    _transition(refund=refund, action=refund.retry, actor=actor, note=note or _("sent to the channel again"))
+    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    return refund
+
+
+def refund_note(*, refund: Refund, actor: Actor, note: str) -> None:
+    """A note on the timeline without a change of state."""
+    refund_record_event(refund=refund, from_state=refund.state, actor=actor, note=note)

@@ -1,0 +1,311 @@
+"""Refunds: one protected state machine per refund, its items, its recorded events and its evidence.
+
+Transitions change only the state and are guarded by pure conditions; the services in ``refunds.services``
+lock, validate amounts, record a ``RefundEvent`` for every transition and schedule side effects.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from mall.models import Channel, Order, OrderItem
+
+ZERO = Decimal("0.00")
+
+
+class RefundState(models.TextChoices):
+    PENDING_REVIEW = "pending_review", _("pending review")
+    APPROVED = "approved", _("approved")
+    INTERCEPTING = "intercepting", _("intercepting shipment")
+    AWAITING_RETURN = "awaiting_return", _("awaiting return")
+    RETURN_IN_TRANSIT = "return_in_transit", _("return in transit")
+    INSPECTING = "inspecting", _("quality inspection")
+    REFUNDING = "refunding", _("refunding")
+    REFUNDED = "refunded", _("refunded")
+    REJECTED = "rejected", _("rejected")
+    CANCELLED = "cancelled", _("cancelled")
+    FAILED = "failed", _("failed, needs attention")
+
+
+S = RefundState
+# A refund in one of these states no longer holds any of the order's money.
+RELEASED_STATES = (S.REJECTED, S.CANCELLED, S.FAILED)
+FINAL_STATES = (S.REFUNDED, S.REJECTED, S.CANCELLED)
+# States in which the customer may still withdraw: the money has not been asked of the channel.
+CANCELLABLE_STATES = (S.PENDING_REVIEW, S.APPROVED, S.INTERCEPTING, S.AWAITING_RETURN)
+
+
+class RefundReason(models.TextChoices):
+    NOT_SHIPPED = "not_shipped", _("order not shipped")
+    NOT_RECEIVED = "not_received", _("shipped but not received")
+    QUALITY_ISSUE = "quality_issue", _("quality problem")
+    SHIPPING_TIMEOUT = "shipping_timeout", _("not shipped in time")
+    OUT_OF_STOCK = "out_of_stock", _("out of stock")
+    PRICE_ANOMALY = "price_anomaly", _("price anomaly")
+    DISPUTE = "dispute", _("dispute outcome")
+    COMPENSATION = "compensation", _("compensation")
+
+
+CUSTOMER_REASONS = (RefundReason.NOT_SHIPPED, RefundReason.NOT_RECEIVED, RefundReason.QUALITY_ISSUE)
+SYSTEM_REASONS = (RefundReason.SHIPPING_TIMEOUT, RefundReason.OUT_OF_STOCK, RefundReason.PRICE_ANOMALY)
+STAFF_REASONS = (RefundReason.DISPUTE, RefundReason.COMPENSATION)
+
+
+class RefundKind(models.TextChoices):
+    REFUND_ONLY = "refund_only", _("refund only")
+    RETURN_AND_REFUND = "return_and_refund", _("return and refund")
+
+
+class RefundSource(models.TextChoices):
+    CUSTOMER = "customer", _("customer")
+    SYSTEM = "system", _("system")
+    STAFF = "staff", _("customer service")
+
+
+class Refund(FSMModelMixin, models.Model):
+    refund_no = models.CharField(_("refund number"), max_length=32, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("customer")
+    )
+    state = FSMField(
+        _("state"), max_length=24, choices=RefundState.choices, default=RefundState.PENDING_REVIEW, protected=True
+    )
+    reason = models.CharField(_("reason"), max_length=24, choices=RefundReason.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=RefundKind.choices, default=RefundKind.REFUND_ONLY)
+    source = models.CharField(_("source"), max_length=16, choices=RefundSource.choices)
+    description = models.TextField(_("description"), blank=True, max_length=1000)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    shipping_fee_amount = models.DecimalField(_("of which shipping fee"), max_digits=10, decimal_places=2, default=ZERO)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    # The channel's request number (Alipay out_request_no / WeChat out_refund_no): fixed at creation and
+    # reused on every retry and query, so that one refund moves money at most once.
+    out_refund_no = models.CharField(_("channel request number"), max_length=64, unique=True)
+    channel_refund_id = models.CharField(_("channel refund id"), max_length=64, blank=True)
+    requires_supervisor = models.BooleanField(_("needs a supervisor"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    due_at = models.DateTimeField(_("review due"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    escalation_reason = models.CharField(_("escalation reason"), max_length=255, blank=True)
+    # NULL, not "", when absent: the unique constraint must ignore refunds applied without a key.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    state_changed_at = models.DateTimeField(_("state changed at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_refund", _("Can approve or reject refunds")),
+            ("approve_large_refund", _("Can approve refunds above the single-refund cap")),
+            ("create_staff_refund", _("Can create compensation and dispute refunds")),
+            ("override_refund", _("Can override refund decisions")),
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="refund_queue"),
+            models.Index(fields=["customer", "-created_at"], name="refund_customer_recent"),
+            models.Index(fields=["order", "state"], name="refund_order_state"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["customer", "idempotency_key"], name="refund_unique_idempotency_key_per_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.refund_no
+
+    # --- pure conditions ---------------------------------------------------------------------------
+    def goods_need_return(self) -> bool:
+        return self.kind == RefundKind.RETURN_AND_REFUND
+
+    def can_pay_out_now(self) -> bool:
+        """Approved money goes straight back unless goods are on the road or must come back first."""
+        return not self.goods_need_return() or self.order.is_not_shipped()
+
+    def order_in_transit(self) -> bool:
+        return self.order.is_in_transit()
+
+    def order_delivered(self) -> bool:
+        return self.order.is_delivered()
+
+    # --- transitions ----------------------------------------------------------------------------------
+    @transition(field=state, source=S.PENDING_REVIEW, target=S.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=state, source=[S.PENDING_REVIEW, S.INSPECTING], target=S.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=state, source=list(CANCELLABLE_STATES), target=S.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=state, source=S.APPROVED, target=S.REFUNDING, conditions=[can_pay_out_now])
+    def start_refund(self) -> None:
+        pass
+
+    @transition(field=state, source=S.APPROVED, target=S.INTERCEPTING, conditions=[order_in_transit])
+    def start_interception(self) -> None:
+        pass
+
+    @transition(field=state, source=S.INTERCEPTING, target=S.REFUNDING)
+    def interception_succeeded(self) -> None:
+        pass
+
+    @transition(field=state, source=S.INTERCEPTING, target=S.AWAITING_RETURN)
+    def interception_failed(self) -> None:
+        pass
+
+    @transition(field=state, source=S.APPROVED, target=S.AWAITING_RETURN, conditions=[order_delivered])
+    def await_return(self) -> None:
+        pass
+
+    @transition(field=state, source=S.AWAITING_RETURN, target=S.RETURN_IN_TRANSIT)
+    def return_shipped(self) -> None:
+        pass
+
+    @transition(field=state, source=[S.AWAITING_RETURN, S.RETURN_IN_TRANSIT], target=S.INSPECTING)
+    def return_received(self) -> None:
+        pass
+
+    @transition(field=state, source=S.INSPECTING, target=S.REFUNDING)
+    def inspection_passed(self) -> None:
+        pass
+
+    @transition(field=state, source=S.REFUNDING, target=S.REFUNDED)
+    def channel_succeeded(self) -> None:
+        pass
+
+    @transition(field=state, source=S.REFUNDING, target=S.FAILED)
+    def channel_failed(self) -> None:
+        pass
+
+    @transition(field=state, source=S.FAILED, target=S.REFUNDING)
+    def retry(self) -> None:
+        pass
+
+
+class RefundItem(models.Model):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="items", verbose_name=_("refund"))
+    order_item = models.ForeignKey(
+        OrderItem, on_delete=models.PROTECT, related_name="refund_items", verbose_name=_("order item")
+    )
+    quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=3)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("refund item")
+        verbose_name_plural = _("refund items")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="refund_item_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="refund_item_amount_not_negative"),
+            models.UniqueConstraint(fields=["refund", "order_item"], name="refund_item_once_per_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_item_id} x {self.quantity}"
+
+
+class RefundEvent(models.Model):
+    """One transition (or a recorded fact, when from and to are equal): who, when, from, to, why."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="events", verbose_name=_("refund"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    from_state = models.CharField(_("from"), max_length=24, choices=RefundState.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=24, choices=RefundState.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    # Staff-only notes (escalations, internal remarks) stay out of the customer's timeline.
+    internal = models.BooleanField(_("internal"), default=False)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund event")
+        verbose_name_plural = _("refund events")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id}: {self.from_state} -> {self.to_state}"
+
+    @property
+    def actor_label(self) -> str:
+        return str(self.actor) if self.actor_id else str(_("system"))
+
+
+def evidence_path(instance: RefundEvidence, filename: str) -> str:
+    return f"refunds/evidence/{instance.refund.refund_no}/{filename}"
+
+
+class RefundEvidence(models.Model):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("refund"))
+    file = models.FileField(_("file"), upload_to=evidence_path, max_length=255)
+    content_type = models.CharField(_("content type"), max_length=32)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence photo")
+        verbose_name_plural = _("evidence photos")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.file.name
+
+
+class ReturnShipment(models.Model):
+    """Goods the customer sends back, with the carrier and tracking number they gave."""
+
+    refund = models.OneToOneField(
+        Refund, on_delete=models.CASCADE, related_name="return_shipment", verbose_name=_("refund")
+    )
+    carrier = models.CharField(_("carrier"), max_length=32)
+    tracking_no = models.CharField(_("tracking number"), max_length=64)
+    submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("return shipment")
+        verbose_name_plural = _("return shipments")
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_no}"

@@ -1,0 +1,150 @@
+"""Shapes of the customer refund API. Parsing and presentation only: the rules live in the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind
+from refunds.services import ItemRequest
+
+
+class ItemRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    order_item_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"))
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
+    )
+
+
+class RefundApplySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    order_no = serializers.CharField(max_length=32)
+    reason = serializers.ChoiceField(
+        choices=[(r.value, r.label) for r in CUSTOMER_REASONS],
+        error_messages={"invalid_choice": _("“{input}” is not a reason a customer may give.")},
+    )
+    kind = serializers.ChoiceField(choices=RefundKind.choices)
+    items = ItemRequestSerializer(many=True, allow_empty=False, max_length=100)
+    description = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    def item_requests(self) -> list[ItemRequest]:
+        return [
+            ItemRequest(order_item_id=i["order_item_id"], quantity=i["quantity"], amount=i.get("amount"))
+            for i in self.validated_data["items"]
+        ]
+
+
+class ReturnShipmentInSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    carrier = serializers.CharField(max_length=32)
+    tracking_no = serializers.RegexField(r"^[A-Za-z0-9-]{4,64}$", max_length=64)
+
+
+class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField()
+
+
+class RefundItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    sku = serializers.CharField(source="order_item.sku")
+    name = serializers.CharField(source="order_item.name")
+
+    class Meta:
+        model = RefundItem
+        fields = ["order_item_id", "sku", "name", "quantity", "amount"]
+        read_only_fields = fields
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    state = serializers.CharField(source="to_state")
+    state_display = serializers.CharField(source="get_to_state_display")
+    at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = RefundEvent
+        fields = ["state", "state_display", "at", "note"]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    order_no = serializers.CharField(source="order.order_no")
+    state_display = serializers.CharField(source="get_state_display")
+    reason_display = serializers.CharField(source="get_reason_display")
+    items = RefundItemSerializer(many=True)
+    timeline = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
+    return_shipment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "refund_no",
+            "order_no",
+            "state",
+            "state_display",
+            "reason",
+            "reason_display",
+            "kind",
+            "source",
+            "amount",
+            "shipping_fee_amount",
+            "channel",
+            "description",
+            "items",
+            "created_at",
+            "updated_at",
+            "refunded_at",
+            "timeline",
+            "evidence",
+            "return_shipment",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(TimelineEntrySerializer(many=True))
+    def get_timeline(self, refund: Refund) -> list[dict[str, Any]]:
+        # Events are prefetched (customer-visible only) by the selector.
+        events = [event for event in refund.events.all() if not event.internal]
+        return TimelineEntrySerializer(events, many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "content_type": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "uploaded_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        }
+    )
+    def get_evidence(self, refund: Refund) -> list[dict[str, Any]]:
+        return [
+            {"id": e.pk, "content_type": e.content_type, "size": e.size, "uploaded_at": e.created_at.isoformat()}
+            for e in refund.evidence.all()
+        ]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"carrier": {"type": "string"}, "tracking_no": {"type": "string"}},
+        }
+    )
+    def get_return_shipment(self, refund: Refund) -> dict[str, Any] | None:
+        shipment = getattr(refund, "return_shipment", None)
+        if shipment is None:
+            return None
+        return {"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The body of every error answer."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)

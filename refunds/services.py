@@ -1,0 +1,512 @@
+"""Writes on refunds: creation (customer, system, staff), review, cancellation and routing.
+
+Every service opens a transaction, locks the order row (``SELECT ... FOR UPDATE``), checks the amounts
+against what the order's lines still hold, runs the transition, records a ``RefundEvent`` and schedules side
+effects after commit. Amount claims live on the order lines (``refund_claimed_*``) and the database's check
+constraints refuse any over-refund as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from mall.jobs import job_enqueue
+from mall.models import PAID_STATUSES, Order, OrderItem
+from mall.numbering import new_number
+from mall.services import Actor
+from refunds import policy
+from refunds.exceptions import (
+    AmountExceeded,
+    IdempotencyConflict,
+    InvalidRefundRequest,
+    OrderNotFound,
+    RefundNotAllowed,
+    ReviewForbidden,
+)
+from refunds.locks import order_lock
+from refunds.models import (
+    CUSTOMER_REASONS,
+    RELEASED_STATES,
+    Refund,
+    RefundEvent,
+    RefundItem,
+    RefundKind,
+    RefundReason,
+    RefundSource,
+    RefundState,
+)
+
+CENT = Decimal("0.01")
+QTY = Decimal("0.001")
+EXECUTE_JOB = "payments.jobs.refund_execute"
+INTERCEPT_JOB = "logistics.jobs.interception_request"
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    order_item_id: int
+    quantity: Decimal
+    amount: Decimal | None = None  # None: the share the quantity paid
+
+
+def _actor_id(actor: Actor) -> int | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk  # type: ignore[no-any-return]
+
+
+def refund_record_event(
+    *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+) -> RefundEvent:
+    return RefundEvent.objects.create(
+        refund=refund,
+        actor_id=_actor_id(actor),
+        from_state=from_state,
+        to_state=refund.state,
+        note=str(note)[:500],
+        internal=internal,
+    )
+
+
+def _transition(*, refund: Refund, action: Callable[[], None], actor: Actor = None, note: Any = "") -> Refund:
+    if not can_proceed(action):
+        raise RefundNotAllowed(state=refund.state)
+    from_state = refund.state
+    action()
+    refund.state_changed_at = timezone.now()
+    refund.save()
+    refund_record_event(refund=refund, from_state=from_state, actor=actor, note=note)
+    return refund
+
+
+def _lock_order(order_id: int) -> Order:
+    return Order.objects.select_for_update().select_related("payment", "shipment").get(pk=order_id)
+
+
+def _lock_refund(refund_id: int) -> Refund:
+    """Lock the order first, then the refund: the one lock order every service uses."""
+    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+    order = _lock_order(order_id)
+    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    refund.order = order
+    return refund
+
+
+# --- amounts -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    item: OrderItem
+    quantity: Decimal
+    amount: Decimal
+
+
+def _price_lines(order: Order, requests: Sequence[ItemRequest], *, allow_zero_quantity: bool) -> list[_Line]:
+    if not requests:
+        raise InvalidRefundRequest(_("Choose at least one item."), field="items")
+    items = {item.pk: item for item in OrderItem.objects.select_for_update().filter(order=order)}
+    seen: set[int] = set()
+    lines = []
+    for index, req in enumerate(requests):
+        field = f"items[{index}]"
+        item = items.get(req.order_item_id)
+        if item is None:
+            raise InvalidRefundRequest(_("No such item in this order."), field=f"{field}.order_item_id")
+        if item.pk in seen:
+            raise InvalidRefundRequest(_("Each item may appear once."), field=f"{field}.order_item_id")
+        seen.add(item.pk)
+        quantity = req.quantity.quantize(QTY)
+        if quantity < 0 or (quantity == 0 and not allow_zero_quantity):
+            raise InvalidRefundRequest(_("Quantity must be greater than zero."), field=f"{field}.quantity")
+        if quantity > item.quantity:
+            raise InvalidRefundRequest(_("More than was ordered."), field=f"{field}.quantity")
+        if quantity > item.refundable_quantity:
+            raise AmountExceeded(_("More than is still refundable of this item."), field=f"{field}.quantity")
+        # The share the quantity paid; the whole remainder when the quantity is all that is left.
+        if quantity == item.refundable_quantity and quantity > 0:
+            share = item.refundable_amount
+        else:
+            share = min((item.unit_price * quantity).quantize(CENT), item.refundable_amount)
+        if req.amount is None:
+            amount = share
+        else:
+            amount = req.amount
+            if amount != amount.quantize(CENT):
+                raise InvalidRefundRequest(_("Amounts have at most two decimals."), field=f"{field}.amount")
+            if amount <= 0:
+                raise InvalidRefundRequest(_("Amount must be greater than zero."), field=f"{field}.amount")
+            if quantity > 0 and amount > (item.unit_price * quantity).quantize(CENT):
+                raise InvalidRefundRequest(_("More than this quantity was paid."), field=f"{field}.amount")
+            if amount > item.refundable_amount:
+                raise AmountExceeded(_("More than is still refundable of this item."), field=f"{field}.amount")
+        if amount <= 0:
+            raise AmountExceeded(_("Nothing is left to refund on this item."), field=f"{field}.order_item_id")
+        lines.append(_Line(item, quantity, amount))
+    return lines
+
+
+def _shipping_fee_share(order: Order, lines: Sequence[_Line]) -> Decimal:
+    """The shipping fee goes back with a refund that leaves nothing of a not-yet-shipped order."""
+    if not order.is_not_shipped():
+        return Decimal("0.00")
+    by_item = {line.item.pk: line for line in lines}
+    for item in OrderItem.objects.filter(order=order):
+        line = by_item.get(item.pk)
+        left = item.refundable_amount - (line.amount if line else 0)
+        if left > 0:
+            return Decimal("0.00")
+    return order.shipping_fee - order.shipping_fee_refund_claimed
+
+
+def _claim(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]]) -> None:
+    for item_id, quantity, amount in lines:
+        OrderItem.objects.filter(pk=item_id).update(
+            refund_claimed_quantity=F("refund_claimed_quantity") + quantity,
+            refund_claimed_amount=F("refund_claimed_amount") + amount,
+        )
+    if refund.shipping_fee_amount:
+        Order.objects.filter(pk=refund.order_id).update(
+            shipping_fee_refund_claimed=F("shipping_fee_refund_claimed") + refund.shipping_fee_amount
+        )
+
+
+def _release(refund: Refund) -> None:
+    for item_id, quantity, amount in refund.items.values_list("order_item_id", "quantity", "amount"):
+        OrderItem.objects.filter(pk=item_id).update(
+            refund_claimed_quantity=F("refund_claimed_quantity") - quantity,
+            refund_claimed_amount=F("refund_claimed_amount") - amount,
+        )
+    if refund.shipping_fee_amount:
+        Order.objects.filter(pk=refund.order_id).update(
+            shipping_fee_refund_claimed=F("shipping_fee_refund_claimed") - refund.shipping_fee_amount
+        )
+
+
+def _reclaim(refund: Refund) -> None:
+    """Take a released refund's amounts back (a person retrying a failed one), if the order still has them."""
+    for item in refund.items.select_related("order_item"):
+        line = OrderItem.objects.select_for_update().get(pk=item.order_item_id)
+        if item.amount > line.refundable_amount or item.quantity > line.refundable_quantity:
+            raise AmountExceeded()
+    order = Order.objects.get(pk=refund.order_id)
+    if refund.shipping_fee_amount > order.shipping_fee - order.shipping_fee_refund_claimed:
+        raise AmountExceeded()
+    _claim(refund, list(refund.items.values_list("order_item_id", "quantity", "amount")))
+
+
+# --- creation ----------------------------------------------------------------------------------------
+
+
+def _fingerprint(**parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _create(
+    *,
+    order: Order,
+    reason: str,
+    kind: str,
+    source: str,
+    requests: Sequence[ItemRequest],
+    actor: Actor,
+    description: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    staff_cap_ok: bool = False,
+) -> Refund:
+    """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy."""
+    if order.status not in PAID_STATUSES:
+        raise RefundNotAllowed(_("This order has nothing to refund."), status=order.status)
+    allow_zero = source == RefundSource.STAFF or reason == RefundReason.PRICE_ANOMALY
+    lines = _price_lines(order, requests, allow_zero_quantity=allow_zero)
+    shipping = _shipping_fee_share(order, lines) if source != RefundSource.STAFF else Decimal("0.00")
+    amount = sum((line.amount for line in lines), Decimal("0.00")) + shipping
+    decision = policy.decide(order=order, source=source, reason=reason, amount=amount, within_staff_cap=staff_cap_ok)
+    now = timezone.now()
+    refund = Refund.objects.create(
+        refund_no=new_number("R"),
+        order=order,
+        customer_id=order.customer_id,
+        reason=reason,
+        kind=kind,
+        source=source,
+        description=description,
+        amount=amount,
+        shipping_fee_amount=shipping,
+        channel=order.payment.channel,
+        out_refund_no=new_number("RQ"),
+        requires_supervisor=decision.requires_supervisor,
+        created_by_id=_actor_id(actor) if source == RefundSource.STAFF else None,
+        due_at=policy.review_due_at(now),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        state_changed_at=now,
+    )
+    refund.order = order
+    RefundItem.objects.bulk_create(
+        [RefundItem(refund=refund, order_item=line.item, quantity=line.quantity, amount=line.amount) for line in lines]
+    )
+    _claim(refund, [(line.item.pk, line.quantity, line.amount) for line in lines])
+    refund_record_event(refund=refund, from_state="", actor=actor, note=_("submitted"))
+    if decision.auto_approve:
+        _transition(refund=refund, action=refund.approve, actor=None, note=decision.note)
+        _route(refund)
+    else:
+        refund_record_event(refund=refund, from_state=refund.state, actor=None, note=decision.note)
+    return refund
+
+
+def refund_apply(
+    *,
+    customer: Any,
+    order_no: str,
+    reason: str,
+    kind: str,
+    items: Sequence[ItemRequest],
+    description: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Refund, bool]:
+    """A customer applies for a refund. Returns the refund and whether it was created by this call (False when
+    the same ``idempotency_key`` and body were seen before)."""
+    if reason not in CUSTOMER_REASONS:
+        raise InvalidRefundRequest(_("Customers may not use this reason."), field="reason")
+    if kind not in RefundKind.values:
+        raise InvalidRefundRequest(_("Unknown kind."), field="kind")
+    fingerprint = _fingerprint(
+        order_no=order_no,
+        reason=reason,
+        kind=kind,
+        description=description,
+        items=[(i.order_item_id, str(i.quantity), None if i.amount is None else str(i.amount)) for i in items],
+    )
+    if idempotency_key:
+        replay = _idempotent_replay(customer, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    order_id = Order.objects.filter(order_no=order_no, customer=customer).values_list("pk", flat=True).first()
+    if order_id is None:
+        raise OrderNotFound(field="order_no")
+    try:
+        with order_lock(order_id), transaction.atomic():
+            order = _lock_order(order_id)
+            _check_customer_reason(order, reason, kind)
+            refund = _create(
+                order=order,
+                reason=reason,
+                kind=kind,
+                source=RefundSource.CUSTOMER,
+                requests=items,
+                actor=customer,
+                description=description,
+                idempotency_key=idempotency_key or None,
+                fingerprint=fingerprint,
+            )
+    except IntegrityError:
+        # Two requests with the same Idempotency-Key raced: the other one won and holds the refund.
+        if idempotency_key:
+            replay = _idempotent_replay(customer, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay, False
+        raise
+    return refund, True
+
+
+def _idempotent_replay(customer: Any, key: str, fingerprint: str) -> Refund | None:
+    existing = Refund.objects.filter(customer=customer, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict()
+    return existing
+
+
+def _check_customer_reason(order: Order, reason: str, kind: str) -> None:
+    if reason == RefundReason.NOT_SHIPPED:
+        if not order.is_not_shipped():
+            raise RefundNotAllowed(_("The order has already shipped."), field="reason")
+        if kind != RefundKind.REFUND_ONLY:
+            raise InvalidRefundRequest(_("Nothing to return: the order has not shipped."), field="kind")
+    elif reason == RefundReason.NOT_RECEIVED:
+        if not order.is_in_transit():
+            raise RefundNotAllowed(_("Only an order in transit can be reported as not received."), field="reason")
+    elif reason == RefundReason.QUALITY_ISSUE:
+        if not order.is_delivered():
+            raise RefundNotAllowed(_("Quality claims are for delivered orders."), field="reason")
+        deadline = policy.after_sale_deadline(order)
+        if deadline is not None and timezone.now() > deadline:
+            raise RefundNotAllowed(_("The after-sale period of this order has ended."), field="order_no")
+
+
+def refund_create_by_system(*, order: Order, reason: str, items: Sequence[ItemRequest], note: str = "") -> Refund:
+    """A refund the system starts itself (shipping timeout, out of stock, price anomaly)."""
+    with order_lock(order.pk), transaction.atomic():
+        locked = _lock_order(order.pk)
+        return _create(
+            order=locked,
+            reason=reason,
+            kind=RefundKind.REFUND_ONLY,
+            source=RefundSource.SYSTEM,
+            requests=items,
+            actor=None,
+            description=note,
+        )
+
+
+def refund_create_by_staff(
+    *, order: Order, reason: str, items: Sequence[ItemRequest], actor: Any, note: str, within_cap: bool
+) -> Refund:
+    """A compensation or dispute refund created by customer service. ``within_cap`` is the caller's check of
+    the compensation caps; above them a supervisor other than the creator must approve."""
+    with order_lock(order.pk), transaction.atomic():
+        locked = _lock_order(order.pk)
+        return _create(
+            order=locked,
+            reason=reason,
+            kind=RefundKind.REFUND_ONLY,
+            source=RefundSource.STAFF,
+            requests=items,
+            actor=actor,
+            description=note,
+            staff_cap_ok=within_cap,
+        )
+
+
+def full_order_items(order: Order) -> list[ItemRequest]:
+    """Item requests for everything still refundable on the order."""
+    return [
+        ItemRequest(order_item_id=item.pk, quantity=item.refundable_quantity)
+        for item in order.items.all()
+        if item.refundable_amount > 0
+    ]
+
+
+# --- review ------------------------------------------------------------------------------------------
+
+
+def _check_reviewer(refund: Refund, actor: Any) -> None:
+    if not actor.has_perm("refunds.approve_refund"):
+        raise ReviewForbidden()
+    if refund.created_by_id is not None and refund.created_by_id == actor.pk:
+        raise ReviewForbidden(_("Nobody approves a refund they created."))
+    if refund.requires_supervisor and not actor.has_perm("refunds.approve_large_refund"):
+        raise ReviewForbidden(_("Only a supervisor may approve this refund."))
+
+
+@transaction.atomic
+def refund_approve(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    _check_reviewer(refund, actor)
+    refund.reviewed_by_id = actor.pk
+    refund.decision_note = note[:255]
+    _transition(refund=refund, action=refund.approve, actor=actor, note=note or _("approved"))
+    _route(refund)
+    return refund
+
+
+@transaction.atomic
+def refund_reject(*, refund: Refund, actor: Any, note: str) -> Refund:
+    if not note.strip():
+        raise InvalidRefundRequest(_("A reason is required to reject."), field="note")
+    refund = _lock_refund(refund.pk)
+    if not actor.has_perm("refunds.approve_refund"):
+        raise ReviewForbidden()
+    refund.reviewed_by_id = actor.pk
+    refund.decision_note = note[:255]
+    _transition(refund=refund, action=refund.reject, actor=actor, note=note)
+    _release(refund)
+    return refund
+
+
+@transaction.atomic
+def refund_auto_approve(*, refund: Refund, rule: str) -> Refund:
+    """Approval by the system after nobody handled the refund in time; ``rule`` names what decided."""
+    refund = _lock_refund(refund.pk)
+    _transition(refund=refund, action=refund.approve, actor=None, note=rule)
+    _route(refund)
+    return refund
+
+
+@transaction.atomic
+def refund_escalate(*, refund: Refund, reason: str) -> Refund:
+    refund = _lock_refund(refund.pk)
+    if refund.state != RefundState.PENDING_REVIEW:
+        raise RefundNotAllowed(state=refund.state)
+    refund.escalated_at = timezone.now()
+    refund.escalation_reason = reason[:255]
+    refund.save(update_fields=["escalated_at", "escalation_reason", "updated_at"])
+    refund_record_event(refund=refund, from_state=refund.state, note=_("escalated: %s") % reason, internal=True)
+    return refund
+
+
+@transaction.atomic
+def refund_cancel(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+    refund = _lock_refund(refund.pk)
+    _transition(refund=refund, action=refund.cancel, actor=actor, note=note or _("withdrawn by the customer"))
+    _release(refund)
+    return refund
+
+
+# --- routing and side effects --------------------------------------------------------------------------
+
+
+def _route(refund: Refund) -> None:
+    """After approval: refund at once, stop the goods on the road, or wait for them to come back."""
+    order = refund.order
+    if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
+        _transition(refund=refund, action=refund.start_interception, note=_("the goods are in transit"))
+        job_enqueue(INTERCEPT_JOB, refund.pk, queue="default")
+    elif refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
+        _transition(refund=refund, action=refund.await_return, note=_("waiting for the goods to come back"))
+    else:
+        _transition(refund=refund, action=refund.start_refund, note=_("refunding to the original channel"))
+        job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+
+
+def refund_schedule_side_effects(*, refund: Refund) -> None:
+    """Hand the refund's pending work to the job queue again (the re-dispatch sweep calls this)."""
+    if refund.state == RefundState.REFUNDING:
+        job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    elif refund.state == RefundState.INTERCEPTING:
+        job_enqueue(INTERCEPT_JOB, refund.pk, queue="default")
+
+
+def refunded_total(*, order: Order) -> Decimal:
+    total = Refund.objects.filter(order=order, state=RefundState.REFUNDED).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
+
+
+def live_refund_total(*, order: Order) -> Decimal:
+    total = (
+        Refund.objects.filter(order=order).exclude(state__in=RELEASED_STATES).aggregate(total=Sum("amount"))["total"]
+    )
+    return total or Decimal("0.00")
+
+
+__all__ = [
+    "ItemRequest",
+    "full_order_items",
+    "live_refund_total",
+    "refund_apply",
+    "refund_approve",
+    "refund_auto_approve",
+    "refund_cancel",
+    "refund_create_by_staff",
+    "refund_create_by_system",
+    "refund_escalate",
+    "refund_record_event",
+    "refund_reject",
+    "refund_schedule_side_effects",
+    "refunded_total",
+]
