@@ -22,6 +22,7 @@ echo "== migrations"
 python manage.py check
 python manage.py makemigrations --check --dry-run
 scripts/check_migrations.sh
+scripts/check_alert_rules.sh
 echo "== tests on MariaDB + Redis"
 python -c "from django.conf import settings; import django; django.setup(); print('database backend:', settings.DATABASES['default']['ENGINE'])"
 pytest -p no:cacheprovider "$@"
