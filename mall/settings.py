@@ -255,3 +255,31 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Payment channels -----------------------------------------------------------------------------------
+# Secrets come from the environment, inline or as a file named by NAME_FILE; never from the repository.
+# A channel whose merchant id is unset (ALIPAY_APP_ID / WECHAT_MCH_ID) talks to the bundled channel simulator
+# with demo keys generated once into CHANNEL_SIMULATOR_KEYS_DIR — only while CHANNEL_SIMULATOR_ENABLED.
+ALIPAY_APP_ID = os.environ.get("ALIPAY_APP_ID", "")
+ALIPAY_PRIVATE_KEY = os.environ.get("ALIPAY_PRIVATE_KEY", "")
+ALIPAY_PRIVATE_KEY_FILE = os.environ.get("ALIPAY_PRIVATE_KEY_FILE", "")
+ALIPAY_PUBLIC_KEY = os.environ.get("ALIPAY_PUBLIC_KEY", "")
+ALIPAY_PUBLIC_KEY_FILE = os.environ.get("ALIPAY_PUBLIC_KEY_FILE", "")
+ALIPAY_GATEWAY = os.environ.get("ALIPAY_GATEWAY", "")  # empty: https://openapi.alipay.com/gateway.do
+WECHAT_MCH_ID = os.environ.get("WECHAT_MCH_ID", "")
+WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
+WECHAT_API_V3_KEY = os.environ.get("WECHAT_API_V3_KEY", "")
+WECHAT_API_V3_KEY_FILE = os.environ.get("WECHAT_API_V3_KEY_FILE", "")
+WECHAT_CERT_SERIAL_NO = os.environ.get("WECHAT_CERT_SERIAL_NO", "")
+WECHAT_PRIVATE_KEY = os.environ.get("WECHAT_PRIVATE_KEY", "")
+WECHAT_PRIVATE_KEY_FILE = os.environ.get("WECHAT_PRIVATE_KEY_FILE", "")
+WECHAT_PUBLIC_KEY = os.environ.get("WECHAT_PUBLIC_KEY", "")
+WECHAT_PUBLIC_KEY_FILE = os.environ.get("WECHAT_PUBLIC_KEY_FILE", "")
+WECHAT_PUBLIC_KEY_ID = os.environ.get("WECHAT_PUBLIC_KEY_ID", "")
+WECHAT_GATEWAY = os.environ.get("WECHAT_GATEWAY", "")  # empty: https://api.mch.weixin.qq.com
+PAYMENTS_NOTIFY_BASE_URL = os.environ.get("PAYMENTS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
+CHANNEL_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_TIMEOUT_SECONDS") or 10)
+CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEBUG)
+CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")
+CHANNEL_SIMULATOR_KEYS_DIR = Path(os.environ.get("CHANNEL_SIMULATOR_KEYS_DIR") or VAR_DIR / "channel-keys")
+# --- end of payment channels ----------------------------------------------------------------------------
