@@ -28,11 +28,21 @@ _VIEW_REFUNDS = [
     "refunds.view_refundevidence",
     "refunds.view_returnshipment",
 ]
-_WORK_REFUNDS = [*_VIEW_REFUNDS, "refunds.approve_refund", "refunds.create_staff_refund"]
+_VIEW_DISPUTES = ["refunds.view_dispute", "refunds.view_disputenote"]
+# Agents change refunds only through the console's actions (which call the services), never by editing rows:
+# no role holds add/change/delete on refunds or disputes.
+_WORK_REFUNDS = [
+    *_VIEW_REFUNDS,
+    *_VIEW_DISPUTES,
+    "refunds.approve_refund",
+    "refunds.create_staff_refund",
+    "refunds.confirm_return",
+    "refunds.work_dispute",
+]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     CUSTOMER_SERVICE: [*_VIEW_SHOP, *_WORK_REFUNDS],
     CS_SUPERVISOR: [*_VIEW_SHOP, *_WORK_REFUNDS, "refunds.approve_large_refund", "refunds.override_refund"],
-    FINANCE: [*_VIEW_SHOP, *_VIEW_REFUNDS],
+    FINANCE: [*_VIEW_SHOP, *_VIEW_REFUNDS, *_VIEW_DISPUTES],
 }
 
 

@@ -6,10 +6,12 @@ from rest_framework.routers import DefaultRouter
 from mall import health
 from mall.api import OrderViewSet
 from refunds.api import RefundViewSet
+from refunds.disputes_api import RefundDisputeViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
+router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
 urlpatterns = [
     path("admin/django_rq/", include("django_rq.urls")),

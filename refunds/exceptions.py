@@ -55,3 +55,8 @@ class ReviewForbidden(RefundError):
 class EvidenceRejected(InvalidRefundRequest):
     code = "invalid_evidence"
     default_message = _("The file is not an acceptable photo.")
+
+
+class DisputeNotAllowed(RefundError, Conflict):
+    code = "dispute_not_allowed"
+    default_message = _("This decision cannot be disputed.")

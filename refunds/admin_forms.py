@@ -1,0 +1,86 @@
+"""Forms of the refund console. They only parse; the services decide."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from mall.models import Order
+from refunds.models import DisputeOutcome
+
+
+class ApproveForm(forms.Form):
+    note = forms.CharField(label=_("Note (optional)"), max_length=255, required=False)
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(
+        label=_("Reason for rejecting"),
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        error_messages={"required": _("A reason is required to reject.")},
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    internal = forms.BooleanField(label=_("Internal: not shown to the customer"), required=False, initial=True)
+
+
+class CompensationForm(forms.Form):
+    MODE_PERCENT = "percent"
+    MODE_AMOUNT = "amount"
+
+    order_no = forms.CharField(label=_("Order number"), max_length=32)
+    order_item = forms.TypedChoiceField(label=_("Item"), coerce=int, choices=())
+    mode = forms.ChoiceField(
+        label=_("Compensate"),
+        choices=[(MODE_PERCENT, _("a percentage of what was paid for the item")), (MODE_AMOUNT, _("a fixed amount"))],
+        widget=forms.RadioSelect,
+        initial=MODE_PERCENT,
+    )
+    value = forms.DecimalField(
+        label=_("Percentage or amount (¥)"), max_digits=10, decimal_places=2, min_value=Decimal("0.01")
+    )
+    reason = forms.CharField(
+        label=_("Reason (shown on the refund)"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+    )
+
+    def __init__(self, *args: Any, order: Order | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if order is not None:
+            self.fields["order_item"].choices = [
+                (item.pk, f"{item.sku} {item.name} × {item.quantity} — ¥{item.amount:,.2f}")
+                for item in order.items.all()
+            ]
+
+
+class DisputeOpenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("What is contested"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+    )
+
+
+class DisputeNoteForm(forms.Form):
+    body = forms.CharField(label=_("Note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class DisputeResolveForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=DisputeOutcome.choices, widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Compensation amount (¥, partial outcome only)"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+    )
+    note = forms.CharField(label=_("Resolution"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("outcome") == DisputeOutcome.PARTIAL and not data.get("amount"):
+            self.add_error("amount", _("A partial outcome needs an amount."))
+        return data

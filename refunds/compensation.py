@@ -1,0 +1,100 @@
+"""Compensation refunds (补偿退款): money back without a return, created by customer service.
+
+An agent gives up to ``REFUND_COMPENSATION_CAP`` per refund and ``REFUND_COMPENSATION_DAILY_CAP`` per
+Asia/Shanghai day on their own authority; above either cap the refund waits for a supervisor other than its
+creator (``refund_approve`` refuses anyone approving their own). Dispute refunds count against the same caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from mall.models import Order, OrderItem
+from refunds import policy
+from refunds.exceptions import InvalidRefundRequest, ReviewForbidden
+from refunds.models import Refund, RefundReason
+from refunds.selectors import staff_refund_total_today
+from refunds.services import ItemRequest, refund_create_by_staff
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+
+
+def daily_cap() -> Decimal:
+    return Decimal(settings.REFUND_COMPENSATION_DAILY_CAP)
+
+
+def compensation_amount(*, item: OrderItem, amount: Decimal | None = None, percent: Decimal | None = None) -> Decimal:
+    """The money asked for: a fixed amount, or a percentage of what was paid for the item."""
+    if (amount is None) == (percent is None):
+        raise InvalidRefundRequest(_("Give either an amount or a percentage."), field="amount")
+    if percent is not None:
+        if not Decimal("0") < percent <= HUNDRED:
+            raise InvalidRefundRequest(_("A percentage is between 0 and 100."), field="percent")
+        return (item.amount * percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    assert amount is not None
+    return amount
+
+
+def within_caps(*, actor: Any, amount: Decimal) -> bool:
+    """Whether ``actor`` may give ``amount`` now without a supervisor. Call under the actor's row lock."""
+    if amount > policy.compensation_cap():
+        return False
+    return staff_refund_total_today(actor=actor) + amount <= daily_cap()
+
+
+def staff_refund_create(
+    *, order: Order, actor: Any, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
+) -> Refund:
+    """Create a compensation or dispute refund of ``amount`` (the total of ``items``), applying the caps.
+
+    The actor's user row is locked first so that two refunds by the same agent cannot both squeeze under the
+    daily cap; the order is locked after it (inside ``refund_create_by_staff``), the one lock order used here.
+    """
+    if not actor.has_perm("refunds.create_staff_refund"):
+        raise ReviewForbidden(_("You may not create compensation refunds."))
+    if not note.strip():
+        raise InvalidRefundRequest(_("A reason is required."), field="reason")
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().only("pk").get(pk=actor.pk)
+        return refund_create_by_staff(
+            order=order,
+            reason=reason,
+            items=items,
+            actor=actor,
+            note=note.strip(),
+            within_cap=within_caps(actor=actor, amount=amount),
+        )
+
+
+def compensation_create(
+    *,
+    order: Order,
+    actor: Any,
+    order_item_id: int,
+    reason: str,
+    amount: Decimal | None = None,
+    percent: Decimal | None = None,
+) -> Refund:
+    """Compensate part of one item of ``order`` (e.g. 30% for bruised fruit), without a return."""
+    item = OrderItem.objects.filter(order=order, pk=order_item_id).first()
+    if item is None:
+        raise InvalidRefundRequest(_("No such item in this order."), field="order_item_id")
+    money = compensation_amount(item=item, amount=amount, percent=percent)
+    if money <= 0 or money != money.quantize(CENT):
+        raise InvalidRefundRequest(_("Amount must be greater than zero, with at most two decimals."), field="amount")
+    return staff_refund_create(
+        order=order,
+        actor=actor,
+        reason=RefundReason.COMPENSATION,
+        items=[ItemRequest(order_item_id=item.pk, quantity=Decimal("0"), amount=money)],
+        note=reason,
+        amount=money,
+    )

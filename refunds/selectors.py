@@ -1,0 +1,161 @@
+"""Reads on refunds shared by the console (queue, dashboard) and the compensation caps.
+
+Every figure is a bounded number of queries that hit an index, whatever the size of the table. Days are
+Asia/Shanghai days: the shop's business day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
+
+SHOP_TZ = ZoneInfo("Asia/Shanghai")
+ZERO = Decimal("0.00")
+# States a person or the flow still has to move on; shown in the dashboard's "pending" table in this order.
+OPEN_STATES = (
+    RefundState.PENDING_REVIEW,
+    RefundState.FAILED,
+    RefundState.INSPECTING,
+    RefundState.AWAITING_RETURN,
+    RefundState.RETURN_IN_TRANSIT,
+    RefundState.INTERCEPTING,
+    RefundState.APPROVED,
+    RefundState.REFUNDING,
+)
+CHART_DAYS = 14
+
+
+def shop_today(now: datetime | None = None) -> date:
+    return timezone.localtime(now or timezone.now(), SHOP_TZ).date()
+
+
+def shop_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of an Asia/Shanghai day, as aware datetimes."""
+    start = datetime.combine(day, time.min, tzinfo=SHOP_TZ)
+    return start, start + timedelta(days=1)
+
+
+def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:
+    """Refunds waiting for a person past their review deadline (index ``refund_queue``: state, due_at)."""
+    return Refund.objects.filter(state=RefundState.PENDING_REVIEW, due_at__lt=now or timezone.now())
+
+
+def staff_refund_total_today(*, actor: Any, now: datetime | None = None) -> Decimal:
+    """What ``actor`` gave back today on their own authority (staff refunds within the caps), still live."""
+    start, end = shop_day_bounds(shop_today(now))
+    total = (
+        Refund.objects.filter(
+            created_by_id=actor.pk,
+            created_at__gte=start,
+            created_at__lt=end,
+            source=RefundSource.STAFF,
+            reason__in=STAFF_REASONS,
+            requires_supervisor=False,
+        )
+        .exclude(state__in=(RefundState.REJECTED, RefundState.CANCELLED))
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or ZERO
+
+
+@dataclass(frozen=True)
+class ChartDay:
+    day: date
+    applied: int
+    refunded: int
+    refunded_amount: Decimal
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    pending_by_state: list[tuple[str, str, int]]  # (state, label, count), in OPEN_STATES order, zeros included
+    overdue: int
+    refunded_today_count: int
+    refunded_today_amount: Decimal
+    outcomes_24h: int  # channel outcomes (refunded + failed) in the last 24 hours
+    failed_24h: int
+    days: list[ChartDay]
+
+    @property
+    def pending_total(self) -> int:
+        return sum(count for _state, _label, count in self.pending_by_state)
+
+    @property
+    def failure_rate_24h(self) -> Decimal | None:
+        """Failed channel outcomes over all channel outcomes of the last 24 hours, in percent; None when none."""
+        if not self.outcomes_24h:
+            return None
+        return (Decimal(self.failed_24h) * 100 / Decimal(self.outcomes_24h)).quantize(Decimal("0.1"))
+
+
+def dashboard(now: datetime | None = None) -> Dashboard:
+    """The admin index's figures in five queries, each an index range scan."""
+    now = now or timezone.now()
+    counts = dict(
+        Refund.objects.filter(state__in=OPEN_STATES)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    labels = dict(RefundState.choices)
+    pending = [(str(state), str(labels[state]), counts.get(state, 0)) for state in OPEN_STATES]
+
+    overdue = overdue_refunds(now).count()
+
+    today = shop_today(now)
+    first_day = today - timedelta(days=CHART_DAYS - 1)
+    window_start, _ = shop_day_bounds(first_day)
+    day_bounds = [
+        (first_day + timedelta(days=i), *shop_day_bounds(first_day + timedelta(days=i))) for i in range(CHART_DAYS)
+    ]
+
+    refunded_aggs: dict[str, Any] = {}
+    applied_aggs: dict[str, Any] = {}
+    for index, (_day, start, end) in enumerate(day_bounds):
+        in_day = Q(refunded_at__gte=start, refunded_at__lt=end)
+        refunded_aggs[f"n{index}"] = Count("id", filter=in_day)
+        refunded_aggs[f"s{index}"] = Sum("amount", filter=in_day)
+        applied_aggs[f"n{index}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
+    refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=window_start).aggregate(
+        **refunded_aggs
+    )
+    applied = Refund.objects.filter(created_at__gte=window_start).aggregate(**applied_aggs)
+    days = [
+        ChartDay(
+            day=day,
+            applied=applied[f"n{index}"],
+            refunded=refunded[f"n{index}"],
+            refunded_amount=refunded[f"s{index}"] or ZERO,
+        )
+        for index, (day, _start, _end) in enumerate(day_bounds)
+    ]
+
+    outcomes = dict(
+        RefundEvent.objects.filter(
+            to_state__in=(RefundState.REFUNDED, RefundState.FAILED),
+            from_state=RefundState.REFUNDING,
+            created_at__gte=now - timedelta(hours=24),
+        )
+        .order_by()
+        .values_list("to_state")
+        .annotate(n=Count("id"))
+        .values_list("to_state", "n")
+    )
+    return Dashboard(
+        pending_by_state=pending,
+        overdue=overdue,
+        refunded_today_count=days[-1].refunded,
+        refunded_today_amount=days[-1].refunded_amount,
+        outcomes_24h=outcomes.get(RefundState.REFUNDED, 0) + outcomes.get(RefundState.FAILED, 0),
+        failed_24h=outcomes.get(RefundState.FAILED, 0),
+        days=days,
+    )

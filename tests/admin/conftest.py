@@ -1,0 +1,97 @@
+"""Fixtures of the console tests: staff in each role, logged-in admin clients, and refunds brought to each
+state through the real services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from mall.models import Order
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
+from refunds import flow, services
+from refunds.models import Refund, RefundKind, RefundReason
+from tests.factories import ProductFactory, UserFactory, make_order
+from tests.refunds.conftest import staff_user
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent")
+
+
+@pytest.fixture
+def agent2(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent2")
+
+
+@pytest.fixture
+def supervisor(db: None) -> Any:
+    return staff_user(CS_SUPERVISOR, "supervisor")
+
+
+@pytest.fixture
+def supervisor2(db: None) -> Any:
+    return staff_user(CS_SUPERVISOR, "supervisor2")
+
+
+@pytest.fixture
+def finance(db: None) -> Any:
+    return staff_user(FINANCE, "finance")
+
+
+def login(user: Any) -> Client:
+    """A logged-in admin client that reads English (the msgids), whatever the catalogues say."""
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(user)
+    return client
+
+
+def delivered_order(customer: Any, price: str = "30.00", quantity: str = "2", channel: str = "alipay") -> Order:
+    product = ProductFactory(price=Decimal(price))
+    return make_order(customer, lines=[(product, quantity)], status="delivered", channel=channel)
+
+
+def pending_refund(
+    customer: Any | None = None,
+    price: str = "30.00",
+    quantity: str = "2",
+    kind: str = RefundKind.REFUND_ONLY,
+    **kw: Any,
+) -> Refund:
+    """A quality claim on a delivered order: it waits for customer service (``pending_review``)."""
+    customer = customer or UserFactory()
+    order = delivered_order(customer, price=price, quantity=quantity, **kw)
+    refund, _created = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason=RefundReason.QUALITY_ISSUE,
+        kind=kind,
+        items=services.full_order_items(order),
+        description="bruised",
+    )
+    return refund
+
+
+def failed_refund(reviewer: Any) -> Refund:
+    refund = services.refund_approve(refund=pending_refund(), actor=reviewer)
+    return flow.refund_mark_failed(refund=refund, note="channel refused: account closed")
+
+
+def awaiting_return_refund(reviewer: Any) -> Refund:
+    return services.refund_approve(refund=pending_refund(kind=RefundKind.RETURN_AND_REFUND), actor=reviewer)
+
+
+def inspecting_refund(reviewer: Any) -> Refund:
+    return flow.refund_return_receive(refund=awaiting_return_refund(reviewer), actor=reviewer)
+
+
+def refunded_refund(reviewer: Any, price: str = "30.00") -> Refund:
+    refund = services.refund_approve(refund=pending_refund(price=price), actor=reviewer)
+    return flow.refund_mark_refunded(refund=refund, channel_refund_id="CH1")
+
+
+def reload(refund: Refund) -> Refund:
+    return Refund.objects.get(pk=refund.pk)
