@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -170,40 +170,43 @@ def _shipping_fee_share(order: Order, lines: Sequence[_Line]) -> Decimal:
     return order.shipping_fee - order.shipping_fee_refund_claimed
 
 
-def _claim(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]]) -> None:
+def _shift_claims(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]], sign: int) -> None:
+    """Add (sign=1) or give back (sign=-1) a refund's claims on its order lines and shipping fee.
+
+    The new values are computed here from rows locked by the caller (the order row lock serialises every
+    writer) and written as exact decimals: SQLite would otherwise add them as floating point.
+    """
+    items = OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _, _ in lines])
     for item_id, quantity, amount in lines:
-        OrderItem.objects.filter(pk=item_id).update(
-            refund_claimed_quantity=F("refund_claimed_quantity") + quantity,
-            refund_claimed_amount=F("refund_claimed_amount") + amount,
-        )
+        item = items[item_id]
+        item.refund_claimed_quantity += sign * quantity
+        item.refund_claimed_amount += sign * amount
+        item.save(update_fields=["refund_claimed_quantity", "refund_claimed_amount"])
     if refund.shipping_fee_amount:
-        Order.objects.filter(pk=refund.order_id).update(
-            shipping_fee_refund_claimed=F("shipping_fee_refund_claimed") + refund.shipping_fee_amount
-        )
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order.shipping_fee_refund_claimed += sign * refund.shipping_fee_amount
+        Order.objects.filter(pk=order.pk).update(shipping_fee_refund_claimed=order.shipping_fee_refund_claimed)
+
+
+def _claim(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]]) -> None:
+    _shift_claims(refund, lines, 1)
 
 
 def _release(refund: Refund) -> None:
-    for item_id, quantity, amount in refund.items.values_list("order_item_id", "quantity", "amount"):
-        OrderItem.objects.filter(pk=item_id).update(
-            refund_claimed_quantity=F("refund_claimed_quantity") - quantity,
-            refund_claimed_amount=F("refund_claimed_amount") - amount,
-        )
-    if refund.shipping_fee_amount:
-        Order.objects.filter(pk=refund.order_id).update(
-            shipping_fee_refund_claimed=F("shipping_fee_refund_claimed") - refund.shipping_fee_amount
-        )
+    _shift_claims(refund, list(refund.items.values_list("order_item_id", "quantity", "amount")), -1)
 
 
 def _reclaim(refund: Refund) -> None:
     """Take a released refund's amounts back (a person retrying a failed one), if the order still has them."""
-    for item in refund.items.select_related("order_item"):
-        line = OrderItem.objects.select_for_update().get(pk=item.order_item_id)
-        if item.amount > line.refundable_amount or item.quantity > line.refundable_quantity:
+    lines = list(refund.items.values_list("order_item_id", "quantity", "amount"))
+    current = OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _, _ in lines])
+    for item_id, quantity, amount in lines:
+        if amount > current[item_id].refundable_amount or quantity > current[item_id].refundable_quantity:
             raise AmountExceeded()
     order = Order.objects.get(pk=refund.order_id)
     if refund.shipping_fee_amount > order.shipping_fee - order.shipping_fee_refund_claimed:
         raise AmountExceeded()
-    _claim(refund, list(refund.items.values_list("order_item_id", "quantity", "amount")))
+    _claim(refund, lines)
 
 
 # --- creation ----------------------------------------------------------------------------------------
