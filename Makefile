@@ -40,7 +40,7 @@ bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis)
 	scripts/bench.sh
 
 graph: setup-dev  ## draw the refund state machine
-	$(PY) manage.py graph_transitions refunds.Refund -o docs/refund_states.svg
+	scripts/graph.sh
 
 messages: setup-dev  ## compile the translation catalogues
 	$(PY) manage.py compilemessages
