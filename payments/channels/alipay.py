@@ -68,6 +68,7 @@ class AlipaySettings:
     gateway: str
     notify_url: str
     timeout: float
+    statement_timeout: float
     app_private_key: str = field(repr=False)
     alipay_public_key: str = field(repr=False)
 
@@ -96,14 +97,20 @@ class AlipayChannel:
 
     def __init__(self, config: AlipaySettings) -> None:
         self._config = config
-        self._client = GatewayAliPay(
+        self._client = self._sdk_client(config.timeout)
+        # Statements are batch work with a patience of their own; refund calls must fail fast.
+        self._statement_client = self._sdk_client(config.statement_timeout)
+
+    def _sdk_client(self, timeout: float) -> GatewayAliPay:
+        config = self._config
+        return GatewayAliPay(
             gateway=config.gateway,
             appid=config.app_id,
             app_notify_url=config.notify_url or None,
             app_private_key_string=config.app_private_key,
             alipay_public_key_string=config.alipay_public_key,
             sign_type="RSA2",
-            config=AliPayConfig(timeout=config.timeout),
+            config=AliPayConfig(timeout=timeout),
         )
 
     def __repr__(self) -> str:
@@ -214,14 +221,14 @@ class AlipayChannel:
     # --- statements -----------------------------------------------------------------------------------------
     def fetch_statement(self, day: date) -> Iterator[StatementLine]:
         biz = {"bill_type": "trade", "bill_date": day.isoformat()}
-        answer = self._call("statement", lambda: self._client.server_api(BILL_URL_QUERY, biz))
+        answer = self._call("statement", lambda: self._statement_client.server_api(BILL_URL_QUERY, biz))
         if answer.get("code") != SUCCESS_CODE:
             if answer.get("sub_code") in NO_BILL_SUB_CODES:
                 return
             raise self._business_error("statement", answer)
         url = str(answer.get("bill_download_url") or "")
         with (
-            spooled_download(url, channel=CODE, timeout=self._config.timeout) as spool,
+            spooled_download(url, channel=CODE, timeout=self._config.statement_timeout) as spool,
             zipfile.ZipFile(spool) as bundle,
             bundle.open(_detail_member(bundle)) as member,
         ):

@@ -59,7 +59,7 @@ def uses_simulator(code: str) -> bool:
 
 
 def alipay_settings() -> AlipaySettings:
-    common: dict[str, Any] = {"notify_url": notify_url("alipay"), "timeout": _timeout()}
+    common: dict[str, Any] = {"notify_url": notify_url("alipay"), **_timeouts()}
     if uses_simulator("alipay"):
         keys = simulator_keys()
         return AlipaySettings(
@@ -79,7 +79,7 @@ def alipay_settings() -> AlipaySettings:
 
 
 def wechat_settings() -> WechatSettings:
-    common: dict[str, Any] = {"notify_url": notify_url("wechat"), "timeout": _timeout()}
+    common: dict[str, Any] = {"notify_url": notify_url("wechat"), **_timeouts()}
     if uses_simulator("wechat"):
         keys = simulator_keys()
         return WechatSettings(
@@ -151,8 +151,11 @@ def _secret(name: str) -> str:
         raise ImproperlyConfigured(f"{name}_FILE cannot be read ({exc.strerror})") from None
 
 
-def _timeout() -> float:
-    return float(_setting("CHANNEL_TIMEOUT_SECONDS", 10) or 10)
+def _timeouts() -> dict[str, float]:
+    return {
+        "timeout": float(_setting("CHANNEL_TIMEOUT_SECONDS", 10) or 10),
+        "statement_timeout": float(_setting("CHANNEL_STATEMENT_TIMEOUT_SECONDS", 120) or 120),
+    }
 
 
 def _simulator_url() -> str:

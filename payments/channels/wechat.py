@@ -72,6 +72,7 @@ class WechatSettings:
     gateway: str
     notify_url: str
     timeout: float
+    statement_timeout: float
     private_key: str = field(repr=False)
     public_key: str = field(repr=False)
     api_v3_key: str = field(repr=False)
@@ -83,7 +84,13 @@ class WechatChannel:
     def __init__(self, config: WechatSettings) -> None:
         self._config = config
         self._gateway = config.gateway.rstrip("/")
-        self._client = WeChatPay(
+        self._client = self._sdk_client(config.timeout)
+        # Statements are batch work with a patience of their own; refund calls must fail fast.
+        self._statement_client = self._sdk_client(config.statement_timeout)
+
+    def _sdk_client(self, timeout: float) -> WeChatPay:
+        config = self._config
+        client = WeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
             mchid=config.mch_id,
             private_key=config.private_key,
@@ -91,11 +98,12 @@ class WechatChannel:
             appid=config.app_id,
             apiv3_key=config.api_v3_key,
             notify_url=config.notify_url or None,
-            timeout=config.timeout,
+            timeout=timeout,
             public_key=config.public_key,
             public_key_id=config.public_key_id,
         )
-        self._client._core._gate_way = self._gateway
+        client._core._gate_way = self._gateway
+        return client
 
     def __repr__(self) -> str:
         return f"<WechatChannel mch_id={self._config.mch_id} gateway={self._gateway}>"
@@ -184,7 +192,8 @@ class WechatChannel:
     # --- statements -----------------------------------------------------------------------------------------
     def fetch_statement(self, day: date) -> Iterator[StatementLine]:
         status, answer = self._call(
-            "statement", lambda: self._client.trade_bill(bill_date=day.isoformat(), bill_type="REFUND", tar_type="GZIP")
+            "statement",
+            lambda: self._statement_client.trade_bill(bill_date=day.isoformat(), bill_type="REFUND", tar_type="GZIP"),
         )
         if status == 400 and answer.get("code") == "NO_STATEMENT_EXIST":
             return
@@ -201,7 +210,7 @@ class WechatChannel:
         )
         headers = {"Authorization": authorization, "Accept": "application/json"}
         with (
-            spooled_download(url, channel=CODE, timeout=self._config.timeout, headers=headers) as spool,
+            spooled_download(url, channel=CODE, timeout=self._config.statement_timeout, headers=headers) as spool,
             tempfile.TemporaryFile() as plain,
         ):
             digest = _unpack(spool, plain)

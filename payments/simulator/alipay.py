@@ -213,18 +213,22 @@ class AlipayGateway:
             day = date.fromisoformat(str(biz.get("bill_date", "")))
         except ValueError as exc:
             raise BizError("40004", "Business Failed", "isv.invalid-bill-date", "账单时间不正确") from exc
-        payments = list(self.ledger.trades_paid_on("alipay", day))
-        if not payments and not any(r.status == SUCCESS for r in self.ledger.refunds_on("alipay", day)):
-            raise BizError("40004", "Business Failed", "isp.bill_not_exist", "账单不存在")
-        refunds = (
-            (r, self.ledger.find_trade("alipay", out_trade_no=r.out_trade_no))
-            for r in self.ledger.refunds_on("alipay", day)
-        )
-        token, path = self.bills.new_file(".zip")
-        write_alipay_trade_bill(path, day, account=self.keys.alipay_app_id, payments=payments, refunds=refunds)
+        key = ("alipay", day, self.ledger.version)
+        cached = self.bills.cached(key)
         filename = f"{self.keys.alipay_app_id}_{day:%Y%m%d}.csv.zip"
-        self.bills.put(token, StoredBill(path, "application/zip", filename))
-        query = urlencode({"bizType": "trade", "fileType": "csv.zip", "downloadFileName": filename, "token": token})
+        if cached is None:
+            payments = list(self.ledger.trades_paid_on("alipay", day))
+            if not payments and not any(r.status == SUCCESS for r in self.ledger.refunds_on("alipay", day)):
+                raise BizError("40004", "Business Failed", "isp.bill_not_exist", "账单不存在")
+            refunds = (
+                (r, self.ledger.find_trade("alipay", out_trade_no=r.out_trade_no))
+                for r in self.ledger.refunds_on("alipay", day)
+            )
+            token, path = self.bills.new_file(".zip")
+            write_alipay_trade_bill(path, day, account=self.keys.alipay_app_id, payments=payments, refunds=refunds)
+            cached = token, StoredBill(path, "application/zip", filename)
+            self.bills.put(token, cached[1], key=key)
+        query = urlencode({"bizType": "trade", "fileType": "csv.zip", "downloadFileName": filename, "token": cached[0]})
         return {"code": "10000", "msg": "Success", "bill_download_url": f"{self.base_url()}/sim/alipay/bills?{query}"}
 
     # --- notifications --------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def now() -> datetime:
 
 def china_time(moment: datetime) -> str:
     """``2026-01-05 10:00:00``: how Alipay writes times (Beijing time, no zone)."""
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(CHINA_TZ).isoformat(sep=" ", timespec="seconds")[:19]
 
 
 def rfc3339(moment: datetime) -> str:

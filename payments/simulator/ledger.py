@@ -99,6 +99,8 @@ class Ledger:
         self._trade_refunds: dict[tuple[str, str], list[Refund]] = {}
         self.faults: list[Fault] = []
         self.notifications: list[dict[str, Any]] = []
+        # Bumped by every change to trades or refunds, so that derived files (statements) can be reused.
+        self.version = 0
         if state_path is not None and state_path.exists():
             self._load(state_path)
 
@@ -318,6 +320,7 @@ class Ledger:
             }
 
     def _save(self) -> None:
+        self.version += 1
         if self._state_path is None:
             return
         state = {

@@ -103,6 +103,7 @@ class StoredBill:
     path: Path
     content_type: str
     filename: str
+    digest: str = ""
 
 
 class BillStore:
@@ -111,15 +112,24 @@ class BillStore:
     def __init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="channel-sim-bills-"))
         self._bills: dict[str, StoredBill] = {}
+        self._tokens: dict[tuple[object, ...], str] = {}
         self._lock = threading.Lock()
 
     def new_file(self, suffix: str) -> tuple[str, Path]:
         token = secrets.token_urlsafe(24)
         return token, self._dir / f"{token}{suffix}"
 
-    def put(self, token: str, bill: StoredBill) -> None:
+    def put(self, token: str, bill: StoredBill, *, key: tuple[object, ...] = ()) -> None:
         with self._lock:
             self._bills[token] = bill
+            if key:
+                self._tokens[key] = token
+
+    def cached(self, key: tuple[object, ...]) -> tuple[str, StoredBill] | None:
+        """A bill already built for ``key`` (channel, day, kind, ledger version): gateways build bills once."""
+        with self._lock:
+            token = self._tokens.get(key)
+            return (token, self._bills[token]) if token is not None else None
 
     def get(self, token: str) -> StoredBill | None:
         with self._lock:
@@ -135,10 +145,18 @@ def file_chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
             yield chunk
 
 
-def _csv_line(fields: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(list(fields))
-    return buffer.getvalue()
+class _LineWriter:
+    """CSV lines as strings, one writer reused for the whole file (statements run to many lines)."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def __call__(self, fields: Iterable[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(fields)
+        return self._buffer.getvalue()
 
 
 # --- WeChat Pay -----------------------------------------------------------------------------------------
@@ -148,11 +166,12 @@ def write_wechat_refund_bill(
     """Write the REFUND bill; returns (SHA1 of the plain file, number of refund lines)."""
     digest = hashlib.sha1()  # noqa: S324 - the gateway's own integrity hash, not a security boundary
     count, total = 0, Decimal("0.00")
+    line = _LineWriter()
     with path.open("wb") as file, contextlib.ExitStack() as stack:
         raw = cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=file, mode="wb"))) if gzipped else file
 
         def emit(fields: Iterable[str]) -> None:
-            data = _csv_line(fields).encode("utf-8")
+            data = line(fields).encode("utf-8")
             digest.update(data)
             raw.write(data)
 
@@ -216,6 +235,7 @@ def write_alipay_trade_bill(
     start = datetime.combine(day, time.min, tzinfo=CHINA_TZ)
     period = f"#起始日期：[{_cn_date(start)}]   终止日期：[{_cn_date(start + timedelta(days=1))}]"
     stem = f"{account}_{day:%Y%m%d}"
+    line = _LineWriter()
     paid_count = refund_count = 0
     paid_total = refund_total = Decimal("0.00")
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -225,7 +245,7 @@ def write_alipay_trade_bill(
             out.write(
                 "#-----------------------------------------业务明细列表----------------------------------------\r\n"
             )
-            out.write(_csv_line(ALIPAY_DETAIL_HEADER))
+            out.write(line(ALIPAY_DETAIL_HEADER))
             for trade in payments:
                 paid_count += 1
                 paid_total += trade.amount
@@ -234,7 +254,7 @@ def write_alipay_trade_bill(
                 values = [trade.trade_no, trade.out_trade_no, "交易", "水果", china_time(trade.paid_at)]
                 values += [china_time(trade.paid_at), "", "", "", "", "138****8888", amount, amount]
                 values += [ZERO] * 5 + ["", ZERO, ZERO, "", fee, ZERO, ""]
-                out.write(_csv_line(v + "\t" for v in values))
+                out.write(line(v + "\t" for v in values))
             for refund, _trade in rows_of(refunds):
                 refund_count += 1
                 refund_total += refund.amount
@@ -243,7 +263,7 @@ def write_alipay_trade_bill(
                 values = [refund.trade_no, refund.out_trade_no, "退款", "水果", china_time(refund.created_at)]
                 values += [china_time(moment), "", "", "", "", "138****8888", amount, amount]
                 values += [ZERO] * 5 + ["", ZERO, ZERO, refund.out_refund_no, ZERO, ZERO, refund.reason]
-                out.write(_csv_line(v + "\t" for v in values))
+                out.write(line(v + "\t" for v in values))
             out.write(
                 "#-----------------------------------------业务明细列表结束------------------------------------\r\n"
             )
@@ -259,12 +279,10 @@ def write_alipay_trade_bill(
                 "#-----------------------------------------业务汇总列表----------------------------------------\r\n"
             )
             out.write(
-                _csv_line(
-                    ["门店编号", "门店名称", "交易订单总笔数", "退款订单总笔数", "订单金额（元）", "商家实收（元）"]
-                )
+                line(["门店编号", "门店名称", "交易订单总笔数", "退款订单总笔数", "订单金额（元）", "商家实收（元）"])
             )
             net = yuan(paid_total - refund_total)
-            out.write(_csv_line(["合计", "", str(paid_count), str(refund_count), net, net]))
+            out.write(line(["合计", "", str(paid_count), str(refund_count), net, net]))
             out.write(
                 "#-----------------------------------------业务汇总列表结束------------------------------------\r\n"
             )

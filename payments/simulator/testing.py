@@ -7,7 +7,7 @@ Use them from any test folder by importing them into its ``conftest.py``::
     )
 
 ``channel_simulator`` resets the simulator's ledger and points the settings (hence ``get_channel``) at it,
-with a 0.5 s client timeout; notifications go to ``notification_inbox`` unless the test changes
+with a 0.5 s client timeout (10 s for statements); notifications go to ``notification_inbox`` unless the test changes
 ``settings.PAYMENTS_NOTIFY_BASE_URL`` (e.g. to ``live_server.url``).
 """
 
@@ -152,6 +152,7 @@ def channel_simulator(
     settings.CHANNEL_SIMULATOR_URL = simulator.url
     settings.CHANNEL_SIMULATOR_KEYS_DIR = directory
     settings.CHANNEL_TIMEOUT_SECONDS = TEST_CLIENT_TIMEOUT_SECONDS
+    settings.CHANNEL_STATEMENT_TIMEOUT_SECONDS = 10.0
     settings.PAYMENTS_NOTIFY_BASE_URL = notification_inbox.url
     settings.ALIPAY_APP_ID = keys.alipay_app_id
     settings.ALIPAY_PRIVATE_KEY = ""

@@ -216,22 +216,27 @@ class WechatApi:
         if query.get("bill_type", ["ALL"])[0] != "REFUND":
             raise ApiError("INVALID_REQUEST", "模拟器仅提供退款账单 (bill_type=REFUND)")
         gzipped = query.get("tar_type", [""])[0] == "GZIP"
-        if next(self.ledger.refunds_on("wechat", day), None) is None:
-            raise ApiError("NO_STATEMENT_EXIST", "账单文件不存在")
-        token, path = self.bills.new_file(".csv.gz" if gzipped else ".csv")
-        rows = (
-            (r, self.ledger.find_trade("wechat", out_trade_no=r.out_trade_no))
-            for r in self.ledger.refunds_on("wechat", day)
-        )
-        digest, _ = write_wechat_refund_bill(
-            path, rows, app_id=self.keys.wechat_app_id, mch_id=self.keys.wechat_mch_id, gzipped=gzipped
-        )
-        content_type = "application/x-gzip" if gzipped else "text/plain; charset=utf-8"
-        self.bills.put(token, StoredBill(path, content_type, path.name))
+        key = ("wechat", day, gzipped, self.ledger.version)
+        cached = self.bills.cached(key)
+        if cached is None:
+            if next(self.ledger.refunds_on("wechat", day), None) is None:
+                raise ApiError("NO_STATEMENT_EXIST", "账单文件不存在")
+            token, path = self.bills.new_file(".csv.gz" if gzipped else ".csv")
+            rows = (
+                (r, self.ledger.find_trade("wechat", out_trade_no=r.out_trade_no))
+                for r in self.ledger.refunds_on("wechat", day)
+            )
+            digest, _ = write_wechat_refund_bill(
+                path, rows, app_id=self.keys.wechat_app_id, mch_id=self.keys.wechat_mch_id, gzipped=gzipped
+            )
+            content_type = "application/x-gzip" if gzipped else "text/plain; charset=utf-8"
+            cached = token, StoredBill(path, content_type, path.name, digest)
+            self.bills.put(token, cached[1], key=key)
+        token, bill = cached
         return {
             "download_url": f"{self.base_url()}/v3/billdownload/file?token={token}",
             "hash_type": "SHA1",
-            "hash_value": digest,
+            "hash_value": bill.digest,
         }
 
     def _download(self, query: dict[str, list[str]]) -> Reply:
