@@ -284,3 +284,19 @@ CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEBUG)
 CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")
 CHANNEL_SIMULATOR_KEYS_DIR = Path(os.environ.get("CHANNEL_SIMULATOR_KEYS_DIR") or VAR_DIR / "channel-keys")
 # --- end of payment channels ----------------------------------------------------------------------------
+
+# --- Logistics ------------------------------------------------------------------------------------------
+# The carrier API (the bundled carrier simulator unless pointed elsewhere) and the secret it signs with, both
+# ways. Only DEBUG has a development secret; without one in production every carrier notification is refused.
+CARRIER_SIMULATOR_URL = os.environ.get("CARRIER_SIMULATOR_URL", "http://127.0.0.1:8766")
+CARRIER_NOTIFY_SECRET = os.environ.get("CARRIER_NOTIFY_SECRET") or (
+    "dev-carrier-secret-only-for-local-debug" if DEBUG else ""
+)
+CARRIER_TIMEOUT_SECONDS = float(os.environ.get("CARRIER_TIMEOUT_SECONDS") or 10)
+# Where the carrier posts its notifications: this site's base URL as the carrier reaches it.
+LOGISTICS_NOTIFY_BASE_URL = os.environ.get("LOGISTICS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
+# An interception the carrier has not answered within this time counts as failed.
+INTERCEPTION_TIMEOUT_MINUTES = env_int("INTERCEPTION_TIMEOUT_MINUTES", 30)
+# A cut of the refund after inspection above this share of it needs a supervisor.
+REFUND_INSPECTION_CUT_SUPERVISOR_SHARE = env_decimal("REFUND_INSPECTION_CUT_SUPERVISOR_SHARE", "0.3")
+# --- end of logistics -----------------------------------------------------------------------------------
