@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from mall import health
 from mall.api import OrderViewSet
+from payments.api import RefundVoucherViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
 
@@ -13,11 +14,14 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
+router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVoucherViewSet, basename="refund-voucher")
+
 urlpatterns = [
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("payments/", include("payments.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),

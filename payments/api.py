@@ -1,0 +1,45 @@
+"""Customer access to a refund's voucher: a short-lived signed link, for the owning customer only."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from payments.models import RefundVoucher
+from payments.vouchers import SIGNED_URL_SECONDS, voucher_url
+from refunds.exceptions import RefundNotAllowed
+from refunds.models import Refund
+from refunds.serializers import ErrorSerializer
+
+
+class RefundVoucherViewSet(viewsets.ViewSet):
+    @extend_schema(
+        summary="Download link of the refund's voucher (PDF), valid for five minutes",
+        responses={
+            200: inline_serializer(
+                "VoucherLink",
+                {
+                    "url": serializers.CharField(),
+                    "sha256": serializers.CharField(),
+                    "expires_in": serializers.IntegerField(),
+                },
+            ),
+            401: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer, description="The refund has no voucher yet."),
+        },
+    )
+    def list(self, request: Request, refund_no: str) -> Response:
+        refund = Refund.objects.filter(refund_no=refund_no, customer=request.user).first()
+        if refund is None:
+            raise NotFound()
+        voucher = RefundVoucher.objects.filter(refund=refund).first()
+        if voucher is None:
+            raise RefundNotAllowed(state=refund.state)
+        url = voucher_url(voucher)
+        return Response(
+            {"url": request.build_absolute_uri(url), "sha256": voucher.sha256, "expires_in": SIGNED_URL_SECONDS}
+        )

@@ -1,0 +1,99 @@
+"""Payment jobs. Each takes ids, loads, and calls one service; RQ retries temporary channel errors.
+
+The sweeps make sure no refund is lost: if Redis was down when a refund committed, or a worker died
+mid-job, the refund is still `refunding` in the database and the sweep hands it out again; the fixed
+channel request number makes the repeat harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
+from payments import notifications, services, vouchers
+from payments.models import CustomerNotification, RefundVoucher
+from refunds.models import Refund, RefundState
+
+BATCH = 500
+STALE_AFTER = timedelta(minutes=2)
+
+
+def refund_execute(refund_id: int) -> str:
+    return services.refund_execute(refund_id=refund_id)
+
+
+def refund_notify_customer(refund_id: int) -> dict[str, str]:
+    return notifications.refund_notify_customer(refund_id=refund_id)
+
+
+def refund_issue_voucher(refund_id: int) -> str:
+    voucher = vouchers.refund_issue_voucher(refund_id=refund_id)
+    return voucher.file.name if voucher else "not refunded"
+
+
+def _ids(queryset: object) -> list[list[int]]:
+    """Primary keys in batches (keyset pagination): bounded memory on any table size."""
+    batches, last = [], 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])  # type: ignore[attr-defined]
+        if not batch:
+            return batches
+        batches.append(batch)
+        last = batch[-1]
+
+
+def sweep_refunding(dry_run: bool = False) -> list[int]:
+    """Hand out again every refund in `refunding` untouched for a while: lost jobs, and PROCESSING answers
+    that need a query."""
+    cutoff = timezone.now() - STALE_AFTER
+    stale = Refund.objects.filter(state=RefundState.REFUNDING, updated_at__lt=cutoff).exclude(
+        attempts__created_at__gte=cutoff
+    )
+    acted = []
+    for batch in _ids(stale):
+        for refund_id in batch:
+            acted.append(refund_id)
+            if not dry_run:
+                job_enqueue(refund_execute, refund_id, queue="refunds")
+    return acted
+
+
+def sweep_after_refund(dry_run: bool = False) -> list[int]:
+    """Refunded refunds still missing their voucher or notification (a job lost after the refund landed)."""
+    cutoff = timezone.now() - STALE_AFTER
+    refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__lt=cutoff)
+    missing_voucher = refunded.exclude(pk__in=RefundVoucher.objects.values("refund_id"))
+    missing_note = refunded.exclude(pk__in=CustomerNotification.objects.values("refund_id"))
+    acted = []
+    for batch in _ids(missing_voucher):
+        for refund_id in batch:
+            acted.append(refund_id)
+            if not dry_run:
+                job_enqueue(refund_issue_voucher, refund_id)
+    for batch in _ids(missing_note):
+        for refund_id in batch:
+            acted.append(refund_id)
+            if not dry_run:
+                job_enqueue(refund_notify_customer, refund_id, queue="notifications")
+    return acted
+
+
+periodic_job_register(
+    PeriodicJob(
+        name="payments.sweep_refunding",
+        func=sweep_refunding,
+        description="Query or resend refunds stuck in refunding (lost jobs, PROCESSING answers).",
+        queue="refunds",
+        interval=120,
+    )
+)
+periodic_job_register(
+    PeriodicJob(
+        name="payments.sweep_after_refund",
+        func=sweep_after_refund,
+        description="Issue missing vouchers and customer notifications of refunded refunds.",
+        interval=300,
+    )
+)

@@ -1,0 +1,170 @@
+"""Money back through the original channel, exactly once.
+
+``refund_execute`` is what the job runs: it sends the refund with its fixed request number, or, when an
+earlier attempt's outcome is unknown, asks the channel first. Temporary errors are raised to the job so RQ
+retries with backoff; after ``REFUND_CHANNEL_MAX_ATTEMPTS`` of them the refund waits for a person (`failed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from payments.channels.base import (
+    ChannelRejected,
+    ChannelTemporaryError,
+    RefundRequest,
+    RefundResult,
+    RefundStatus,
+)
+from payments.channels.registry import get_channel
+from payments.metrics import CHANNEL_CALLS, REFUND_OUTCOMES, REFUND_PROCESS_DURATION
+from payments.models import AttemptOutcome, ChannelAttempt
+from refunds import flow
+from refunds.models import Refund, RefundState
+
+logger = logging.getLogger(__name__)
+SECRET_MARKERS = ("sign", "key", "secret", "token", "password", "ciphertext")
+
+
+def _masked(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The channel's answer without anything secret-looking: kept for staff to read."""
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
+        if any(marker in key.lower() for marker in SECRET_MARKERS):
+            result[key] = "***"
+        elif isinstance(value, Mapping):
+            result[key] = _masked(value)
+        else:
+            result[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+    return result
+
+
+def _record(
+    refund: Refund,
+    operation: str,
+    outcome: str,
+    started: float,
+    *,
+    raw: Mapping[str, Any] | None = None,
+    code: str = "",
+    message: str = "",
+) -> ChannelAttempt:
+    CHANNEL_CALLS.labels(refund.channel, operation, outcome).inc()
+    return ChannelAttempt.objects.create(
+        refund=refund,
+        operation=operation,
+        outcome=outcome,
+        error_code=code[:64],
+        message=message[:255],
+        raw=_masked(raw or {}),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _request(refund: Refund) -> RefundRequest:
+    payment = refund.order.payment
+    return RefundRequest(
+        out_trade_no=payment.out_trade_no,
+        trade_no=payment.trade_no,
+        out_refund_no=refund.out_refund_no,
+        amount=refund.amount,
+        total_amount=payment.amount,
+        reason=refund.get_reason_display()[:80],
+    )
+
+
+def _temporary_failures(refund: Refund) -> int:
+    return ChannelAttempt.objects.filter(
+        refund=refund, operation="refund", outcome=AttemptOutcome.TEMPORARY_ERROR
+    ).count()
+
+
+def _outcome_unknown(refund: Refund) -> bool:
+    """An earlier request may have reached the channel: ask before sending again."""
+    last = ChannelAttempt.objects.filter(refund=refund).exclude(operation="notification").order_by("-id").first()
+    return last is not None and last.outcome in (AttemptOutcome.TEMPORARY_ERROR, AttemptOutcome.PROCESSING)
+
+
+def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
+    if result.status == RefundStatus.SUCCESS:
+        flow.refund_mark_refunded(
+            refund=refund, channel_refund_id=result.channel_refund_id or "", refunded_at=result.succeeded_at
+        )
+        REFUND_OUTCOMES.labels(refund.channel, "success").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
+        return "refunded"
+    if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
+        flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
+        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
+        return "failed"
+    return str(result.status)
+
+
+def refund_execute(*, refund_id: int) -> str:
+    """Move the money of one refund in `refunding`. Returns what happened; raises ChannelTemporaryError for a
+    retry. Safe to run twice, concurrently or after a crash: the channel request number never changes."""
+    started = time.monotonic()
+    refund = Refund.objects.select_related("order__payment").get(pk=refund_id)
+    if refund.state != RefundState.REFUNDING:
+        return f"skipped: {refund.state}"
+    channel = get_channel(refund.channel)
+    try:
+        if _outcome_unknown(refund):
+            result = channel.query_refund(
+                out_trade_no=refund.order.payment.out_trade_no,
+                trade_no=refund.order.payment.trade_no,
+                out_refund_no=refund.out_refund_no,
+            )
+            _record(refund, "query", result.status, started, raw=result.raw)
+            if result.status != RefundStatus.NOT_FOUND:
+                return _apply_result(refund, result, started)
+        result = channel.refund(_request(refund))
+        _record(refund, "refund", result.status, started, raw=result.raw)
+        return _apply_result(refund, result, started)
+    except ChannelRejected as error:
+        _record(refund, "refund", AttemptOutcome.REJECTED, started, code=error.code, message=error.message)
+        flow.refund_mark_failed(refund=refund, note=f"{error.code}: {error.message}"[:500])
+        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
+        return "failed"
+    except ChannelTemporaryError as error:
+        _record(refund, "refund", AttemptOutcome.TEMPORARY_ERROR, started, code=error.code, message=error.message)
+        if _temporary_failures(refund) >= settings.REFUND_CHANNEL_MAX_ATTEMPTS:
+            flow.refund_mark_failed(refund=refund, note=f"no answer after retries: {error}"[:500])
+            REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+            REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
+            return "failed"
+        raise
+
+
+def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], body: bytes) -> Refund | None:
+    """A verified channel notification: settle the refund it names. Raises NotificationInvalid if forged."""
+    started = time.monotonic()
+    notification = get_channel(channel_code).parse_notification(headers, body)
+    refund = (
+        Refund.objects.select_related("order__payment")
+        .filter(out_refund_no=notification.out_refund_no, channel=channel_code)
+        .first()
+    )
+    if refund is None:
+        logger.warning("notification for unknown refund request %s", notification.out_refund_no)
+        return None
+    if notification.amount != refund.amount:
+        logger.error("notification amount %s differs from refund %s", notification.amount, refund.refund_no)
+        return refund
+    with transaction.atomic():
+        _record(refund, "notification", notification.status, started, raw=notification.raw)
+        if notification.status == RefundStatus.SUCCESS and refund.state != RefundState.REFUNDED:
+            flow.refund_mark_refunded(refund=refund, channel_refund_id=notification.channel_refund_id or "")
+        elif (
+            notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING
+        ):
+            flow.refund_mark_failed(refund=refund, note=f"channel notified {notification.status}")
+    return refund

@@ -1,0 +1,87 @@
+"""Channel notifications: verified, idempotent, answered in each protocol's form; forged or stale ones are
+refused and change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from payments import jobs
+from payments.channels.base import ChannelTemporaryError
+from payments.simulator import client as simulator_client
+from refunds.models import Refund, RefundEvent, RefundState
+from tests.payments.test_refund_end_to_end import _paid_order_at_simulator
+
+pytestmark = pytest.mark.django_db
+OK = {"alipay": (200, b"success"), "wechat": (200, b'{"code": "SUCCESS", "message": ""}')}
+
+
+def _refund_awaiting_outcome(api: Any, customer: Any, channel: str, simulator: Any) -> Refund:
+    order = _paid_order_at_simulator(customer, channel, simulator)
+    item = order.items.get()
+    body = api.post(
+        "/api/v1/refunds/",
+        {
+            "order_no": order.order_no,
+            "reason": "not_shipped",
+            "kind": "refund_only",
+            "items": [{"order_item_id": item.pk, "quantity": "1"}],
+        },
+        format="json",
+    ).json()
+    # The channel refunds but our call times out: the notification is how we learn the outcome.
+    simulator_client.add_fault(channel=channel, kind="timeout", count=1, base_url=simulator.url)
+    refund = Refund.objects.get(refund_no=body["refund_no"])
+    with pytest.raises(ChannelTemporaryError):
+        jobs.refund_execute(refund.pk)
+    return refund
+
+
+def _post(client: Any, channel: str, headers: dict[str, str], body: bytes) -> Any:
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
+    content_type = headers.get("Content-Type") or headers.get("content-type") or "application/json"
+    return client.post(f"/payments/notify/{channel}/", body, content_type=content_type, **extra)
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+def test_valid_notification_settles_once(
+    client: Any, api: Any, customer: Any, channel: str, channel_simulator: Any
+) -> None:
+    refund = _refund_awaiting_outcome(api, customer, channel, channel_simulator)
+    headers, body = simulator_client.build_notification(
+        channel=channel,
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.order.payment.out_trade_no,
+        base_url=channel_simulator.url,
+    )
+    first = _post(client, channel, headers, body)
+    again = _post(client, channel, headers, body)
+    assert (first.status_code, first.content) == OK[channel]
+    assert (again.status_code, again.content) == OK[channel]
+    refund.refresh_from_db()
+    assert refund.state == RefundState.REFUNDED
+    assert RefundEvent.objects.filter(refund=refund, to_state=RefundState.REFUNDED).count() == 1
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+@pytest.mark.parametrize("attack", ["tampered", "stale"])
+def test_forged_or_stale_notification_changes_nothing(
+    client: Any, api: Any, customer: Any, channel: str, attack: str, channel_simulator: Any
+) -> None:
+    refund = _refund_awaiting_outcome(api, customer, channel, channel_simulator)
+    headers, body = simulator_client.build_notification(
+        channel=channel,
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.order.payment.out_trade_no,
+        age_seconds=600 if attack == "stale" else 0,
+        base_url=channel_simulator.url,
+    )
+    if attack == "tampered":
+        body = body.replace(b"1", b"2", 1)
+    events = RefundEvent.objects.filter(refund=refund).count()
+    response = _post(client, channel, headers, body)
+    assert response.status_code == 400
+    refund.refresh_from_db()
+    assert refund.state == RefundState.REFUNDING
+    assert RefundEvent.objects.filter(refund=refund).count() == events
