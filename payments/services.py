@@ -22,7 +22,7 @@ from payments.channels.base import (
     RefundResult,
     RefundStatus,
 )
-from payments.channels.registry import get_channel
+from payments.channels.registry import get_channel, notify_url, uses_simulator
 from payments.metrics import CHANNEL_CALLS, REFUND_OUTCOMES, REFUND_PROCESS_DURATION
 from payments.models import AttemptOutcome, ChannelAttempt
 from refunds import flow
@@ -107,6 +107,26 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
     return str(result.status)
 
 
+def _introduce_trade_to_simulator(refund: Refund) -> None:
+    """The bundled simulator only knows trades it was told of; a real gateway knows every payment it took.
+    Registering is idempotent, so the demo's orders (paid before the simulator started) can be refunded."""
+    from payments.simulator.client import SimulatorError, register_trade
+
+    payment = refund.order.payment
+    try:
+        register_trade(
+            channel=refund.channel,
+            out_trade_no=payment.out_trade_no,
+            trade_no=payment.trade_no,
+            amount=payment.amount,
+            notify_url=notify_url(refund.channel),
+            paid_at=payment.paid_at,
+            base_url=settings.CHANNEL_SIMULATOR_URL,
+        )
+    except SimulatorError as error:
+        raise ChannelTemporaryError(str(error), channel=refund.channel) from error
+
+
 def refund_execute(*, refund_id: int) -> str:
     """Move the money of one refund in `refunding`. Returns what happened; raises ChannelTemporaryError for a
     retry. Safe to run twice, concurrently or after a crash: the channel request number never changes."""
@@ -115,6 +135,8 @@ def refund_execute(*, refund_id: int) -> str:
     if refund.state != RefundState.REFUNDING:
         return f"skipped: {refund.state}"
     channel = get_channel(refund.channel)
+    if uses_simulator(refund.channel):
+        _introduce_trade_to_simulator(refund)
     try:
         if _outcome_unknown(refund):
             result = channel.query_refund(
