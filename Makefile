@@ -8,7 +8,7 @@ PORT ?= 8000
 run: setup  ## set up and run the app on its embedded defaults (SQLite, local files, jobs in process) with demo data
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
 
 test:  ## set up and run the whole test suite (MariaDB + Redis, then SQLite)
 	scripts/test.sh

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def job_enqueue(
 class PeriodicJob:
     name: str
     func: Callable[..., Any]
-    description: str
+    description: str | Promise  # shown by `manage.py run_job --list`; a lazy translation where it can be
     queue: str = "default"
     cron: str | None = None  # rq 2.x reads cron strings in UTC
     interval: int | None = None  # seconds

@@ -189,3 +189,113 @@ def stock_adjust(*, product: Product, delta: Decimal, reason: str, reference: st
         return False
     Stock.objects.filter(product=product).update(quantity=F("quantity") + delta)
     return True
+
+
+@transaction.atomic
+def order_close_refunded(*, order: Order, actor: Actor = None, note: str = "") -> Order:
+    """Close an order whose money all went back. Idempotent: an order already closed is left as it is."""
+    order = _locked(order)
+    if order.status == OrderStatus.CLOSED:
+        return order
+    return order_transition(order=order, action=order.close_refunded, actor=actor, note=note)
+
+
+# --- stock allocation ----------------------------------------------------------------------------------
+
+ALLOCATION_REASON = "allocation"
+ALLOCATION_REFERENCE_PREFIX = "allocate:"
+# Orders whose goods are still in the warehouse: the only ones stock is allocated for.
+ALLOCATABLE_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+
+
+def allocation_reference(order_item_id: int) -> str:
+    """The StockMovement reference of one order line's allocation: at most one per line, ever."""
+    return f"{ALLOCATION_REFERENCE_PREFIX}{order_item_id}"
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    order_item_id: int
+    product_id: int
+    wanted: Decimal
+    allocated: Decimal
+
+    @property
+    def short(self) -> Decimal:
+        """What stock could not cover of this line."""
+        return self.wanted - self.allocated
+
+
+def _allocation_lines(order: Order, available: dict[int, Decimal]) -> list[AllocationLine]:
+    """Lines of ``order`` not allocated yet, each taking what ``available`` (product id → quantity, updated
+    in place) still holds. What live refunds already take back of a line is not wanted any more."""
+    items = list(order.items.order_by("pk"))
+    done = set(
+        StockMovement.objects.filter(reference__in=[allocation_reference(item.pk) for item in items]).values_list(
+            "reference", flat=True
+        )
+    )
+    lines = []
+    for item in items:
+        if allocation_reference(item.pk) in done:
+            continue
+        wanted = item.refundable_quantity
+        allocated = min(wanted, max(available.get(item.product_id, Decimal("0")), Decimal("0")))
+        available[item.product_id] = available.get(item.product_id, Decimal("0")) - allocated
+        lines.append(AllocationLine(item.pk, item.product_id, wanted, allocated))
+    return lines
+
+
+def stock_allocation_plan(*, order: Order, taken: dict[int, Decimal] | None = None) -> list[AllocationLine]:
+    """What ``stock_allocate`` would do for ``order`` now, without writing or locking anything.
+
+    ``taken`` (product id → quantity) is stock already promised to orders planned before this one; it is
+    updated in place, so that a dry run over many orders sees stock run out as the real run would.
+    """
+    taken = taken if taken is not None else {}
+    product_ids = set(order.items.values_list("product_id", flat=True))
+    available = {
+        product_id: quantity - taken.get(product_id, Decimal("0"))
+        for product_id, quantity in Stock.objects.filter(product_id__in=product_ids).values_list(
+            "product_id", "quantity"
+        )
+    }
+    lines = _allocation_lines(order, available)
+    for line in lines:
+        taken[line.product_id] = taken.get(line.product_id, Decimal("0")) + line.allocated
+    return lines
+
+
+@transaction.atomic
+def stock_allocate(*, order: Order) -> list[AllocationLine]:
+    """Take a paid, unshipped order's goods out of stock, once per order line.
+
+    Each line is allocated at most once (a ``StockMovement`` with the line's reference, even when nothing could
+    be taken), so running this again changes nothing. Returns the lines allocated by this call with what
+    stock could not cover (``short``): the caller acts on the shortfall in the same transaction, because a
+    later call returns nothing for these lines. Locks the order, then its products' stock rows in product
+    order (one lock order for every allocation).
+    """
+    order = _locked(order)
+    if order.status not in ALLOCATABLE_STATUSES or order.is_shipped():
+        return []
+    product_ids = sorted(set(order.items.values_list("product_id", flat=True)))
+    stocks = {
+        stock.product_id: stock
+        for stock in Stock.objects.select_for_update().filter(product_id__in=product_ids).order_by("product_id")
+    }
+    available = {product_id: stock.quantity for product_id, stock in stocks.items()}
+    lines = _allocation_lines(order, available)
+    for line in lines:
+        StockMovement.objects.create(
+            product_id=line.product_id,
+            delta=-line.allocated,
+            reason=ALLOCATION_REASON,
+            reference=allocation_reference(line.order_item_id),
+        )
+    for product_id, stock in stocks.items():
+        if available[product_id] != stock.quantity:
+            # Written as an exact decimal computed from the locked row: SQLite would add floats.
+            stock.quantity = available[product_id]
+            stock.save(update_fields=["quantity", "updated_at"])
+    return lines

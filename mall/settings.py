@@ -231,6 +231,21 @@ SHIPPING_TIMEOUT_HOURS = env_int("SHIPPING_TIMEOUT_HOURS", 48)
 PRICE_ANOMALY_RATIO = env_decimal("PRICE_ANOMALY_RATIO", "0.5")
 PRICE_ANOMALY_AUTO_APPROVE = env_bool("PRICE_ANOMALY_AUTO_APPROVE", False)
 REFUND_POLICY_ROLLOUT_PERCENT = env_int("REFUND_POLICY_ROLLOUT_PERCENT", 0)
+# Automatic approval of refunds nobody reviewed within REFUND_AUTO_APPROVE_HOURS (refunds/auto_approval.py).
+REFUND_AUTO_APPROVE_MAX_AMOUNT = env_decimal("REFUND_AUTO_APPROVE_MAX_AMOUNT", "500")
+REFUND_AUTO_APPROVE_REASONS = env_list(
+    "REFUND_AUTO_APPROVE_REASONS", ["not_shipped", "not_received", "quality_issue", "shipping_timeout", "out_of_stock"]
+)
+# The abuse rule (refund policy v2, switched on per customer by REFUND_POLICY_ROLLOUT_PERCENT): a customer whose
+# refunds over the window, divided by their paid orders (at least REFUND_ABUSE_MIN_ORDERS), exceed the rate.
+REFUND_ABUSE_RATE = env_decimal("REFUND_ABUSE_RATE", "0.5")
+REFUND_ABUSE_MIN_ORDERS = env_int("REFUND_ABUSE_MIN_ORDERS", 3)
+REFUND_ABUSE_WINDOW_DAYS = env_int("REFUND_ABUSE_WINDOW_DAYS", 90)
+# Paid prices are compared with the catalogue for orders paid within this many hours (a catalogue price changed
+# later for good reason must not turn old orders into anomalies).
+PRICE_ANOMALY_LOOKBACK_HOURS = env_int("PRICE_ANOMALY_LOOKBACK_HOURS", 72)
+# Rows the periodic sweeps read per query (keyset pages).
+SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 3)
 
 # --- Logging --------------------------------------------------------------------------------------------

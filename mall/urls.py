@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
 from payments.api import RefundVoucherViewSet
@@ -19,7 +20,11 @@ router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVou
 urlpatterns = [
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
+    path(
+        "api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"
+    ),
     path("api/v1/", include(router.urls)),
+    path("logistics/", include("logistics.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("payments/", include("payments.urls")),
     path("healthz", health.healthz, name="healthz"),

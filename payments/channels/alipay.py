@@ -142,15 +142,11 @@ class AlipayChannel:
                 fund_change=True,
                 succeeded_at=_time_or_none(answer.get("gmt_refund_pay")),
             )
-        # N: a repeat of a finished refund, or one still in progress. Only the query can tell.
-        try:
-            found = self.query_refund(
-                out_trade_no=req.out_trade_no, trade_no=req.trade_no, out_refund_no=req.out_refund_no
-            )
-        except ChannelTemporaryError:
-            found = RefundResult(RefundStatus.PROCESSING, req.out_refund_no, amount=req.amount)
+        # N: a repeat of a finished refund, or one still in progress. Only the query can tell; a query that
+        # finds nothing means Alipay did not take it (its own guidance: retry with the same number).
+        found = self.query_refund(out_trade_no=req.out_trade_no, trade_no=req.trade_no, out_refund_no=req.out_refund_no)
         if found.status == RefundStatus.NOT_FOUND:
-            found = RefundResult(RefundStatus.PROCESSING, req.out_refund_no, amount=req.amount)
+            raise ChannelTemporaryError("refund answered fund_change=N but is not on record", channel=CODE)
         return replace(found, fund_change=False, raw={"refund": raw, "query": found.raw})
 
     def query_refund(self, *, out_trade_no: str, trade_no: str, out_refund_no: str) -> RefundResult:

@@ -166,7 +166,7 @@ class WechatChannel:
             raise NotificationInvalid("notification is stale")
         try:
             message = self._client.callback(signed, body)
-        except Exception as exc:
+        except Exception as exc:  # the SDK raises bare Exception on malformed messages
             raise NotificationInvalid("notification could not be read") from exc
         if not isinstance(message, dict) or not isinstance(message.get("resource"), dict):
             raise NotificationInvalid("signature does not verify or resource does not decrypt")
@@ -225,7 +225,7 @@ class WechatChannel:
             status, text = call()
         except requests.RequestException as exc:
             raise ChannelTemporaryError(f"{operation}: {type(exc).__name__}", channel=CODE) from exc
-        except Exception as exc:
+        except Exception as exc:  # the SDK raises bare Exception when an answer's signature fails
             raise ChannelTemporaryError(f"{operation}: answer not verified", channel=CODE) from exc
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")

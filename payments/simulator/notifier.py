@@ -61,6 +61,9 @@ class Notifier:
         self._queue: queue.Queue[Delivery] = queue.Queue()
         self._stop = threading.Event()
         self._generation = 0
+        # Events queued, held or being delivered; ``wait_idle`` waits for none.
+        self._pending = 0
+        self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="channel-sim-notifier", daemon=True)
 
     def start(self) -> None:
@@ -78,6 +81,22 @@ class Notifier:
                 self._queue.get_nowait()
             except queue.Empty:
                 return
+            self._done()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until nothing is queued, held or on its way; False if that did not happen in time."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _put(self, delivery: Delivery) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(delivery)
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
 
     def enqueue(self, channel: str, refund: Refund, trade: Trade) -> None:
         url = refund.notify_url or trade.notify_url
@@ -89,9 +108,9 @@ class Notifier:
             delivery = dataclasses.replace(delivery, age=float(fault.params.get("age_seconds", 600)))
         if fault is not None and fault.kind == "out_of_order_notify":
             delivery = dataclasses.replace(delivery, hold=float(fault.params.get("hold", 2.0)))
-        self._queue.put(delivery)
+        self._put(delivery)
         if fault is not None and fault.kind == "duplicate_notify":
-            self._queue.put(dataclasses.replace(delivery, hold=0.0))
+            self._put(dataclasses.replace(delivery, hold=0.0))
 
     def build(self, delivery: Delivery) -> tuple[dict[str, str], bytes]:
         return self.builders[delivery.channel](delivery)
@@ -107,12 +126,14 @@ class Notifier:
                 item = None
             if held is not None and held[0].generation != self._generation:
                 held = None
+                self._done()
             if item is None:
                 if held is not None and time.monotonic() >= held[1]:
                     self._deliver(held[0])
                     held = None
                 continue
             if item.generation != self._generation:
+                self._done()
                 continue
             if item.hold > 0 and held is None:
                 held = (item, time.monotonic() + item.hold)
@@ -123,6 +144,12 @@ class Notifier:
                 held = None
 
     def _deliver(self, delivery: Delivery) -> None:
+        try:
+            self._attempt(delivery)
+        finally:
+            self._done()
+
+    def _attempt(self, delivery: Delivery) -> None:
         entry: dict[str, object] = {
             "event_id": delivery.event_id,
             "channel": delivery.channel,

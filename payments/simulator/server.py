@@ -13,29 +13,24 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from payments.simulator.alipay import AlipayGateway, new_notify_id
-from payments.simulator.common import CHANNELS, Reply, json_reply, parse_yuan
+from payments.simulator.alipay import AlipayGateway
+from payments.simulator.common import Reply, json_reply
+from payments.simulator.control import ControlApi
 from payments.simulator.keys import SimulatorKeys
 from payments.simulator.ledger import Ledger, Refund, Trade
 from payments.simulator.notifier import Delivery, Notifier
-from payments.simulator.statements import BillStore, file_chunks
+from payments.simulator.statements import BillStore
 from payments.simulator.wechat import WechatApi
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class BadRequest(Exception):
-    pass
 
 
 class ChannelSimulator:
@@ -67,6 +62,7 @@ class ChannelSimulator:
             attempts=notify_attempts,
             backoff=notify_backoff,
         )
+        self.control = ControlApi(self)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -115,84 +111,6 @@ class ChannelSimulator:
     def _wechat_notification(self, delivery: Delivery) -> tuple[dict[str, str], bytes]:
         return self.wechat.notification(delivery.refund, delivery.trade, event_id=delivery.event_id, age=delivery.age)
 
-    # --- /sim endpoints -------------------------------------------------------------------------------------
-    def sim(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
-        try:
-            data: dict[str, Any] = json.loads(body or b"{}") if method == "POST" else {}
-            if not isinstance(data, dict):
-                raise BadRequest("the body must be a JSON object")
-            return self._sim(method, path, query, data)
-        except (BadRequest, ValueError, TypeError, KeyError) as error:
-            return json_reply(400, {"error": str(error) or type(error).__name__})
-
-    def _sim(self, method: str, path: str, query: dict[str, list[str]], data: dict[str, Any]) -> Reply:
-        if (method, path) == ("GET", "/sim/health"):
-            return json_reply(200, {"status": "ok"})
-        if (method, path) == ("GET", "/sim/ledger"):
-            return json_reply(200, self.ledger.snapshot())
-        if (method, path) == ("POST", "/sim/reset"):
-            self.ledger.reset()
-            self.notifier.clear()
-            return json_reply(200, {"status": "reset"})
-        if (method, path) == ("POST", "/sim/trades"):
-            amount = parse_yuan(str(data["amount"]))
-            if amount is None:
-                raise BadRequest("amount must be a positive yuan amount with at most two decimals")
-            paid_at = datetime.fromisoformat(data["paid_at"]) if data.get("paid_at") else None
-            trade = Trade(_channel(data), str(data["out_trade_no"]), str(data["trade_no"]), amount)
-            trade.notify_url = str(data.get("notify_url") or "")
-            if paid_at is not None:
-                trade.paid_at = paid_at
-            trade = self.ledger.register_trade(trade)
-            return json_reply(
-                201,
-                {
-                    "channel": trade.channel,
-                    "out_trade_no": trade.out_trade_no,
-                    "trade_no": trade.trade_no,
-                    "amount": str(trade.amount),
-                },
-            )
-        if (method, path) == ("POST", "/sim/faults"):
-            spec = dict(data)
-            fault = self.ledger.add_fault(
-                channel=str(spec.pop("channel", "*")),
-                kind=str(spec.pop("kind")),
-                operation=spec.pop("operation", None),
-                count=spec.pop("count", 1),
-                probability=float(spec.pop("probability", 1.0)),
-                **spec,
-            )
-            return json_reply(201, {"id": fault.id})
-        if (method, path) == ("POST", "/sim/notifications/build"):
-            channel = _channel(data)
-            refund = self.ledger.find_refund(channel, str(data["out_refund_no"]), str(data.get("out_trade_no", "")))
-            paid = self.ledger.find_trade(channel, out_trade_no=refund.out_trade_no) if refund else None
-            if refund is None or paid is None:
-                raise BadRequest("no such refund")
-            delivery = Delivery(
-                channel, refund, paid, refund.notify_url, new_notify_id(), age=float(data.get("age_seconds", 0))
-            )
-            headers, body = self.notifier.build(delivery)
-            return json_reply(200, {"url": delivery.url, "headers": headers, "body": body.decode("utf-8")})
-        if (method, path) == ("POST", "/sim/statements/seed"):
-            amount = parse_yuan(str(data["amount"]))
-            count = int(data["count"])
-            if amount is None or not 0 < count <= 2_000_000:
-                raise BadRequest("count must be 1..2000000 and amount a positive yuan amount")
-            self.ledger.seed_refunds(_channel(data), date.fromisoformat(str(data["day"])), count, amount)
-            return json_reply(201, {"seeded": count})
-        if (method, path) == ("GET", "/sim/alipay/bills"):
-            bill = self.bills.get(query.get("token", [""])[0])
-            if bill is None:
-                return Reply(404, b"bill expired", {"Content-Type": "text/plain"})
-            headers = {
-                "Content-Type": bill.content_type,
-                "Content-Disposition": f'attachment; filename="{bill.filename}"',
-            }
-            return Reply(200, headers=headers, chunks=file_chunks(bill.path), content_length=bill.path.stat().st_size)
-        return json_reply(404, {"error": f"no such endpoint: {method} {path}"})
-
     # --- routing --------------------------------------------------------------------------------------------
     def dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         parts = urlsplit(target)
@@ -205,15 +123,8 @@ class ChannelSimulator:
         if parts.path.startswith("/v3/"):
             return self.wechat.handle(method, target, headers, body)
         if parts.path.startswith("/sim/"):
-            return self.sim(method, parts.path, parse_qs(parts.query), body)
+            return self.control.handle(method, parts.path, parse_qs(parts.query), body)
         return json_reply(404, {"error": "not found"})
-
-
-def _channel(data: dict[str, Any]) -> str:
-    channel = str(data.get("channel", ""))
-    if channel not in CHANNELS:
-        raise BadRequest(f"channel must be one of {', '.join(CHANNELS)}")
-    return channel
 
 
 class _Handler(BaseHTTPRequestHandler):

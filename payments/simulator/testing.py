@@ -148,6 +148,9 @@ def channel_simulator(
     simulator = channel_simulator_server
     simulator.ledger.reset()
     simulator.notifier.clear()
+    # A notification still on its way from the previous test must not land in this test's inbox.
+    simulator.notifier.wait_idle(timeout=5)
+    notification_inbox.clear()
     keys, directory = channel_keys, channel_keys.directory
     settings.CHANNEL_SIMULATOR_URL = simulator.url
     settings.CHANNEL_SIMULATOR_KEYS_DIR = directory
