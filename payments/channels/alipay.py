@@ -201,9 +201,14 @@ class AlipayChannel:
         if data.get("notify_type") != "trade_status_sync" or not out_refund_no or not data.get("refund_fee"):
             raise NotificationInvalid("not a refund notification")
         # The message states only the trade's cumulative refund; the query states this refund's own facts.
-        found = self.query_refund(
-            out_trade_no=data.get("out_trade_no", ""), trade_no=data.get("trade_no", ""), out_refund_no=out_refund_no
-        )
+        try:
+            found = self.query_refund(
+                out_trade_no=data.get("out_trade_no", ""),
+                trade_no=data.get("trade_no", ""),
+                out_refund_no=out_refund_no,
+            )
+        except ChannelRejected as exc:
+            raise NotificationInvalid(f"the channel will not confirm this refund ({exc.code})") from exc
         if found.status == RefundStatus.NOT_FOUND or found.amount is None:
             raise NotificationInvalid("the channel knows no such refund")
         return RefundNotification(
