@@ -1,0 +1,420 @@
+"""Refund applications per second next to the order detail read, against a running server.
+
+Two steps, driven by scripts/bench.sh:
+
+``seed``  bulk-inserts customers with API tokens and paid, unshipped orders (two lines each) into the database
+          named by ``DATABASE_URL`` and writes the plan (tokens, orders, lines) as JSON.
+``run``   drives the server over HTTP with ``--clients`` concurrent clients (processes x threads, one
+          ``requests`` session per thread): first ``GET /api/v1/orders/{order_no}/``, then
+          ``POST /api/v1/refunds/``, each for ``--seconds``, and prints one table.
+
+Every client owns a disjoint set of orders, so applications are spread over orders and customers the way
+real traffic is: half the orders get one whole-order refund, the other half one-unit partial refunds until
+nothing is left. Every loop is bounded by a deadline and by the plan; the server is only ever 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTP_TIMEOUT = (5, 30)
+
+
+# --- seed ------------------------------------------------------------------------------------------------
+
+
+def seed(orders: int, customers: int, plan_path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mall.settings")
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from mall.models import Order, OrderEvent, OrderItem, Payment, Product, SaleUnit, Stock
+
+    started = time.monotonic()
+    user_model = get_user_model()
+    password = make_password("bench-pass-w0rd")  # hashed once: the bench never logs in with it
+    batch = 1000
+    with transaction.atomic():
+        products = []
+        for sku, name, price in (("BENCH-APPLE", "Bench apple", "6.50"), ("BENCH-PEAR", "Bench pear", "9.80")):
+            product, _ = Product.objects.get_or_create(
+                sku=sku, defaults={"name": name, "unit": SaleUnit.PIECE, "price": Decimal(price)}
+            )
+            Stock.objects.get_or_create(product=product, defaults={"quantity": Decimal("1000000")})
+            products.append(product)
+        users = user_model.objects.bulk_create(
+            [user_model(username=f"bench{n:06d}", password=password) for n in range(customers)], batch_size=batch
+        )
+        if users[0].pk is None:  # a database without RETURNING: read the rows back
+            users = list(user_model.objects.filter(username__startswith="bench").order_by("username"))
+        tokens = Token.objects.bulk_create(
+            [Token(key=Token.generate_key(), user=user) for user in users], batch_size=batch
+        )
+        token_by_user = {token.user_id: token.key for token in tokens}
+
+        lines = [(products[0], Decimal("3")), (products[1], Decimal("2"))]
+        goods = sum(((p.price * q).quantize(Decimal("0.01")) for p, q in lines), Decimal("0.00"))
+        shipping = Decimal("6.00")
+        run_id = f"{int(time.time()) % 10**8:08d}"
+        order_rows = Order.objects.bulk_create(
+            [
+                Order(
+                    order_no=f"OB{run_id}{n:07d}",
+                    customer=users[n % customers],
+                    status="paid",
+                    goods_amount=goods,
+                    shipping_fee=shipping,
+                    total_amount=goods + shipping,
+                )
+                for n in range(orders)
+            ],
+            batch_size=batch,
+        )
+        if order_rows[0].pk is None:
+            order_rows = list(Order.objects.filter(order_no__startswith=f"OB{run_id}").order_by("order_no"))
+        now = timezone.now()
+        OrderItem.objects.bulk_create(
+            [
+                OrderItem(
+                    order=order,
+                    product=product,
+                    sku=product.sku,
+                    name=product.name,
+                    unit=product.unit,
+                    quantity=quantity,
+                    unit_price=product.price,
+                    amount=(product.price * quantity).quantize(Decimal("0.01")),
+                )
+                for order in order_rows
+                for product, quantity in lines
+            ],
+            batch_size=batch,
+        )
+        Payment.objects.bulk_create(
+            [
+                Payment(
+                    order=order,
+                    channel="alipay" if n % 2 else "wechat",
+                    out_trade_no=order.order_no,
+                    trade_no=f"BT{order.order_no}",
+                    amount=order.total_amount,
+                    paid_at=now,
+                )
+                for n, order in enumerate(order_rows)
+            ],
+            batch_size=batch,
+        )
+        OrderEvent.objects.bulk_create(
+            [OrderEvent(order=order, from_status="pending_payment", to_status="paid") for order in order_rows],
+            batch_size=batch,
+        )
+    items_by_order: dict[int, list[tuple[int, int]]] = {}
+    for order_id, item_id, quantity in (
+        OrderItem.objects.filter(order__in=[o.pk for o in order_rows])
+        .order_by("id")
+        .values_list("order_id", "id", "quantity")
+    ):
+        items_by_order.setdefault(order_id, []).append((item_id, int(quantity)))
+    plan = [
+        {"token": token_by_user[order.customer_id], "order_no": order.order_no, "items": items_by_order[order.pk]}
+        for order in order_rows
+    ]
+    plan_path.write_text(json.dumps(plan))
+    print(f"seeded {customers} customers and {orders} paid orders in {time.monotonic() - started:.1f} s")
+
+
+# --- load ------------------------------------------------------------------------------------------------
+
+
+def _apply_bodies(orders: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Applications for one client's orders, interleaved across its orders: whole-order refunds for the
+    even ones, one-unit partial refunds (until nothing is left) for the odd ones."""
+    per_order: list[list[tuple[str, dict[str, Any]]]] = []
+    for order in orders:
+
+        def body(items: list[dict[str, Any]], order: dict[str, Any] = order) -> dict[str, Any]:
+            return {"order_no": order["order_no"], "reason": "not_shipped", "kind": "refund_only", "items": items}
+
+        if order["index"] % 2 == 0:
+            whole = [{"order_item_id": item_id, "quantity": str(quantity)} for item_id, quantity in order["items"]]
+            per_order.append([(order["token"], body(whole))])
+        else:
+            per_order.append(
+                [
+                    (order["token"], body([{"order_item_id": item_id, "quantity": "1"}]))
+                    for item_id, quantity in order["items"]
+                    for _ in range(quantity)
+                ]
+            )
+    interleaved = itertools.zip_longest(*per_order)
+    return [entry for round_ in interleaved for entry in round_ if entry is not None]
+
+
+def _client_thread(
+    base_url: str, mode: str, work: list[Any], go: threading.Event, seconds: float, out: dict[str, Any]
+) -> None:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    with requests.Session() as session:
+        if not go.wait(timeout=120):
+            return
+        deadline = time.monotonic() + seconds
+        for entry in work:
+            if time.monotonic() >= deadline:
+                break
+            began = time.perf_counter()
+            try:
+                if mode == "get":
+                    token, order_no = entry
+                    response = session.get(
+                        f"{base_url}/api/v1/orders/{order_no}/",
+                        headers={"Authorization": f"Token {token}"},
+                        timeout=HTTP_TIMEOUT,
+                    )
+                    ok = response.status_code == 200
+                else:
+                    token, body = entry
+                    response = session.post(
+                        f"{base_url}/api/v1/refunds/",
+                        json=body,
+                        headers={"Authorization": f"Token {token}"},
+                        timeout=HTTP_TIMEOUT,
+                    )
+                    ok = response.status_code == 201
+                key = "" if ok else f"{response.status_code} {_error_code(response)}"
+            except requests.RequestException as exc:
+                key = type(exc).__name__
+            latencies.append(time.perf_counter() - began)
+            if key:
+                errors[key] = errors.get(key, 0) + 1
+        out["latencies"] = latencies
+        out["errors"] = errors
+        out["ended"] = time.time()
+        out["exhausted"] = len(latencies) == len(work)
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("code", ""))
+    except ValueError:
+        return "non-json"
+
+
+def _client_process(base_url: str, mode: str, works: list[list[Any]], seconds: float, start: Any, results: Any) -> None:
+    go = threading.Event()
+    outs: list[dict[str, Any]] = [{} for _ in works]
+    threads = [
+        threading.Thread(target=_client_thread, args=(base_url, mode, work, go, seconds, outs[i]), daemon=True)
+        for i, work in enumerate(works)
+    ]
+    for thread in threads:
+        thread.start()
+    cpu_before = time.process_time()
+    try:
+        start.wait(timeout=120)
+    finally:
+        go.set()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    results.put({"outs": outs, "cpu": time.process_time() - cpu_before})
+
+
+def _phase(base_url: str, mode: str, works: list[list[Any]], processes: int, seconds: float) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(processes + 1)
+    results = ctx.Queue()
+    shares = [works[p::processes] for p in range(processes)]
+    procs = [
+        ctx.Process(target=_client_process, args=(base_url, mode, share, seconds, start, results)) for share in shares
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        start.wait(timeout=120)
+        began = time.time()
+        reports = [results.get(timeout=seconds + 120) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=10)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+    outs = [out for report in reports for out in report["outs"] if out]
+    latencies = sorted(latency for out in outs for latency in out["latencies"])
+    errors: dict[str, int] = {}
+    for out in outs:
+        for key, count in out["errors"].items():
+            errors[key] = errors.get(key, 0) + count
+    wall = max(out["ended"] for out in outs) - began
+    return {
+        "requests": len(latencies),
+        "wall": wall,
+        "throughput": len(latencies) / wall if wall > 0 else 0.0,
+        "p50": _percentile(latencies, 50) * 1000,
+        "p99": _percentile(latencies, 99) * 1000,
+        "errors": errors,
+        "client_cpu": sum(report["cpu"] for report in reports),
+        "exhausted": sum(1 for out in outs if out["exhausted"]),
+    }
+
+
+def _percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(pct / 100 * len(sorted_values)) - 1))  # nearest rank
+    return sorted_values[rank]
+
+
+def _tree_cpu_seconds(root: int | None) -> float | None:
+    """CPU seconds used so far by ``root`` and its descendants (Linux /proc), or None when unknown."""
+    if root is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    if root not in cpu:
+        return None
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu[pid] for pid in tree)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run(
+    plan_path: Path, base_url: str, clients: int, processes: int, seconds: float, workers: str, server_pid: int | None
+) -> int:
+    if not base_url.startswith("http://127.0.0.1:"):
+        raise SystemExit("the benchmark only drives a server on 127.0.0.1")
+    plan = json.loads(plan_path.read_text())
+    for index, order in enumerate(plan):
+        order["index"] = index
+    owned = [plan[c::clients] for c in range(clients)]
+    get_works = [[(o["token"], o["order_no"]) for o in orders] * 50 for orders in owned]
+    apply_works = [_apply_bodies(orders) for orders in owned]
+    applications = sum(len(work) for work in apply_works)
+
+    warm = _phase(base_url, "get", [work[:20] for work in get_works], processes, 5)
+    before = _tree_cpu_seconds(server_pid)
+    get = _phase(base_url, "get", get_works, processes, seconds)
+    middle = _tree_cpu_seconds(server_pid)
+    apply = _phase(base_url, "apply", apply_works, processes, seconds)
+    after = _tree_cpu_seconds(server_pid)
+    if before is not None and middle is not None and after is not None:
+        get["server_cpu"] = (middle - before) / max(get["requests"], 1) * 1000
+        apply["server_cpu"] = (after - middle) / max(apply["requests"], 1) * 1000
+
+    print()
+    print(f"machine: nproc={os.cpu_count()}, CPU {_cpu_model()}, Python {platform.python_version()}")
+    print(
+        f"server: gunicorn mall.wsgi, {workers} sync workers, DEBUG off, MariaDB + Redis on 127.0.0.1; "
+        f"{len(plan)} paid unshipped orders, {applications} applications available"
+    )
+    print(
+        f"load: {clients} concurrent clients ({processes} processes x {clients // processes} threads, "
+        f"python-requests sessions) on the same machine, {seconds:g} s per endpoint after "
+        f"{warm['requests']} warm-up requests"
+    )
+    print()
+    header = f"{'endpoint':<34} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, result in (("GET /api/v1/orders/{order_no}/", get), ("POST /api/v1/refunds/", apply)):
+        errors = sum(result["errors"].values())
+        print(
+            f"{name:<34} {result['requests']:>9} {result['throughput']:>8.1f} "
+            f"{result['p50']:>8.1f} {result['p99']:>8.1f} {errors:>7}"
+        )
+    ratio = apply["throughput"] / get["throughput"] if get["throughput"] else 0.0
+    print()
+    print(f"apply / GET throughput: {ratio:.2f} (target >= 0.50); apply p99 {apply['p99']:.1f} ms (target < 150)")
+    if "server_cpu" in get:
+        print(
+            f"server CPU (gunicorn master + workers): GET {get['server_cpu']:.1f} ms/request, "
+            f"apply {apply['server_cpu']:.1f} ms/request"
+        )
+    print(
+        f"client CPU: GET {get['client_cpu'] / max(get['requests'], 1) * 1000:.1f} ms/request, "
+        f"apply {apply['client_cpu'] / max(apply['requests'], 1) * 1000:.1f} ms/request"
+    )
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at the end: {load} (anything else running on the machine skews the figures)")
+    for name, result in (("GET", get), ("apply", apply)):
+        if result["errors"]:
+            print(f"{name} errors: {json.dumps(result['errors'], sort_keys=True)}")
+        if result["exhausted"]:
+            print(f"{name}: {result['exhausted']} clients ran out of work before the deadline")
+    return 1 if get["errors"] or apply["errors"] else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    seed_cmd = sub.add_parser("seed")
+    seed_cmd.add_argument("--orders", type=int, default=3000)
+    seed_cmd.add_argument("--customers", type=int, default=300)
+    seed_cmd.add_argument("--plan", type=Path, required=True)
+    run_cmd = sub.add_parser("run")
+    run_cmd.add_argument("--plan", type=Path, required=True)
+    run_cmd.add_argument("--url", required=True)
+    run_cmd.add_argument("--clients", type=int, default=32)
+    run_cmd.add_argument("--processes", type=int, default=4)
+    run_cmd.add_argument("--seconds", type=float, default=15)
+    run_cmd.add_argument("--workers", default="?")
+    run_cmd.add_argument("--server-pid", type=int, help="gunicorn master: report its CPU per request")
+    args = parser.parse_args()
+    if args.command == "seed":
+        seed(args.orders, args.customers, args.plan)
+        return 0
+    if args.clients % args.processes:
+        parser.error("--clients must be a multiple of --processes")
+    return run(args.plan, args.url, args.clients, args.processes, args.seconds, args.workers, args.server_pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

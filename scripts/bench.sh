@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Refund applications per second next to the order detail read, under gunicorn on MariaDB + Redis.
+# Starts MariaDB and Redis if they are down, builds a scratch database (dropped at the end, whatever happens),
+# seeds customers and paid orders with bulk inserts, serves them with gunicorn on 127.0.0.1 and prints a table.
+#
+# Knobs (environment): BENCH_ORDERS (3000), BENCH_CUSTOMERS (300), BENCH_CLIENTS (32), BENCH_PROCESSES (4),
+# BENCH_SECONDS (15 per endpoint), BENCH_WORKERS (2 x cores + 1), MALL_BENCH_DB (mall_bench),
+# BENCH_REDIS_URL (redis://127.0.0.1:6379/13: a Redis database of its own, emptied at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/services.sh
+
+venv=${VENV:-.venv}
+py="$venv/bin/python"
+db=${MALL_BENCH_DB:-mall_bench}
+redis_url=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/13}
+redis_db=${redis_url##*/}
+cores=$(nproc)
+# gunicorn's rule of thumb, 2 x cores + 1 sync workers (5 on a 2-core box): a worker waiting on MariaDB or
+# Redis leaves the core to another one.
+workers=${BENCH_WORKERS:-$((2 * cores + 1))}
+port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+work=$(mktemp -d)
+server_pid=""
+
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    for _ in $(seq 1 30); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  mysql --host=127.0.0.1 --user=root -e "DROP DATABASE IF EXISTS \`$db\`" || true
+  redis-cli -h 127.0.0.1 -p 6379 -n "$redis_db" flushdb >/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export DJANGO_SETTINGS_MODULE=mall.settings
+export DATABASE_URL="mysql://root@127.0.0.1:3306/$db"
+export REDIS_URL="$redis_url"
+export CACHE_KEY_PREFIX=mall-bench
+# Production-like: DEBUG off (no SQL kept per request), plain HTTP on 127.0.0.1, quiet logs.
+export DJANGO_DEBUG=0
+export DJANGO_SECRET_KEY="bench-$("$py" -c 'import secrets; print(secrets.token_hex(16))')"
+export SECURE_SSL_REDIRECT=0
+export ALLOWED_HOSTS=127.0.0.1
+export LOG_LEVEL=WARNING
+export CHANNEL_SIMULATOR_ENABLED=0
+# The per-customer application throttle stays on (its Redis round trip is part of the cost), just out of reach.
+export REFUND_APPLY_THROTTLE=1000000/min
+
+echo "== scratch database $db"
+mysql --host=127.0.0.1 --user=root -e "DROP DATABASE IF EXISTS \`$db\`; CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+redis-cli -h 127.0.0.1 -p 6379 -n "$redis_db" flushdb >/dev/null
+"$py" manage.py migrate --no-input -v 0
+"$py" benchmarks/refund_apply.py seed --orders "${BENCH_ORDERS:-3000}" --customers "${BENCH_CUSTOMERS:-300}" \
+  --plan "$work/plan.json"
+
+echo "== gunicorn: $workers workers on 127.0.0.1:$port"
+"$venv/bin/gunicorn" mall.wsgi --workers "$workers" --bind "127.0.0.1:$port" --timeout 60 \
+  --log-level warning >"$work/gunicorn.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 60); do
+  if curl --silent --fail --max-time 2 "http://127.0.0.1:$port/healthz" >/dev/null; then break; fi
+  if ! kill -0 "$server_pid" 2>/dev/null; then cat "$work/gunicorn.log" >&2; exit 1; fi
+  sleep 0.5
+done
+curl --silent --fail --max-time 2 "http://127.0.0.1:$port/healthz" >/dev/null || {
+  echo "gunicorn did not answer /healthz" >&2
+  cat "$work/gunicorn.log" >&2
+  exit 1
+}
+
+echo "== load"
+status=0
+"$py" benchmarks/refund_apply.py run --plan "$work/plan.json" --url "http://127.0.0.1:$port" \
+  --clients "${BENCH_CLIENTS:-32}" --processes "${BENCH_PROCESSES:-4}" --seconds "${BENCH_SECONDS:-15}" \
+  --workers "$workers" --server-pid "$server_pid" || status=$?
+if grep -q -E "Traceback|ERROR" "$work/gunicorn.log"; then
+  echo "== server errors (last lines of the gunicorn log)"
+  tail -n 40 "$work/gunicorn.log"
+fi
+exit "$status"
