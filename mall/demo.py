@@ -117,6 +117,28 @@ def _large(customer: Any, channel: str) -> Order:
     return _paid_order(customer, channel, [services.OrderLine("GFT-LUX-1", Decimal("1"))])
 
 
+def _partially_refunded(customer: Any, channel: str) -> Order:
+    # The demo is a composition root: it uses the refund engine the way the shop would.
+    from refunds import flow
+    from refunds import services as refund_services
+
+    order = _delivered(customer, channel)
+    mango = order.items.get(sku="MNG-HN-KG")
+    with transaction.atomic():
+        refund, _ = refund_services.refund_apply(
+            customer=customer,
+            order_no=order.order_no,
+            reason="quality_issue",
+            kind="refund_only",
+            items=[refund_services.ItemRequest(order_item_id=mango.pk, quantity=Decimal("1.200"))],
+            description="1.2 kg of the mangoes arrived bruised",
+        )
+        refund = refund_services.refund_auto_approve(refund=refund, rule="demo data")
+        flow.refund_mark_refunded(refund=refund, channel_refund_id=f"DEMO{refund.pk:08d}")
+    order.refresh_from_db()
+    return order
+
+
 RECIPES: list[tuple[OrderRecipe, str]] = [
     (_unpaid, Channel.ALIPAY),
     (_paid, Channel.ALIPAY),
@@ -127,10 +149,8 @@ RECIPES: list[tuple[OrderRecipe, str]] = [
     (_delivered, Channel.WECHAT),
     (_completed, Channel.WECHAT),
     (_large, Channel.ALIPAY),
+    (_partially_refunded, Channel.WECHAT),
 ]
-
-# Extra recipes registered by other apps (e.g. refunds adds a partially refunded order).
-EXTRA_RECIPES: list[tuple[OrderRecipe, str]] = []
 
 
 def _order_json(order: Order) -> dict[str, Any]:
@@ -161,7 +181,7 @@ def demo_seed(*, customers: int = 3) -> DemoSet:
                 username=f"{names[index % len(names)]}_{run}", password=password, first_name=names[index % len(names)]
             )
             token = Token.objects.create(user=user)
-        orders = [recipe(user, channel) for recipe, channel in RECIPES + EXTRA_RECIPES]
+        orders = [recipe(user, channel) for recipe, channel in RECIPES]
         result.customers.append(
             {
                 "username": user.username,

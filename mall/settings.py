@@ -248,6 +248,18 @@ PRICE_ANOMALY_LOOKBACK_HOURS = env_int("PRICE_ANOMALY_LOOKBACK_HOURS", 72)
 SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 3)
 
+# --- Mail (customer notifications) ---------------------------------------------------------------------
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "水果商城 <noreply@fruit-mall.example>")
+
 # --- Logging --------------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
@@ -314,4 +326,6 @@ LOGISTICS_NOTIFY_BASE_URL = os.environ.get("LOGISTICS_NOTIFY_BASE_URL", "http://
 INTERCEPTION_TIMEOUT_MINUTES = env_int("INTERCEPTION_TIMEOUT_MINUTES", 30)
 # A cut of the refund after inspection above this share of it needs a supervisor.
 REFUND_INSPECTION_CUT_SUPERVISOR_SHARE = env_decimal("REFUND_INSPECTION_CUT_SUPERVISOR_SHARE", "0.3")
+if not DEBUG:
+    SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^logistics/notify/"]
 # --- end of logistics -----------------------------------------------------------------------------------

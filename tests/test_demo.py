@@ -27,7 +27,7 @@ def test_seed_demo_json_shape_and_states() -> None:
     customer = data["customers"][0]
     assert set(customer) == {"username", "password", "token", "orders"}
     statuses = {order["status"] for order in customer["orders"]}
-    assert {"pending_payment", "paid", "shipped", "delivered", "completed"} <= statuses
+    assert {"pending_payment", "paid", "shipped", "delivered", "completed", "partially_refunded"} <= statuses
     assert {order["channel"] for order in customer["orders"] if order["channel"]} == {"alipay", "wechat"}
     order = customer["orders"][1]
     assert set(order) == {"order_no", "status", "channel", "total_amount", "items"}
