@@ -20,9 +20,7 @@ router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVou
 urlpatterns = [
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path(
-        "api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"
-    ),
+    path("api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"),
     path("api/v1/", include(router.urls)),
     path("logistics/", include("logistics.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,47 @@
+"""Logistics tests run the real HTTP carrier adapter against the carrier simulator (a real HTTP server on
+127.0.0.1); its notifications are collected by an inbox and handed to the app exactly as received."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from logistics.models import Warehouse
+from logistics.simulator.testing import (  # noqa: F401 - fixtures shared with other test folders
+    carrier_inbox,
+    carrier_inbox_server,
+    carrier_secret,
+    carrier_simulator,
+    carrier_simulator_server,
+)
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
+from tests.refunds.conftest import staff_user
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent")
+
+
+@pytest.fixture
+def agent2(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent2")
+
+
+@pytest.fixture
+def supervisor(db: None) -> Any:
+    return staff_user(CS_SUPERVISOR, "supervisor")
+
+
+@pytest.fixture
+def warehouse(db: None) -> Warehouse:
+    Warehouse.objects.create(name="旧仓", contact="王", phone="021-1", address="上海旧址", active=False)
+    return Warehouse.objects.create(
+        name="上海退货仓", contact="李师傅", phone="021-55550000", address="上海市嘉定区鲜果路 8 号", is_default=True
+    )
+
+
+@pytest.fixture
+def finance(db: None) -> Any:
+    return staff_user(FINANCE, "finance")
