@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from logistics.simulator.server import OUTCOMES, CarrierSimulator
 
@@ -26,7 +27,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.CARRIER_NOTIFY_SECRET:
-            raise CommandError("CARRIER_NOTIFY_SECRET is not set")
+            # Named in the Procfile next to the app: stay up doing nothing, so that a Procfile runner does not
+            # stop the other processes where a real carrier is configured instead.
+            self.stderr.write("CARRIER_NOTIFY_SECRET is not set: the carrier simulator does not serve")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                return
         simulator = CarrierSimulator(
             settings.CARRIER_NOTIFY_SECRET,
             host=options["host"],
