@@ -71,3 +71,10 @@ def test_without_an_active_warehouse_the_customer_is_told_to_ask(customer: Any) 
         "code": "no_return_address",
         "detail": "No return address is available yet; please contact customer service.",
     }
+
+
+def test_the_customer_is_told_in_chinese_by_default(customer: Any) -> None:
+    order = shipped_order(customer, fruit(), "2", delivered=True)
+    refund = apply(customer, order, "quality_issue", "return_and_refund")
+    response = client_for(customer).get(_url(refund))
+    assert (response.status_code, response.json()["detail"]) == (409, "暂无退货地址，请联系客服。")
