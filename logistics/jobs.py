@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from logistics import services
-from logistics.models import Interception, InterceptionStatus
+from logistics.models import Inspection, Interception, InterceptionStatus
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from mall.models import StockMovement
 from refunds.models import Refund, RefundState
@@ -44,8 +44,9 @@ def restock_returned(refund_id: int) -> None:
 
 
 def interception_sweep() -> dict[str, int]:
-    """Settle interceptions the carrier has not answered, and put lost work back on the queue."""
-    counts = {"requested": 0, "checked": 0, "concluded": 0, "restocks": 0}
+    """Settle interceptions the carrier has not answered, put lost work back on the queue, and open the
+    inspection of goods received elsewhere."""
+    counts = {"requested": 0, "checked": 0, "concluded": 0, "restocks": 0, "inspections": 0}
     lost = Refund.objects.filter(state=RefundState.INTERCEPTING, interception__isnull=True).values_list("pk", flat=True)
     for refund_id in lost[:SWEEP_BATCH]:
         job_enqueue(interception_request, refund_id, queue="default")
@@ -70,6 +71,11 @@ def interception_sweep() -> dict[str, int]:
         if not StockMovement.objects.filter(reference__startswith=reference).exists():
             job_enqueue(restock_intercepted, interception.refund_id, queue="stock")
             counts["restocks"] += 1
+    # Goods received through the refund console open their inspection here, so the warehouse finds them.
+    received = Refund.objects.filter(state=RefundState.INSPECTING, inspection__isnull=True).values_list("pk", flat=True)
+    for refund_id in received[:SWEEP_BATCH]:
+        _inspection, created = Inspection.objects.get_or_create(refund_id=refund_id)
+        counts["inspections"] += int(created)
     if any(counts.values()):
         logger.info("interception sweep: %s", counts)
     return counts

@@ -219,3 +219,17 @@ def test_completion_needs_records_and_happens_once(customer: Any, agent: Any) ->
         services.inspection_complete(refund=refund, actor=agent)
     with pytest.raises((InspectionNotAllowed, RefundNotAllowed)):
         _record(refund, agent, "1", "resellable")
+
+
+def test_goods_received_through_the_refund_console_get_their_inspection_from_the_sweep(
+    customer: Any, agent: Any
+) -> None:
+    order = shipped_order(customer, fruit(), "2", delivered=True)
+    refund = refund_services.refund_approve(
+        refund=apply(customer, order, "quality_issue", "return_and_refund"), actor=agent
+    )
+    flow.refund_return_receive(refund=refund, actor=agent)  # what the refund console's button calls
+    assert not Inspection.objects.filter(refund=refund).exists()
+    assert jobs.interception_sweep()["inspections"] == 1
+    assert Inspection.objects.get(refund=refund).status == InspectionStatus.OPEN
+    assert jobs.interception_sweep()["inspections"] == 0
