@@ -35,6 +35,7 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["order", "refund", "customer"]
     search_fields = ["=dispute_no", "=order__order_no", "=refund__refund_no"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     ordering = ["status", "-created_at", "-id"]
     change_form_template = "admin/refunds/dispute/change_form.html"
     change_list_template = "admin/refunds/dispute/change_list.html"

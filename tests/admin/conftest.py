@@ -17,6 +17,12 @@ from tests.factories import ProductFactory, UserFactory, make_order
 from tests.refunds.conftest import staff_user
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # These tests create a customer per refund; the production hasher's cost is not what they measure.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def agent(db: None) -> Any:
     return staff_user(CUSTOMER_SERVICE, "agent")
