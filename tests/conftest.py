@@ -14,6 +14,12 @@ from rest_framework.test import APIClient
 from tests import factories
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    # Production keeps Django's slow PBKDF2; tests create thousands of users and need none of its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     # The cache holds locks, throttle counters and idempotency keys: never carry them between tests.
