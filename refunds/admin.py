@@ -13,10 +13,13 @@ almost always filtered; a count bounded by LIMIT costs at most ``COUNT_CAP`` ind
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -26,11 +29,12 @@ from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise, cached_property
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -98,6 +102,24 @@ ACTS = (
     Act("receive", _("Goods received"), (S.AWAITING_RETURN, S.RETURN_IN_TRANSIT), "refunds.confirm_return"),
     Act("inspection_pass", _("Inspection passed: refund"), (S.INSPECTING,), "refunds.confirm_return"),
 )
+# Apps that depend on refunds own parts of the refund's life when they are installed: logistics the receipt and
+# the quality inspection (records, restock, write-offs), payments the channel attempts and the voucher. The
+# console reaches them by dotted path (late binding, as ``mall.jobs`` does) and never imports them.
+LOGISTICS_RECEIVE = "logistics.services.return_receive"
+PAYMENTS_VOUCHER_URL = "payments.vouchers.voucher_url"
+SECRET_HINTS = ("sign", "secret", "key", "token", "cert", "password", "serial")
+
+
+def masked(raw: Any) -> Any:
+    """A channel's answer for display, with anything that looks like a secret hidden (again: payments masks
+    before storing; the console does not rely on it)."""
+    if isinstance(raw, dict):
+        return {k: "***" if any(h in str(k).lower() for h in SECRET_HINTS) else masked(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [masked(v) for v in raw]
+    return raw
+
+
 ACTS_BY_NAME = {act.name: act for act in ACTS}
 
 
@@ -112,9 +134,39 @@ def approve_blocker(refund: Refund, user: Any) -> Promise | None:
 
 def allowed_acts(refund: Refund, user: Any) -> list[Act]:
     acts = [act for act in ACTS if refund.state in act.states and user.has_perm(act.perm)]
+    if apps.is_installed("logistics"):
+        # The inspection is completed on its own page, where the warehouse records what came back.
+        acts = [act for act in acts if act.name != "inspection_pass"]
     if approve_blocker(refund, user) is not None:
         acts = [act for act in acts if act.name != "approve"]
     return acts
+
+
+def _receive_service() -> Callable[..., Refund]:
+    if apps.is_installed("logistics"):
+        return import_string(LOGISTICS_RECEIVE)  # type: ignore[no-any-return]
+    return flow.refund_return_receive
+
+
+def _related_records(refund: Refund) -> dict[str, Any]:
+    """Channel attempts, voucher, interception and inspection of the refund, from the apps that keep them."""
+    found: dict[str, Any] = {}
+    if apps.is_installed("payments"):
+        found["attempts"] = [
+            (a, json.dumps(masked(a.raw), ensure_ascii=False, indent=1)) for a in refund.attempts.all()
+        ]
+        voucher = getattr(refund, "voucher", None)
+        if voucher is not None:
+            found["voucher_url"] = import_string(PAYMENTS_VOUCHER_URL)(voucher)
+    if apps.is_installed("logistics"):
+        found["interception"] = getattr(refund, "interception", None)
+        inspection = getattr(refund, "inspection", None)
+        found["inspection"] = inspection
+        found["inspection_records"] = list(refund.inspection_records.select_related("order_item"))
+        if inspection is not None:
+            with contextlib.suppress(NoReverseMatch):  # logistics without its admin
+                found["inspection_url"] = reverse("admin:logistics_inspection_change", args=[inspection.pk])
+    return found
 
 
 def _run(name: str, refund: Refund, user: Any, note: str) -> Refund:
@@ -122,7 +174,7 @@ def _run(name: str, refund: Refund, user: Any, note: str) -> Refund:
         "approve": lambda: services.refund_approve(refund=refund, actor=user, note=note),
         "reject": lambda: services.refund_reject(refund=refund, actor=user, note=note),
         "retry": lambda: flow.refund_retry(refund=refund, actor=user, note=note),
-        "receive": lambda: flow.refund_return_receive(refund=refund, actor=user, note=note),
+        "receive": lambda: _receive_service()(refund=refund, actor=user, note=note),
         "inspection_pass": lambda: flow.refund_inspection_pass(refund=refund, actor=user, note=note),
     }
     return calls[name]()
@@ -318,6 +370,7 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 linked_refunds=list(
                     Refund.objects.filter(order_id=refund.order_id).exclude(pk=refund.pk).order_by("created_at")
                 ),
+                **_related_records(refund),
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
 
