@@ -26,6 +26,7 @@ from refunds.services import (
 
 NOTIFY_JOB = "payments.jobs.refund_notify_customer"
 VOUCHER_JOB = "payments.jobs.refund_issue_voucher"
+RESTOCK_JOB = "refunds.restock.refund_restock_unshipped"
 
 
 @transaction.atomic
@@ -106,6 +107,8 @@ def refund_mark_refunded(
     )
     job_enqueue(NOTIFY_JOB, refund.pk, queue="notifications")
     job_enqueue(VOUCHER_JOB, refund.pk, queue="default")
+    if refund.order.is_not_shipped():
+        job_enqueue(RESTOCK_JOB, refund.pk, queue="stock")
     return refund
 
 

@@ -1,0 +1,54 @@
+"""Goods that never left come back to stock when their refund completes: once, and only what was taken."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mall.models import Stock
+from mall.services import stock_allocate
+from refunds import flow, services
+from refunds.restock import refund_restock_unshipped
+from refunds.services import ItemRequest
+from tests.factories import ProductFactory, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _stock(product: Any) -> Decimal:
+    return Stock.objects.get(product=product).quantity
+
+
+def _refund(customer: Any, order: Any, quantity: str) -> Any:
+    refund, _ = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="not_shipped" if order.is_not_shipped() else "not_received",
+        kind="refund_only",
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal(quantity))],
+    )
+    return refund
+
+
+def test_refunded_unshipped_goods_are_restocked_once(customer: Any) -> None:
+    product = ProductFactory(stock=Decimal("10"))
+    order = make_order(customer, lines=[(product, "4")], status="paid")
+    stock_allocate(order=order)
+    assert _stock(product) == Decimal("6")
+    refund = _refund(customer, order, "3")
+    flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+    assert refund_restock_unshipped(refund.pk) == {order.items.get().pk: Decimal("3.000")}
+    assert refund_restock_unshipped(refund.pk) == {}
+    assert _stock(product) == Decimal("9")
+
+
+def test_nothing_is_restocked_that_was_never_allocated_or_not_yet_refunded(customer: Any) -> None:
+    product = ProductFactory(stock=Decimal("10"))
+    order = make_order(customer, lines=[(product, "4")], status="paid")
+    refund = _refund(customer, order, "4")
+    assert refund_restock_unshipped(refund.pk) == {}  # still refunding
+    flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+    assert refund_restock_unshipped(refund.pk) == {}  # nothing was allocated
+    assert _stock(product) == Decimal("10")
