@@ -282,11 +282,10 @@ def carrier_notification_handle(*, notification: CarrierNotification) -> str:
 
 
 def _interception_notified(notification: CarrierNotification) -> str:
-    interception = (
-        Interception.objects.filter(tracking_no=notification.tracking_no, refund__refund_no=notification.reference)
-        .order_by("-id")
-        .first()
-    )
+    candidates = Interception.objects.filter(tracking_no=notification.tracking_no)
+    if notification.reference:
+        candidates = candidates.filter(refund__refund_no=notification.reference)
+    interception = candidates.order_by("-id").first()
     if interception is None:
         return "unknown interception"
     assert notification.outcome is not None

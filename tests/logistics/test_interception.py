@@ -79,7 +79,7 @@ def test_a_carrier_that_does_not_answer_in_time_counts_as_failed(
     interception = Interception.objects.get(refund=refund)
     assert interception.status == InterceptionStatus.TIMED_OUT
     assert claims(refund.order) == (Decimal("2.000"), Decimal("50.00"))  # the refund still holds its amount
-    assert "in time" in RefundEvent.objects.filter(refund=refund, to_state=S.AWAITING_RETURN).get().note
+    assert "未能及时确认拦截" in RefundEvent.objects.filter(refund=refund, to_state=S.AWAITING_RETURN).get().note
 
 
 def test_a_late_success_after_the_time_limit_is_only_noted_for_staff(customer: Any, carrier_simulator: Any) -> None:
@@ -107,7 +107,7 @@ def test_a_late_success_after_the_time_limit_is_only_noted_for_staff(customer: A
     assert refund.state == S.AWAITING_RETURN
     assert Interception.objects.get(refund=refund).status == InterceptionStatus.TIMED_OUT
     note = RefundEvent.objects.filter(refund=refund).order_by("-id").first()
-    assert note is not None and note.internal and "after the time limit" in note.note
+    assert note is not None and note.internal and "时限后才拦截成功" in note.note
     jobs.restock_intercepted(refund.pk)
     assert not StockMovement.objects.filter(reference__startswith=f"intercept:{refund.refund_no}:").exists()
 
@@ -154,7 +154,7 @@ def test_an_answer_after_the_customer_withdrew_moves_nothing(
     assert stock_of(product) == Decimal("100.000")
     assert not StockMovement.objects.filter(reference__startswith=f"intercept:{refund.refund_no}:").exists()
     note = RefundEvent.objects.filter(refund=refund).order_by("-id").first()
-    assert note is not None and note.internal and "arrange delivery again" in note.note
+    assert note is not None and note.internal and "请重新安排发货" in note.note
 
 
 def test_the_sweep_requests_interceptions_whose_job_was_lost(
