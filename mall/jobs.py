@@ -8,6 +8,7 @@ is not lost: every piece of work is also visible in the database, and the re-dis
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_RETRY_INTERVALS = (10, 30, 60)
 
 
+@functools.lru_cache(maxsize=32)
+def _queue(name: str, url: str) -> Any:
+    """One queue object (and connection pool) per queue and Redis URL for the life of the process."""
+    import django_rq
+
+    return django_rq.get_queue(name)
+
+
 def _dispatch(
     func: Callable[..., Any] | str, args: tuple[Any, ...], queue: str, retry_intervals: tuple[int, ...]
 ) -> None:
@@ -35,12 +44,11 @@ def _dispatch(
             # In-process jobs have no worker to retry them: the sweeps find the work again from the database.
             logger.exception("in-process job %s%r failed", getattr(func, "__name__", func), args)
         return
-    import django_rq
     from rq import Retry
 
     try:
         retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
-        django_rq.get_queue(queue).enqueue(func, *args, retry=retry)
+        _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(func, *args, retry=retry)
     except Exception:
         logger.exception("could not enqueue %s%r on %s; the re-dispatch sweep will pick it up", func, args, queue)
 

@@ -113,7 +113,10 @@ class _Line:
     amount: Decimal
 
 
-def _price_lines(order: Order, requests: Sequence[ItemRequest], *, allow_zero_quantity: bool) -> list[_Line]:
+def _price_lines(
+    order: Order, requests: Sequence[ItemRequest], *, allow_zero_quantity: bool
+) -> tuple[list[_Line], dict[int, OrderItem]]:
+    """The priced lines of a request, and every line of the order (locked)."""
     if not requests:
         raise InvalidRefundRequest(_("Choose at least one item."), field="items")
     items = {item.pk: item for item in OrderItem.objects.select_for_update().filter(order=order)}
@@ -154,15 +157,15 @@ def _price_lines(order: Order, requests: Sequence[ItemRequest], *, allow_zero_qu
         if amount <= 0:
             raise AmountExceeded(_("Nothing is left to refund on this item."), field=f"{field}.order_item_id")
         lines.append(_Line(item, quantity, amount))
-    return lines
+    return lines, items
 
 
-def _shipping_fee_share(order: Order, lines: Sequence[_Line]) -> Decimal:
+def _shipping_fee_share(order: Order, lines: Sequence[_Line], items: dict[int, OrderItem]) -> Decimal:
     """The shipping fee goes back with a refund that leaves nothing of a not-yet-shipped order."""
     if not order.is_not_shipped():
         return Decimal("0.00")
     by_item = {line.item.pk: line for line in lines}
-    for item in OrderItem.objects.filter(order=order):
+    for item in items.values():
         line = by_item.get(item.pk)
         left = item.refundable_amount - (line.amount if line else 0)
         if left > 0:
@@ -170,13 +173,18 @@ def _shipping_fee_share(order: Order, lines: Sequence[_Line]) -> Decimal:
     return order.shipping_fee - order.shipping_fee_refund_claimed
 
 
-def _shift_claims(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]], sign: int) -> None:
+def _shift_claims(
+    refund: Refund,
+    lines: Sequence[tuple[int, Decimal, Decimal]],
+    sign: int,
+    locked_items: dict[int, OrderItem] | None = None,
+) -> None:
     """Add (sign=1) or give back (sign=-1) a refund's claims on its order lines and shipping fee.
 
     The new values are computed here from rows locked by the caller (the order row lock serialises every
     writer) and written as exact decimals: SQLite would otherwise add them as floating point.
     """
-    items = OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _, _ in lines])
+    items = locked_items or OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _, _ in lines])
     for item_id, quantity, amount in lines:
         item = items[item_id]
         item.refund_claimed_quantity += sign * quantity
@@ -188,8 +196,10 @@ def _shift_claims(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]],
         Order.objects.filter(pk=order.pk).update(shipping_fee_refund_claimed=order.shipping_fee_refund_claimed)
 
 
-def _claim(refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]]) -> None:
-    _shift_claims(refund, lines, 1)
+def _claim(
+    refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]], locked_items: dict[int, OrderItem] | None = None
+) -> None:
+    _shift_claims(refund, lines, 1, locked_items)
 
 
 def _release(refund: Refund) -> None:
@@ -233,8 +243,8 @@ def _create(
     if order.status not in PAID_STATUSES:
         raise RefundNotAllowed(_("This order has nothing to refund."), status=order.status)
     allow_zero = source == RefundSource.STAFF or reason == RefundReason.PRICE_ANOMALY
-    lines = _price_lines(order, requests, allow_zero_quantity=allow_zero)
-    shipping = _shipping_fee_share(order, lines) if source != RefundSource.STAFF else Decimal("0.00")
+    lines, items = _price_lines(order, requests, allow_zero_quantity=allow_zero)
+    shipping = _shipping_fee_share(order, lines, items) if source != RefundSource.STAFF else Decimal("0.00")
     amount = sum((line.amount for line in lines), Decimal("0.00")) + shipping
     decision = policy.decide(order=order, source=source, reason=reason, amount=amount, within_staff_cap=staff_cap_ok)
     now = timezone.now()
@@ -261,7 +271,7 @@ def _create(
     RefundItem.objects.bulk_create(
         [RefundItem(refund=refund, order_item=line.item, quantity=line.quantity, amount=line.amount) for line in lines]
     )
-    _claim(refund, [(line.item.pk, line.quantity, line.amount) for line in lines])
+    _claim(refund, [(line.item.pk, line.quantity, line.amount) for line in lines], items)
     refund_record_event(refund=refund, from_state="", actor=actor, note=_("submitted"))
     if decision.auto_approve:
         _transition(refund=refund, action=refund.approve, actor=None, note=decision.note)
