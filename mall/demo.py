@@ -51,6 +51,21 @@ def _ensure_products() -> dict[str, Product]:
     return products
 
 
+def _ensure_return_warehouse() -> None:
+    # The demo is a composition root: customers sending goods back need an address to send them to.
+    from logistics.models import Warehouse
+
+    if not Warehouse.objects.filter(active=True, is_default=True).exists():
+        Warehouse.objects.create(
+            name="上海嘉定退货仓",
+            contact="王仓管",
+            phone="021-60000000",
+            address="上海市嘉定区安亭镇墨玉路 888 号 退货组",
+            active=True,
+            is_default=True,
+        )
+
+
 def _password() -> str:
     return secrets.token_urlsafe(12)
 
@@ -170,6 +185,7 @@ def _order_json(order: Order) -> dict[str, Any]:
 def demo_seed(*, customers: int = 3) -> DemoSet:
     roles_bootstrap()
     _ensure_products()
+    _ensure_return_warehouse()
     user_model = get_user_model()
     run = secrets.token_hex(3)
     result = DemoSet()
