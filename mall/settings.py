@@ -141,10 +141,7 @@ else:
 
 # Queue names are part of the worker's command line (Procfile); keep the two in step.
 JOB_QUEUES = ("default", "refunds", "notifications", "stock", "reconciliation")
-# With Redis, the queues share django-redis's pooled connection: a URL here would make django-rq open a new
-# connection for every job enqueued.
-_rq_connection = {"USE_REDIS_CACHE": "default"} if REDIS_URL else {"URL": "redis://127.0.0.1:6379/0"}
-RQ_QUEUES = {name: {**_rq_connection, "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
+RQ_QUEUES = {name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
 # mall.jobs already hands jobs over after commit (and catches a failed hand-over), so django-rq enqueues at once.
 RQ = {"COMMIT_MODE": "auto"}
 # Without Redis, jobs run in this process right after the transaction that scheduled them commits.
