@@ -149,7 +149,12 @@ class Refund(FSMModelMixin, models.Model):
             models.Index(fields=["order", "state"], name="refund_order_state"),
             models.Index(fields=["queue_rank", "due_at"], name="refund_urgency"),
             models.Index(fields=["state", "queue_rank", "due_at"], name="refund_state_urgency"),
-            models.Index(fields=["refunded_at"], name="refund_refunded_at"),
+            # The queue's filters combined with a state: the capped count reads these indexes alone.
+            models.Index(fields=["channel", "state"], name="refund_channel_state"),
+            models.Index(fields=["reason", "state"], name="refund_reason_state"),
+            models.Index(fields=["source", "state"], name="refund_source_state"),
+            # Covers the dashboard's refunded-per-day sums without reading the rows.
+            models.Index(fields=["refunded_at", "state", "amount"], name="refund_refunded_day"),
             models.Index(fields=["created_by", "created_at"], name="refund_creator_day"),
         ]
         constraints = [

@@ -7,17 +7,28 @@ Asia/Shanghai days: the shop's business day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, QuerySet, Sum, Value
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
 
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
+# Asia/Shanghai has kept UTC+8 without daylight saving since 1991: the Shanghai day of a UTC time is the date of
+# that time plus eight hours. Grouping on that needs no time zone tables in MySQL (CONVERT_TZ does).
+SHOP_OFFSET = timedelta(hours=8)
+
+
+def _shop_day(field: str) -> TruncDate:
+    shifted = ExpressionWrapper(F(field) + Value(SHOP_OFFSET), output_field=DateTimeField())
+    return TruncDate(shifted, tzinfo=UTC)
+
+
 ZERO = Decimal("0.00")
 # States a person or the flow still has to move on; shown in the dashboard's "pending" table in this order.
 OPEN_STATES = (
@@ -97,7 +108,7 @@ class Dashboard:
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
-    """The admin index's figures in five queries, each an index range scan."""
+    """The admin index's figures in five queries, each an index range scan (index-only for the chart)."""
     now = now or timezone.now()
     counts = dict(
         Refund.objects.filter(state__in=OPEN_STATES)
@@ -114,29 +125,31 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     today = shop_today(now)
     first_day = today - timedelta(days=CHART_DAYS - 1)
     window_start, _ = shop_day_bounds(first_day)
-    day_bounds = [
-        (first_day + timedelta(days=i), *shop_day_bounds(first_day + timedelta(days=i))) for i in range(CHART_DAYS)
-    ]
 
-    refunded_aggs: dict[str, Any] = {}
-    applied_aggs: dict[str, Any] = {}
-    for index, (_day, start, end) in enumerate(day_bounds):
-        in_day = Q(refunded_at__gte=start, refunded_at__lt=end)
-        refunded_aggs[f"n{index}"] = Count("id", filter=in_day)
-        refunded_aggs[f"s{index}"] = Sum("amount", filter=in_day)
-        applied_aggs[f"n{index}"] = Count("id", filter=Q(created_at__gte=start, created_at__lt=end))
-    refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=window_start).aggregate(
-        **refunded_aggs
+    refunded = {
+        row["day"]: (row["n"], row["total"])
+        for row in Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=window_start)
+        .annotate(day=_shop_day("refunded_at"))
+        .order_by()
+        .values("day")
+        .annotate(n=Count("id"), total=Sum("amount"))
+    }
+    applied = dict(
+        Refund.objects.filter(created_at__gte=window_start)
+        .annotate(day=_shop_day("created_at"))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
     )
-    applied = Refund.objects.filter(created_at__gte=window_start).aggregate(**applied_aggs)
     days = [
         ChartDay(
             day=day,
-            applied=applied[f"n{index}"],
-            refunded=refunded[f"n{index}"],
-            refunded_amount=refunded[f"s{index}"] or ZERO,
+            applied=applied.get(day, 0),
+            refunded=refunded.get(day, (0, ZERO))[0],
+            refunded_amount=refunded.get(day, (0, ZERO))[1] or ZERO,
         )
-        for index, (day, _start, _end) in enumerate(day_bounds)
+        for day in (first_day + timedelta(days=i) for i in range(CHART_DAYS))
     ]
 
     outcomes = dict(
