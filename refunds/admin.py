@@ -23,12 +23,13 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -66,14 +67,15 @@ def label(choices: type[models.TextChoices], value: str) -> str:
         return value
 
 
-class CappedCountPaginator(Paginator):
+class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
     """Counts at most ``COUNT_CAP`` + 1 rows: ``SELECT COUNT(*) FROM (SELECT id ... LIMIT cap+1)``."""
 
     capped = False
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
+        rows: Any = self.object_list
+        counted = int(rows.order_by().values("pk")[: COUNT_CAP + 1].count())
         self.capped = counted > COUNT_CAP
         return min(counted, COUNT_CAP)
 
@@ -82,7 +84,7 @@ class OverdueFilter(admin.SimpleListFilter):
     title = _("SLA")
     parameter_name = "overdue"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Promise]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("yes", _("Overdue")), ("no", _("Waiting, within SLA"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Refund]) -> QuerySet[Refund]:
@@ -415,7 +417,7 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:
-                    messages.error(request, error)
+                    messages.error(request, str(error))
             return self._back(refund)
         try:
             refund = _run(act, refund, request.user, form.cleaned_data["note"])
@@ -453,7 +455,7 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             messages.error(request, gettext("The note is empty or too long."))
         return self._back(refund)
 
-    def evidence_view(self, request: HttpRequest, evidence_id: int) -> HttpResponse:
+    def evidence_view(self, request: HttpRequest, evidence_id: int) -> HttpResponseBase:
         """A photo for staff: object storage's short-lived signed URL, or the file itself from local storage."""
         if not request.user.has_perm("refunds.view_refundevidence"):
             raise PermissionDenied
@@ -550,7 +552,7 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": gettext("Reject refunds"),
             "form": form,
             "refunds": list(queryset.select_related("customer")[:BULK_LIMIT]),
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "action": "bulk_reject",
         }

@@ -52,7 +52,9 @@ class CompensationForm(forms.Form):
     def __init__(self, *args: Any, order: Order | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if order is not None:
-            self.fields["order_item"].choices = [
+            field = self.fields["order_item"]
+            assert isinstance(field, forms.TypedChoiceField)
+            field.choices = [
                 (item.pk, f"{item.sku} {item.name} × {item.quantity} — ¥{item.amount:,.2f}")
                 for item in order.items.all()
             ]

@@ -35,7 +35,7 @@ def refund_is_disputable(refund: Refund) -> bool:
     """A customer may contest a rejection, or a refund that left part of the order's money with the shop."""
     if refund.state == RefundState.REJECTED:
         return True
-    return refund.state == RefundState.REFUNDED and refund.order.status == OrderStatus.PARTIALLY_REFUNDED
+    return bool(refund.state == RefundState.REFUNDED and refund.order.status == OrderStatus.PARTIALLY_REFUNDED)
 
 
 def _check_worker(actor: Any) -> None:

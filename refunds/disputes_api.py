@@ -47,7 +47,7 @@ class DisputeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class RefundDisputeViewSet(viewsets.ViewSet):
     def _refund(self, request: Request, refund_no: str) -> Refund:
-        return get_object_or_404(Refund.objects.filter(customer=request.user), refund_no=refund_no)
+        return get_object_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
 
     @extend_schema(summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **ERRORS})
     def list(self, request: Request, refund_no: str) -> Response:
