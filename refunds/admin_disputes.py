@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from mall.exceptions import BusinessError
@@ -19,7 +20,7 @@ from mall.models import Order
 from refunds.admin_forms import DisputeNoteForm, DisputeOpenForm, DisputeResolveForm
 from refunds.disputes import dispute_add_note, dispute_open_by_agent, dispute_resolve
 from refunds.models import Dispute, DisputeStatus, Refund
-from refunds.templatetags.refund_console import yuan
+from refunds.templatetags.refund_console import shop_time, yuan
 
 
 def _form_errors(request: HttpRequest, form: Any) -> None:
@@ -42,11 +43,24 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     fields = [
         ("dispute_no", "status", "outcome"),
         ("order", "refund", "customer"),
-        ("opener", "opened_by", "created_at"),
+        ("opened", "opened_at"),
         "reason",
-        ("resolved_by", "resolved_at", "resolution_refund"),
+        ("resolved_by", "resolved_at_local", "resolution_refund"),
         "resolution_note",
     ]
+    readonly_fields = ["opened", "opened_at", "resolved_at_local"]
+
+    @admin.display(description=_("opened by"))
+    def opened(self, obj: Dispute) -> str:
+        return f"{obj.opened_by.get_username()} ({obj.get_opener_display()})"
+
+    @admin.display(description=_("opened at"))
+    def opened_at(self, obj: Dispute) -> str:
+        return shop_time(obj.created_at)
+
+    @admin.display(description=_("resolved at"))
+    def resolved_at_local(self, obj: Dispute) -> str:
+        return shop_time(obj.resolved_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

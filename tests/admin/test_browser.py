@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,44 @@ def test_finance_sees_no_action_buttons(open_page: Any) -> None:
     assert page.locator("text=Compensation refund").count() == 0
     assert page.locator("input[name=_save]").count() == 0
     shot(page, "refund_page_finance")
+
+
+def test_agent_compensates_and_works_a_dispute(open_page: Any) -> None:
+    from refunds import services
+    from refunds.disputes import dispute_open_by_customer
+
+    staff_user(CUSTOMER_SERVICE, "agent_sun")
+    customer = UserFactory(username="zhou_min")
+    rejected = services.refund_reject(
+        refund=pending_refund(customer, price="45.00", quantity="2"),
+        actor=staff_user(CUSTOMER_SERVICE, "agent_he"),
+        note="photos show fresh fruit",
+    )
+    dispute = dispute_open_by_customer(customer=customer, refund=rejected, reason="半箱猕猴桃烂了，照片已上传")
+    page = open_page("agent_sun")
+    base = page.url.split("/admin/")[0]
+
+    page.goto(f"{base}/admin/refunds/dispute/{dispute.pk}/change/")
+    page.fill("#dispute-note-form textarea", "called the customer: 6 of 12 soft")
+    page.click("#dispute-note-form button")
+    page.wait_for_selector(".messagelist .success")
+    page.check("#dispute-resolve input[value=partial]")
+    page.fill("#dispute-resolve input[name=amount]", "22.50")
+    page.fill("#dispute-resolve textarea[name=note]", "half of the box")
+    page.click("#dispute-resolve button")
+    page.wait_for_selector(".messagelist .success")
+    assert "¥22.50" in page.inner_text(".messagelist")
+    shot(page, "dispute_resolved")
+
+    page.goto(f"{base}/admin/refunds/refund/{rejected.pk}/change/")
+    page.click("text=Compensation refund")
+    page.wait_for_selector("select[name=order_item]")
+    page.check("input[name=mode][value=percent]")
+    page.fill("input[name=value]", "10")
+    page.fill("textarea[name=reason]", "late delivery")
+    shot(page, "compensation_form")
+    page.click("input[type=submit][value='Create the compensation refund']")
+    page.wait_for_selector("#refund-workbench")
+    assert "¥9.00" in page.inner_text("#refund-workbench")
+    compensation = Refund.objects.get(order=rejected.order, reason="compensation")
+    assert (compensation.amount, compensation.created_by.username) == (Decimal("9.00"), "agent_sun")
