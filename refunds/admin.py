@@ -349,13 +349,14 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, queryset: QuerySet[Refund], search_term: str
     ) -> tuple[QuerySet[Refund], bool]:
         """Exact refund number, exact order number, or a username prefix: each an index lookup. The order and
-        customer ids are resolved first so the final filter is an OR of the refund table's own indexes."""
+        customer ids are resolved first so the final filter is an OR of the refund table's own indexes. The prefix
+        is case-insensitive: MySQL's ``LIKE BINARY`` (case-sensitive) cannot range-scan a ``_ci`` column's index."""
         term = search_term.strip()
         if not term:
             return queryset, False
         order_ids = list(Order.objects.filter(order_no=term).values_list("pk", flat=True)[:1])
         user_ids = list(
-            get_user_model().objects.filter(username__startswith=term).order_by().values_list("pk", flat=True)[:50]
+            get_user_model().objects.filter(username__istartswith=term).order_by().values_list("pk", flat=True)[:50]
         )
         match = Q(refund_no=term) | Q(order_id__in=order_ids) | Q(customer_id__in=user_ids)
         return queryset.filter(match), False

@@ -106,6 +106,7 @@ def test_search_by_refund_no_order_no_and_username_prefix(agent: Any) -> None:
     # Exact numbers only: a fragment of a number matches nothing (it would need a full scan).
     assert listed(client.get(QUEUE, {"q": mine.refund_no[3:12]})) == []
     assert listed(client.get(QUEUE, {"q": "lice_w"})) == []
+    assert listed(client.get(QUEUE, {"q": "ALICE"})) == [mine.refund_no]
 
 
 def _queue_queries(client: Any, params: dict[str, str] | None = None) -> int:
