@@ -180,7 +180,7 @@ class Order(FSMModelMixin, models.Model):
         return getattr(self, "payment", None) is not None
 
     # --- transitions: state only, no I/O; services record the event -----------------------------------
-    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.PAID, conditions=[has_payment])
+    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.PAID, conditions=[has_payment])  # type: ignore[list-item]
     def mark_paid(self) -> None:
         pass
 
@@ -192,7 +192,7 @@ class Order(FSMModelMixin, models.Model):
         field=status,
         source=[OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED],
         target=OrderStatus.SHIPPED,
-        conditions=[is_in_transit],
+        conditions=[is_in_transit],  # type: ignore[list-item]
     )
     def mark_shipped(self) -> None:
         pass
@@ -201,7 +201,7 @@ class Order(FSMModelMixin, models.Model):
         field=status,
         source=[OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED],
         target=OrderStatus.DELIVERED,
-        conditions=[is_delivered],
+        conditions=[is_delivered],  # type: ignore[list-item]
     )
     def mark_delivered(self) -> None:
         pass
@@ -210,7 +210,7 @@ class Order(FSMModelMixin, models.Model):
         field=status,
         source=[OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED],
         target=OrderStatus.COMPLETED,
-        conditions=[is_delivered],
+        conditions=[is_delivered],  # type: ignore[list-item]
     )
     def mark_completed(self) -> None:
         pass

@@ -33,7 +33,7 @@ class RefundVoucherViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request: Request, refund_no: str) -> Response:
-        refund = Refund.objects.filter(refund_no=refund_no, customer=request.user).first()
+        refund = Refund.objects.filter(refund_no=refund_no, customer_id=request.user.pk).first()
         if refund is None:
             raise NotFound()
         voucher = RefundVoucher.objects.filter(refund=refund).first()

@@ -30,12 +30,13 @@ def refund_notify_customer(refund_id: int) -> dict[str, str]:
 
 def refund_issue_voucher(refund_id: int) -> str:
     voucher = vouchers.refund_issue_voucher(refund_id=refund_id)
-    return voucher.file.name if voucher else "not refunded"
+    return (voucher.file.name or "") if voucher else "not refunded"
 
 
 def _ids(queryset: object) -> list[list[int]]:
     """Primary keys in batches (keyset pagination): bounded memory on any table size."""
-    batches, last = [], 0
+    batches: list[list[int]] = []
+    last = 0
     while True:
         batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])  # type: ignore[attr-defined]
         if not batch:

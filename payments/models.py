@@ -88,4 +88,4 @@ class RefundVoucher(models.Model):
         verbose_name_plural = _("refund vouchers")
 
     def __str__(self) -> str:
-        return self.file.name
+        return self.file.name or ""

@@ -38,7 +38,7 @@ def _sniff(data: bytes) -> tuple[str, str]:
     return FORMATS[image_format]
 
 
-def refund_add_evidence(*, refund: Refund, actor: Any, upload: UploadedFile) -> RefundEvidence:
+def refund_add_evidence(*, refund: Refund, actor: Any, upload: UploadedFile[bytes]) -> RefundEvidence:
     if upload.size is None or upload.size > MAX_BYTES:
         raise EvidenceRejected(_("A photo may be at most 5 MB."), field="file")
     data = upload.read(MAX_BYTES + 1)

@@ -194,11 +194,11 @@ class Refund(FSMModelMixin, models.Model):
     def cancel(self) -> None:
         pass
 
-    @transition(field=state, source=S.APPROVED, target=S.REFUNDING, conditions=[can_pay_out_now])
+    @transition(field=state, source=S.APPROVED, target=S.REFUNDING, conditions=[can_pay_out_now])  # type: ignore[list-item]
     def start_refund(self) -> None:
         pass
 
-    @transition(field=state, source=S.APPROVED, target=S.INTERCEPTING, conditions=[order_in_transit])
+    @transition(field=state, source=S.APPROVED, target=S.INTERCEPTING, conditions=[order_in_transit])  # type: ignore[list-item]
     def start_interception(self) -> None:
         pass
 
@@ -210,7 +210,7 @@ class Refund(FSMModelMixin, models.Model):
     def interception_failed(self) -> None:
         pass
 
-    @transition(field=state, source=S.APPROVED, target=S.AWAITING_RETURN, conditions=[order_delivered])
+    @transition(field=state, source=S.APPROVED, target=S.AWAITING_RETURN, conditions=[order_delivered])  # type: ignore[list-item]
     def await_return(self) -> None:
         pass
 
@@ -316,7 +316,7 @@ class RefundEvidence(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.file.name
+        return self.file.name or ""
 
 
 class ReturnShipment(models.Model):

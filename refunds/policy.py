@@ -30,7 +30,8 @@ def after_sale_deadline(order: Order) -> datetime | None:
     shipment = getattr(order, "shipment", None)
     if shipment is None or shipment.delivered_at is None:
         return None
-    return shipment.delivered_at + timedelta(days=settings.REFUND_AFTER_SALE_DAYS)
+    delivered: datetime = shipment.delivered_at
+    return delivered + timedelta(days=settings.REFUND_AFTER_SALE_DAYS)
 
 
 @dataclass(frozen=True)

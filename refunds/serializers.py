@@ -28,7 +28,7 @@ class RefundApplySerializer(serializers.Serializer):  # type: ignore[type-arg]
         error_messages={"invalid_choice": _("“{input}” is not a reason a customer may give.")},
     )
     kind = serializers.ChoiceField(choices=RefundKind.choices)
-    items = ItemRequestSerializer(many=True, allow_empty=False, max_length=100)
+    items = ItemRequestSerializer(many=True, allow_empty=False, max_length=100)  # type: ignore[call-arg]
     description = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
     def item_requests(self) -> list[ItemRequest]:
@@ -147,4 +147,6 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )

@@ -63,7 +63,7 @@ class ItemRequest:
 def _actor_id(actor: Actor) -> int | None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None
-    return actor.pk  # type: ignore[no-any-return]
+    return actor.pk
 
 
 def refund_record_event(
