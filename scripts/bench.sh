@@ -85,4 +85,9 @@ fi
 # its own (benchmarks/refund_execute.py; knobs MALL_BENCH_EXEC_DB, BENCH_EXEC_REDIS_URL, BENCH_EXEC_*).
 echo "== refund execution: approved -> refunded with 2 RQ workers against the channel simulator"
 "$py" benchmarks/refund_execute.py || status=$?
+
+# The automatic approval sweep over a backlog of overdue refunds (scripts/bench_sweeps.sh: a scratch database and
+# Redis db of its own; BENCH_REFUNDS, 100000 by default, sets the backlog).
+echo "== auto-approval sweep over a backlog of overdue refunds"
+scripts/bench_sweeps.sh || status=$?
 exit "$status"
