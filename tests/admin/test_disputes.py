@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
+from django.utils import translation
+from django.utils.translation import gettext
 
 from refunds import flow, services
 from refunds.disputes import dispute_open_by_customer
@@ -56,7 +58,11 @@ def test_customer_contests_a_rejection(customer: Any, agent: Any) -> None:
         customer.pk,
         refund.order_id,
     )
-    assert RefundEvent.objects.filter(refund=refund, note="dispute opened", actor=customer).count() == 1
+    # Notes are written in the language of the request that made them: the shop's default, Chinese.
+    with translation.override("zh-hans"):
+        opened = gettext("dispute opened")
+    assert opened == "已发起纠纷"
+    assert RefundEvent.objects.filter(refund=refund, note=opened, actor=customer).count() == 1
     listed = client_for(customer).get(f"/api/v1/refunds/{refund.refund_no}/dispute/").json()
     assert [d["dispute_no"] for d in listed] == [dispute.dispute_no]
 
