@@ -3,9 +3,10 @@ simulator, and the time from approval to `refunded`. Target: at least 100 refund
 
 One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up on 127.0.0.1):
 
-1. builds the scratch database ``mall_bench_exec`` (migrated; dropped at the end, whatever happens) and takes
-   Redis database 11 (refused unless empty; emptied at the end; 12 belongs to scripts/bench_sweeps.sh, 13 to
-   refund_apply, 15 to the tests);
+1. builds the scratch database ``mall_bench_exec`` (migrated; dropped at the end, whatever happens) and starts a
+   private ``redis-server`` on a free 127.0.0.1 port (RQ's keys cannot be prefixed, and the shared Redis's
+   numbered databases are taken by other benchmarks and prototypes running at the same time); ``--redis-url``
+   uses a numbered database of the shared one instead (refused unless empty, emptied at the end);
 2. starts, as processes of their own, the channel simulator (``manage.py channel_simulator`` on a free port,
    keys generated into a temporary directory) and ``--workers`` RQ workers as the Procfile runs them
    (``manage.py rqworker --with-scheduler refunds notifications default stock``: a work horse forked per job),
@@ -523,14 +524,25 @@ def _remove_finished_jobs() -> None:
             registry.remove(job_id, delete_job=True)
 
 
-def run_burst(orders: list[Any], seconds: float, on_executed: Callable[[], None] | None = None) -> dict[str, Any]:
+def run_burst(
+    orders: list[Any],
+    seconds: float,
+    on_executed: Callable[[], None] | None = None,
+    on_commit: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Every refund created in one transaction: its commit hands all the jobs over at once."""
     from django.db import transaction
 
     marks: dict[str, float] = {}
+
+    def committed() -> None:  # registered first, so it runs before the enqueues
+        marks["commit"] = time.time()
+        if on_commit is not None:
+            on_commit()
+
     began = time.time()
     with transaction.atomic():
-        transaction.on_commit(lambda: marks.setdefault("commit", time.time()))  # runs before the enqueues
+        transaction.on_commit(committed)
         refund_ids = [_create_refund(order) for order in orders]
     marks["enqueued"] = time.time()
     drained, dropped = _wait_phase(refund_ids, seconds, on_executed)
@@ -683,7 +695,8 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
     )
     print(
         f"setup: {args.workers} RQ workers (manage.py rqworker --with-scheduler {' '.join(WORKER_QUEUES)}, "
-        f"{_worker_kind(args.worker_class)}), channel simulator process, MariaDB + Redis on 127.0.0.1, DEBUG off; "
+        f"{_worker_kind(args.worker_class)}), channel simulator process, MariaDB (shared) and Redis "
+        f"({'shared' if context['shared_redis'] else 'private'}) on 127.0.0.1, DEBUG off; "
         f"{context['orders']} paid unshipped orders (Alipay and WeChat Pay alternately), trades registered "
         f"in {context['registered_in']:.1f} s"
     )
@@ -757,8 +770,9 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
         print(f"{name:<40} " + " ".join(f"{value:>10.1f}" for value in values))
     print(
         "burst exec: commit -> last refund out of `refunding`; burst jobs: from then until notifications, "
-        "vouchers and restocks drained; paced all: the whole paced phase. MariaDB and Redis are shared with "
-        "anything else running; this process holds the feeders (refund creation) and the notification sink."
+        "vouchers and restocks drained; paced all: the whole paced phase. MariaDB (and Redis with --redis-url) is "
+        "shared with anything else running; this process holds the feeders (refund creation) and the notification "
+        "sink."
     )
     print(
         f"budget: at 100 refunds/s, {os.cpu_count()} cores leave {10 * (os.cpu_count() or 1):.0f} ms of CPU per "
@@ -805,7 +819,12 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default=os.environ.get("MALL_BENCH_EXEC_DB", "mall_bench_exec"))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_EXEC_REDIS_URL", "redis://127.0.0.1:6379/11"))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_EXEC_REDIS_URL", ""),
+        help="a numbered database of the shared Redis (refused unless empty, emptied at the end); "
+        "default: a private redis-server started for the run",
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_EXEC_WORKERS", "2")))
     parser.add_argument("--burst", type=int, default=int(os.environ.get("BENCH_EXEC_BURST", "1000")))
     parser.add_argument("--calm", type=int, default=int(os.environ.get("BENCH_EXEC_CALM", "200")))
@@ -825,17 +844,20 @@ def main() -> int:
         help="longest wait per phase, s",
     )
     args = parser.parse_args()
-    redis_url = urlsplit(args.redis_url)
-    if redis_url.hostname != "127.0.0.1" or not redis_url.path.strip("/").isdigit():
-        parser.error("--redis-url must name a numbered database on 127.0.0.1")
+    if args.redis_url:
+        redis_url = urlsplit(args.redis_url)
+        if redis_url.hostname != "127.0.0.1" or not redis_url.path.strip("/").isdigit():
+            parser.error("--redis-url must name a numbered database on 127.0.0.1")
+    elif shutil.which("redis-server") is None:
+        parser.error("no redis-server on PATH for a private Redis: pass --redis-url")
     if not args.db.replace("_", "").isalnum():
         parser.error("--db must be a plain name")
 
     import redis
 
-    bench_redis = redis.Redis.from_url(args.redis_url)
-    if bench_redis.dbsize():
-        print(f"Redis {args.redis_url} is not empty (another benchmark using it?): refusing to run", file=sys.stderr)
+    shared_redis = redis.Redis.from_url(args.redis_url) if args.redis_url else None
+    if shared_redis is not None and shared_redis.dbsize():
+        print(f"Redis {args.redis_url} is not empty (someone else using it?): refusing to run", file=sys.stderr)
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-exec-"))
@@ -847,6 +869,40 @@ def main() -> int:
         sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
         sink.daemon_threads = True
         threading.Thread(target=sink.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        redis_server = None
+        if shared_redis is None:
+            # A Redis of our own: RQ's keys cannot be prefixed, and a shared numbered database is easily taken by
+            # another benchmark or prototype at the same time (whose queued jobs our workers would run).
+            redis_port = _free_port()
+            args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
+            redis_server = processes.start(
+                "redis",
+                [
+                    str(shutil.which("redis-server")),
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(redis_port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(work),
+                ],
+                dict(os.environ),
+                work / "redis.log",
+                signal.SIGTERM,
+            )
+            private = redis.Redis.from_url(args.redis_url)
+
+            def redis_up() -> bool:
+                try:
+                    return bool(private.ping())
+                except redis.RedisError:
+                    return False
+
+            _wait_for("private redis-server", redis_up, 30, [redis_server])
         simulator_url = f"http://127.0.0.1:{_free_port()}"
         env = _environment(args, work, simulator_url, f"http://127.0.0.1:{sink.server_address[1]}")
         os.environ.update(env)
@@ -924,7 +980,10 @@ def main() -> int:
         meter.add("RQ workers (with their work horses)", [proc.pid for proc in workers])
         meter.add("channel simulator", [simulator.pid])
         meter.add("MariaDB (mariadbd, shared)", _pids_named("mariadbd", "mysqld"))
-        meter.add("Redis (redis-server, shared)", _pids_named("redis-server"))
+        if redis_server is not None:
+            meter.add("Redis (private redis-server)", [redis_server.pid])
+        else:
+            meter.add("Redis (redis-server, shared)", _pids_named("redis-server"))
         meter.add_self("this process (feeders, sink)")
 
         load_start = _load()
@@ -951,7 +1010,6 @@ def main() -> int:
         print(f"== burst: {len(burst_orders)} refunds committed at once")
         profile_seconds = 0.0
         spy_out = work / "py-spy.txt"
-        cpu_before = meter.snapshot()
         burst_start = time.time()
         if args.profile:
             py_spy = _py_spy()
@@ -985,7 +1043,10 @@ def main() -> int:
         def burst_exec_done() -> None:
             burst_marks["cpu"] = meter.snapshot()
 
-        burst = run_burst(burst_orders, args.timeout, burst_exec_done)
+        def burst_committed() -> None:
+            burst_marks["cpu_commit"] = meter.snapshot()
+
+        burst = run_burst(burst_orders, args.timeout, burst_exec_done, burst_committed)
         cpu_after_burst = meter.snapshot()
         if spy is not None:
             profile_seconds = time.time() - burst_start
@@ -1038,7 +1099,7 @@ def main() -> int:
             "feeder_errors": calm["errors"] + paced["errors"],
             "durations": durations,
             "cpu": {
-                "burst_exec": per_refund(exec_cpu, cpu_before, burst_figures["refunded"]),
+                "burst_exec": per_refund(exec_cpu, burst_marks["cpu_commit"], burst_figures["refunded"]),
                 "burst_follow": per_refund(cpu_after_burst, exec_cpu, burst_figures["refunded"]),
                 "paced": per_refund(cpu_after_paced, cpu_before_paced, paced_figures["refunded"]),
             },
@@ -1052,6 +1113,7 @@ def main() -> int:
             "profile": _profile_summary(spy_out) if spy_out.exists() else None,
             "profile_seconds": profile_seconds,
             "work": work,
+            "shared_redis": shared_redis is not None,
         }
         return report(args, context)
     finally:
@@ -1068,7 +1130,8 @@ def main() -> int:
             connections.close_all()
         if db_created:
             _mysql(f"DROP DATABASE IF EXISTS `{args.db}`")
-        bench_redis.flushdb()
+        if shared_redis is not None:
+            shared_redis.flushdb()
         shutil.rmtree(work, ignore_errors=True)
 
 
