@@ -81,8 +81,8 @@ if grep -q -E "Traceback|ERROR" "$work/gunicorn.log"; then
   tail -n 40 "$work/gunicorn.log"
 fi
 
-# Refund execution end to end: 2 RQ workers against the channel simulator, on a scratch database and Redis db of
-# its own (benchmarks/refund_execute.py; knobs MALL_BENCH_EXEC_DB, BENCH_EXEC_REDIS_URL, BENCH_EXEC_*).
+# Refund execution end to end: 2 RQ workers against the channel simulator, on a scratch database and a private
+# redis-server (benchmarks/refund_execute.py; knobs MALL_BENCH_EXEC_DB, BENCH_EXEC_REDIS_URL, BENCH_EXEC_*).
 echo "== refund execution: approved -> refunded with 2 RQ workers against the channel simulator"
 "$py" benchmarks/refund_execute.py || status=$?
 
