@@ -242,8 +242,11 @@ def run() -> int:
     print(f"outcome: {counts}; left waiting: {left}")
     print(f"wall time: {wall:.1f} s ({handled / wall:.0f} refunds/s); CPU time of this process: {cpu:.1f} s")
     print(f"peak memory (ru_maxrss): {peak:.1f} MB; before the sweep: {baseline:.1f} MB")
-    ok = wall < 60 and peak < 200 and left == 0
-    print(f"target under 60 s and under 200 MB: {'met' if ok else 'NOT met'}")
+    if waiting < 100_000:
+        print(f"target under 60 s and under 200 MB applies to 100,000 refunds; this run had {waiting}")
+    else:
+        ok = wall < 60 and peak < 200 and left == 0
+        print(f"target under 60 s and under 200 MB: {'met' if ok else 'NOT met'}")
     return 0 if left == 0 else 1
 
 
