@@ -112,6 +112,7 @@ ACTS = (
     Act("approve", _("Approve"), (S.PENDING_REVIEW,), "refunds.approve_refund"),
     Act("reject", _("Reject"), (S.PENDING_REVIEW, S.INSPECTING), "refunds.approve_refund", danger=True),
     Act("retry", _("Send to the channel again"), (S.FAILED,), "refunds.approve_refund"),
+    Act("overturn", _("Overturn the rejection"), (S.REJECTED,), "refunds.override_refund", danger=True),
     Act("receive", _("Goods received"), (S.AWAITING_RETURN, S.RETURN_IN_TRANSIT), "refunds.confirm_return"),
     Act("inspection_pass", _("Inspection passed: refund"), (S.INSPECTING,), "refunds.confirm_return"),
 )
@@ -187,6 +188,7 @@ def _run(name: str, refund: Refund, user: Any, note: str) -> Refund:
         "approve": lambda: services.refund_approve(refund=refund, actor=user, note=note),
         "reject": lambda: services.refund_reject(refund=refund, actor=user, note=note),
         "retry": lambda: flow.refund_retry(refund=refund, actor=user, note=note),
+        "overturn": lambda: services.refund_overturn(refund=refund, actor=user, note=note),
         "receive": lambda: _receive_service()(refund=refund, actor=user, note=note),
         "inspection_pass": lambda: flow.refund_inspection_pass(refund=refund, actor=user, note=note),
     }
@@ -414,7 +416,7 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         action = ACTS_BY_NAME.get(act)
         if action is None or action not in allowed_acts(refund, request.user):
             raise PermissionDenied
-        form = (RejectForm if act == "reject" else ApproveForm)(request.POST)
+        form = (RejectForm if act in ("reject", "overturn") else ApproveForm)(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:

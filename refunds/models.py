@@ -238,6 +238,10 @@ class Refund(FSMModelMixin, models.Model):
     def retry(self) -> None:
         pass
 
+    @transition(field=state, source=S.REJECTED, target=S.APPROVED)
+    def overturn(self) -> None:
+        """A supervisor reverses a rejection."""
+
 
 class RefundItem(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="items", verbose_name=_("refund"))

@@ -443,6 +443,27 @@ def refund_reject(*, refund: Refund, actor: Any, note: str) -> Refund:
 
 
 @transaction.atomic
+def refund_overturn(*, refund: Refund, actor: Any, note: str) -> Refund:
+    """A supervisor reverses a rejection (override): the refund claims its amounts again, if the order still
+    has them, and goes on as approved. The person who rejected it cannot overturn their own decision."""
+    if not note.strip():
+        raise InvalidRefundRequest(_("A reason is required to overturn a decision."), field="note")
+    refund = _lock_refund(refund.pk)
+    if not actor.has_perm("refunds.override_refund"):
+        raise ReviewForbidden(_("Only a supervisor may overturn a decision."))
+    if refund.state != RefundState.REJECTED:
+        raise RefundNotAllowed(state=refund.state)
+    if refund.reviewed_by_id == actor.pk:
+        raise ReviewForbidden(_("Nobody overturns their own decision."))
+    _reclaim(refund)
+    refund.reviewed_by_id = actor.pk
+    refund.decision_note = note[:255]
+    _transition(refund=refund, action=refund.overturn, actor=actor, note=_("rejection overturned: %s") % note)
+    _route(refund)
+    return refund
+
+
+@transaction.atomic
 def refund_auto_approve(*, refund: Refund, rule: str) -> Refund:
     """Approval by the system after nobody handled the refund in time; ``rule`` names what decided."""
     refund = _lock_refund(refund.pk)

@@ -281,3 +281,18 @@ def test_services_stay_the_only_writers(agent: Any) -> None:
     refund = pending_refund()
     services.refund_approve(refund=refund, actor=agent)
     assert buttons(page(login(agent), refund)) == []
+
+
+def test_supervisor_overturns_a_rejection_from_the_refund_page(agent: Any, supervisor: Any, finance: Any) -> None:
+    refund = services.refund_reject(refund=pending_refund(), actor=agent, note="no damage in the photos")
+    assert "overturn" not in buttons(page(login(agent), refund))
+    assert "overturn" not in buttons(page(login(finance), refund))
+    client = login(supervisor)
+    assert "overturn" in buttons(page(client, refund))
+    act(client, refund, "overturn", note="")  # a reason is required
+    assert reload(refund).state == "rejected"
+    act(client, refund, "overturn", note="the customer sent a video of the mould")
+    refund = reload(refund)
+    assert refund.state == "refunding"
+    assert refund.reviewed_by == supervisor
+    assert act(login(agent), refund, "overturn", note="x").status_code == 403

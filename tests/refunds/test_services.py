@@ -277,3 +277,30 @@ def test_after_sale_window_closes_quality_claims(customer: Any, settings: Any) -
         _apply(customer, order, "quality_issue", quantity="1")
     assert error.value.field == "order_no"
     assert Refund.objects.count() == 0
+
+
+def test_supervisor_overturns_a_rejection_and_the_refund_goes_on(customer: Any, agent: Any, supervisor: Any) -> None:
+    order = _order(customer, "delivered")
+    refund = services.refund_reject(
+        refund=_apply(customer, order, "quality_issue", quantity="2"), actor=agent, note="no damage seen"
+    )
+    assert _claims(order) == (Decimal("0.000"), Decimal("0.00"))
+    with pytest.raises(ReviewForbidden):
+        services.refund_overturn(refund=refund, actor=agent, note="customer called")
+    with pytest.raises(InvalidRefundRequest):
+        services.refund_overturn(refund=refund, actor=supervisor, note=" ")
+    assert Refund.objects.get(pk=refund.pk).state == S.REJECTED
+    refund = services.refund_overturn(refund=refund, actor=supervisor, note="photos show mould")
+    assert refund.state == S.REFUNDING
+    assert _claims(order) == (Decimal("2.000"), Decimal("100.00"))
+    event = RefundEvent.objects.get(refund=refund, from_state=S.REJECTED)
+    assert (event.to_state, event.actor) == (S.APPROVED, supervisor)
+
+
+def test_nobody_overturns_their_own_rejection(customer: Any, supervisor: Any) -> None:
+    refund = services.refund_reject(
+        refund=_apply(customer, _order(customer, "delivered"), "quality_issue"), actor=supervisor, note="no"
+    )
+    with pytest.raises(ReviewForbidden):
+        services.refund_overturn(refund=refund, actor=supervisor, note="changed my mind")
+    assert Refund.objects.get(pk=refund.pk).state == S.REJECTED

@@ -29,6 +29,7 @@ TRANSITIONS = {
     "channel_succeeded": ({S.REFUNDING}, S.REFUNDED),
     "channel_failed": ({S.REFUNDING}, S.FAILED),
     "retry": ({S.FAILED}, S.REFUNDING),
+    "overturn": ({S.REJECTED}, S.APPROVED),
 }
 # The fulfilment each transition's condition needs, to test the sources alone.
 FULFILMENT_FOR = {"start_interception": "in_transit", "await_return": "delivered"}
