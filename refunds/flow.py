@@ -23,6 +23,7 @@ from refunds.services import (
     refund_record_event,
     refunded_total,
 )
+from refunds.sweeps import order_close_after_timeout_refund
 
 NOTIFY_JOB = "payments.jobs.refund_notify_customer"
 VOUCHER_JOB = "payments.jobs.refund_issue_voucher"
@@ -105,6 +106,7 @@ def refund_mark_refunded(
     order_sync_refund_status(
         order=refund.order, refunded_total=refunded_total(order=refund.order), note=refund.refund_no
     )
+    order_close_after_timeout_refund(refund=refund)
     job_enqueue(NOTIFY_JOB, refund.pk, queue="notifications")
     job_enqueue(VOUCHER_JOB, refund.pk, queue="default")
     if refund.order.is_not_shipped():

@@ -52,3 +52,19 @@ def test_nothing_is_restocked_that_was_never_allocated_or_not_yet_refunded(custo
     flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
     assert refund_restock_unshipped(refund.pk) == {}  # nothing was allocated
     assert _stock(product) == Decimal("10")
+
+
+def test_out_of_stock_part_is_never_restocked_and_later_refunds_return_what_was_taken(customer: Any) -> None:
+    product = ProductFactory(stock=Decimal("2"))
+    order = make_order(customer, lines=[(product, "5")], status="paid")
+    stock_allocate(order=order)  # 2 of 5 taken; the 3 missing are refunded as out of stock by the sweep
+    assert _stock(product) == Decimal("0")
+    missing = _refund(customer, order, "3")
+    flow.refund_mark_refunded(refund=missing, channel_refund_id="X")
+    assert refund_restock_unshipped(missing.pk) == {}  # those 3 were never taken
+    assert _stock(product) == Decimal("0")
+    rest = _refund(customer, order, "2")
+    flow.refund_mark_refunded(refund=rest, channel_refund_id="Y")
+    assert refund_restock_unshipped(rest.pk) == {order.items.get().pk: Decimal("2.000")}
+    assert refund_restock_unshipped(rest.pk) == {}
+    assert _stock(product) == Decimal("2")
