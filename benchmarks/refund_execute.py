@@ -13,8 +13,9 @@ One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up 
    plus, in this process, a notification sink that stands in for the web tier and acknowledges every refund
    notification the simulator posts. The app finds the simulator through the environment only
    (``CHANNEL_SIMULATOR_ENABLED=1``, ``CHANNEL_SIMULATOR_URL``, ``CHANNEL_SIMULATOR_KEYS_DIR``, no merchant ids);
-3. bulk-inserts paid, unshipped orders (two lines each; Alipay and WeChat Pay alternately) and registers their
-   trades with the simulator (``payments.simulator.client.register_trade``, in a thread pool);
+3. bulk-inserts paid, unshipped orders (two lines of the same two products each, their stock allocated; Alipay and
+   WeChat Pay alternately) and registers their trades with the simulator
+   (``payments.simulator.client.register_trade``, in a thread pool);
 4. warm-up, then **burst**: ``--burst`` refunds created through ``refunds.services.refund_create_by_system``
    (approved at once, routed to `refunding`; ``payments.jobs.refund_execute`` goes to the `refunds` queue after
    commit) inside one transaction, so that every job is handed over at the same instant: the workers' capacity.
@@ -237,7 +238,8 @@ def seed(orders: int) -> list[Any]:
     from django.db import transaction
     from django.utils import timezone
 
-    from mall.models import Order, OrderEvent, OrderItem, Payment, Product, SaleUnit, Stock
+    from mall.models import Order, OrderEvent, OrderItem, Payment, Product, SaleUnit, Stock, StockMovement
+    from mall.services import ALLOCATION_REASON, allocation_reference
 
     user_model = get_user_model()
     password = make_password("bench-pass-w0rd")  # hashed once: nobody logs in
@@ -313,6 +315,18 @@ def seed(orders: int) -> list[Any]:
         )
         OrderEvent.objects.bulk_create(
             [OrderEvent(order=order, from_status="pending_payment", to_status="paid") for order in order_rows],
+            batch_size=batch,
+        )
+        # The stock each paid order took (as mall.services.stock_allocate records it): the restock job returns it.
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(
+                    product_id=product_id, delta=-quantity, reason=ALLOCATION_REASON, reference=allocation_reference(pk)
+                )
+                for pk, product_id, quantity in OrderItem.objects.filter(order__in=order_rows).values_list(
+                    "pk", "product_id", "quantity"
+                )
+            ],
             batch_size=batch,
         )
     return list(Order.objects.filter(pk__in=[o.pk for o in order_rows]).select_related("payment").order_by("pk"))
@@ -633,34 +647,45 @@ def _py_spy() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("py-spy")
 
 
-def _profile_summary(raw: Path, top: int = 14) -> list[str]:
-    """Collapsed stacks -> the functions most often on the stack (inclusive) and on top of it (self)."""
-    inclusive: dict[str, int] = {}
-    own: dict[str, int] = {}
+# Where a sampled stack spends its time: (label, substrings of which any frame of the stack must contain).
+PROFILE_CENTRES = (
+    ("inside a job (rq Job.perform)", ("Job.perform (rq/job.py",)),
+    ("  refund_execute", ("refund_execute (payments/services.py",)),
+    ("    channel adapters built (get_channel)", ("get_channel (payments/channels/registry.py",)),
+    (
+        "      RSA private keys parsed",
+        ("import_key (Cryptodome/PublicKey/RSA.py", "load_private_key (wechatpayv3/utils.py"),
+    ),
+    ("    trade registered with the simulator", ("_introduce_trade_to_simulator (payments/services.py",)),
+    ("    channel refund call", ("AlipayChannel.refund (payments/", "WechatChannel.refund (payments/")),
+    ("    refund_mark_refunded", ("refund_mark_refunded (refunds/flow.py",)),
+    ("  notify customer", ("refund_notify_customer (payments/notifications.py",)),
+    ("  voucher PDF", ("refund_issue_voucher (payments/vouchers.py",)),
+    ("  restock", ("refund_restock_unshipped (refunds/restock.py",)),
+    ("modules imported", ("_find_and_load (<frozen importlib._bootstrap>",)),
+    ("SQL through the ORM", ("execute_sql (django/db/models/sql/compiler.py",)),
+    ("Redis commands (RQ and app)", ("(redis/client.py",)),
+    ("HTTP (requests)", ("(requests/sessions.py",)),
+    ("fork of a work horse (rq)", ("Worker.fork_work_horse (rq/",)),
+)
+
+
+def _profile_summary(raw: Path) -> list[str]:
+    """Collapsed stacks -> the share of samples (not idle) spent in each of PROFILE_CENTRES, inclusive."""
+    shares = dict.fromkeys((label for label, _ in PROFILE_CENTRES), 0)
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
-        total += count
-        frames = [
-            frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
-            if " (" in frame
-            else frame
-            for frame in stack.split(";")
-        ]
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-        own[frames[-1]] = own.get(frames[-1], 0) + count
+        total += int(count_text)
+        for label, needles in PROFILE_CENTRES:
+            if any(needle in stack for needle in needles):
+                shares[label] += int(count_text)
     if not total:
         return ["(no samples)"]
-    lines = [f"{total} samples; on the stack (inclusive):"]
-    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {100 * count / total:5.1f}%  {frame}")
-    lines.append("on top of the stack (self):")
-    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {100 * count / total:5.1f}%  {frame}")
+    lines = [f"{total} samples of the worker and its work horses; share of them spent in (inclusive):"]
+    lines.extend(f"  {100 * count / total:5.1f}%  {label}" for label, count in shares.items())
     return lines
 
 
@@ -786,7 +811,8 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
         f"simulator ledger: {checks['ledger_refunds']} refunds, {checks['over_refunded']} trades refunded beyond "
         f"payment; notifications acknowledged by the sink {checks['notified']}; jobs that could not be handed "
         f"to RQ {checks['hand_over_failures']}; jobs dropped at a phase deadline "
-        f"{burst['dropped'] + paced['dropped']}"
+        f"{burst['dropped'] + calm['dropped'] + paced['dropped']}; vouchers {checks['vouchers']}, customer "
+        f"notification records {checks['customer_notifications']}, order lines restocked {checks['restocked_lines']}"
     )
     if context["feeder_errors"]:
         print(f"feeder errors ({len(context['feeder_errors'])}): {context['feeder_errors'][:3]}")
@@ -1077,7 +1103,8 @@ def main() -> int:
             return {name: 1000 * (after[name] - before[name]) / max(count, 1) for name in after}
 
         exec_cpu = burst_marks.get("cpu", cpu_after_burst)
-        from payments.models import ChannelAttempt
+        from mall.models import StockMovement
+        from payments.models import ChannelAttempt, CustomerNotification, RefundVoucher
 
         attempts: dict[str, int] = {}
         for operation, outcome in ChannelAttempt.objects.values_list("operation", "outcome"):
@@ -1109,6 +1136,9 @@ def main() -> int:
                 **_ledger_checks(ledger),
                 "notified": sum(_Sink.received.values()),
                 "hand_over_failures": _HandOverFailures.count,
+                "vouchers": RefundVoucher.objects.count(),
+                "customer_notifications": CustomerNotification.objects.count(),
+                "restocked_lines": StockMovement.objects.filter(reason="refund_restock").count(),
             },
             "profile": _profile_summary(spy_out) if spy_out.exists() else None,
             "profile_seconds": profile_seconds,
