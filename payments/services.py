@@ -159,11 +159,29 @@ def refund_execute(*, refund_id: int) -> str:
     except ChannelTemporaryError as error:
         _record(refund, "refund", AttemptOutcome.TEMPORARY_ERROR, started, code=error.code, message=error.message)
         if _temporary_failures(refund) >= settings.REFUND_CHANNEL_MAX_ATTEMPTS:
-            flow.refund_mark_failed(refund=refund, note=f"no answer after retries: {error}"[:500])
-            REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-            REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
-            return "failed"
+            return _give_up(refund, channel, started, error)
         raise
+
+
+def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTemporaryError) -> str:
+    """Retries are spent. A timed-out request may still have moved the money, so the refund is only handed to a
+    person once the channel confirms it holds no such refund; while that is unknown it stays `refunding` and
+    the sweep asks again later."""
+    try:
+        result = channel.query_refund(
+            out_trade_no=refund.order.payment.out_trade_no,
+            trade_no=refund.order.payment.trade_no,
+            out_refund_no=refund.out_refund_no,
+        )
+    except ChannelTemporaryError:
+        return "unknown"
+    _record(refund, "query", result.status, started, raw=result.raw)
+    if result.status != RefundStatus.NOT_FOUND:
+        return _apply_result(refund, result, started)
+    flow.refund_mark_failed(refund=refund, note=f"no answer after retries: {error}"[:500])
+    REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+    REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
+    return "failed"
 
 
 def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], body: bytes) -> Refund | None:

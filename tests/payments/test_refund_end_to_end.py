@@ -189,7 +189,8 @@ def test_temporary_errors_retry_with_the_same_number_then_fail(
         format="json",
     ).json()
     refund = Refund.objects.get(refund_no=body["refund_no"])
-    simulator_client.add_fault(channel="wechat", kind="http_500", count=10, base_url=channel_simulator.url)
+    # Three refund requests fail; queries are answered, and the last check finds no refund at the channel.
+    simulator_client.add_fault(channel="wechat", kind="http_500", count=3, base_url=channel_simulator.url)
     for _ in range(settings.REFUND_CHANNEL_MAX_ATTEMPTS - 1):
         with pytest.raises(ChannelTemporaryError):
             services.refund_execute(refund_id=refund.pk)
@@ -197,3 +198,34 @@ def test_temporary_errors_retry_with_the_same_number_then_fail(
     assert Refund.objects.get(pk=refund.pk).state == RefundState.FAILED
     ledger = simulator_client.ledger(base_url=channel_simulator.url)
     assert [r for r in ledger["refunds"] if r["out_refund_no"] == refund.out_refund_no] == []
+
+
+def test_spent_retries_with_an_unknown_outcome_stay_refunding(
+    api: Any, customer: Any, channel_simulator: Any, settings: Any
+) -> None:
+    from payments.channels.base import ChannelTemporaryError
+
+    order = _paid_order_at_simulator(customer, "alipay", channel_simulator)
+    item = order.items.get()
+    body = api.post(
+        "/api/v1/refunds/",
+        {
+            "order_no": order.order_no,
+            "reason": "not_shipped",
+            "kind": "refund_only",
+            "items": [{"order_item_id": item.pk, "quantity": "1"}],
+        },
+        format="json",
+    ).json()
+    refund = Refund.objects.get(refund_no=body["refund_no"])
+    # Every call fails four times in a row, queries included: the refund, two queries, and the final check.
+    simulator_client.add_fault(
+        channel="alipay", kind="http_500", count=4, operation="*", base_url=channel_simulator.url
+    )
+    for _ in range(settings.REFUND_CHANNEL_MAX_ATTEMPTS - 1):
+        with pytest.raises(ChannelTemporaryError):
+            services.refund_execute(refund_id=refund.pk)
+    # The channel could not even be asked whether it holds the refund: nobody is told it failed.
+    assert services.refund_execute(refund_id=refund.pk) == "unknown"
+    assert Refund.objects.get(pk=refund.pk).state == RefundState.REFUNDING
+    assert services.refund_execute(refund_id=refund.pk) == "refunded"  # the sweep's next try settles it
