@@ -85,6 +85,21 @@ def _paid_order_at_simulator(customer: Any, channel: str, simulator: Any) -> Any
     return order
 
 
+def _apply_one_unit(api: Any, order: Any) -> Refund:
+    item = order.items.first()
+    body = api.post(
+        "/api/v1/refunds/",
+        {
+            "order_no": order.order_no,
+            "reason": "not_shipped",
+            "kind": "refund_only",
+            "items": [{"order_item_id": item.pk, "quantity": "1"}],
+        },
+        format="json",
+    ).json()
+    return Refund.objects.get(refund_no=body["refund_no"])
+
+
 @pytest.mark.parametrize("channel", ["alipay", "wechat"])
 def test_unshipped_order_refund_end_to_end(
     api: Any, customer: Any, channel: str, channel_simulator: Any, s3_storage: str
@@ -151,17 +166,7 @@ def test_voucher_link_is_404_for_another_customer(api: Any, other_customer: Any)
 def test_rejected_refund_fails_and_releases(api: Any, customer: Any, channel_simulator: Any) -> None:
     order = make_order(customer, status="paid", channel="alipay")  # never registered: the channel refuses
     item = order.items.first()
-    body = api.post(
-        "/api/v1/refunds/",
-        {
-            "order_no": order.order_no,
-            "reason": "not_shipped",
-            "kind": "refund_only",
-            "items": [{"order_item_id": item.pk, "quantity": "1"}],
-        },
-        format="json",
-    ).json()
-    refund = Refund.objects.get(refund_no=body["refund_no"])
+    refund = _apply_one_unit(api, order)
     assert jobs.refund_execute(refund.pk) == "failed"
     refund.refresh_from_db()
     item.refresh_from_db()
@@ -177,18 +182,7 @@ def test_temporary_errors_retry_with_the_same_number_then_fail(
     from payments.channels.base import ChannelTemporaryError
 
     order = _paid_order_at_simulator(customer, "wechat", channel_simulator)
-    item = order.items.get()
-    body = api.post(
-        "/api/v1/refunds/",
-        {
-            "order_no": order.order_no,
-            "reason": "not_shipped",
-            "kind": "refund_only",
-            "items": [{"order_item_id": item.pk, "quantity": "1"}],
-        },
-        format="json",
-    ).json()
-    refund = Refund.objects.get(refund_no=body["refund_no"])
+    refund = _apply_one_unit(api, order)
     # Three refund requests fail; queries are answered, and the last check finds no refund at the channel.
     simulator_client.add_fault(channel="wechat", kind="http_500", count=3, base_url=channel_simulator.url)
     for _ in range(settings.REFUND_CHANNEL_MAX_ATTEMPTS - 1):
@@ -206,18 +200,7 @@ def test_spent_retries_with_an_unknown_outcome_stay_refunding(
     from payments.channels.base import ChannelTemporaryError
 
     order = _paid_order_at_simulator(customer, "alipay", channel_simulator)
-    item = order.items.get()
-    body = api.post(
-        "/api/v1/refunds/",
-        {
-            "order_no": order.order_no,
-            "reason": "not_shipped",
-            "kind": "refund_only",
-            "items": [{"order_item_id": item.pk, "quantity": "1"}],
-        },
-        format="json",
-    ).json()
-    refund = Refund.objects.get(refund_no=body["refund_no"])
+    refund = _apply_one_unit(api, order)
     # Every call fails four times in a row, queries included: the refund, two queries, and the final check.
     simulator_client.add_fault(
         channel="alipay", kind="http_500", count=4, operation="*", base_url=channel_simulator.url
