@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 
 from refunds import services as refund_services
 from refunds.auto_approval import RULE_V1, RULE_V2
@@ -204,7 +203,7 @@ def test_dry_run_tells_and_changes_nothing(customer: Any, clock: Any, settings: 
     assert (list(Refund.objects.values_list("pk", "state", "escalated_at")), RefundEvent.objects.count()) == before
 
 
-@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the sweep lock lives in Redis")
+@pytest.mark.services  # the sweep lock lives in Redis
 def test_one_run_at_a_time(customer: Any, clock: Any) -> None:
     from django_redis import get_redis_connection
 
