@@ -137,13 +137,8 @@ def masked(raw: Any) -> Any:
 ACTS_BY_NAME = {act.name: act for act in ACTS}
 
 
-def approve_blocker(refund: Refund, user: Any) -> Promise | None:
-    """Why ``user`` may not approve ``refund`` (the same rules ``refund_approve`` enforces), or None."""
-    if refund.created_by_id is not None and refund.created_by_id == user.pk:
-        return _("You created this refund: another person must approve it.")
-    if refund.requires_supervisor and not user.has_perm("refunds.approve_large_refund"):
-        return _("Above the cap: only a supervisor may approve it.")
-    return None
+def approve_blocker(refund: Refund, user: Any) -> str | None:
+    return services.refund_approval_blocker(refund=refund, actor=user)
 
 
 def allowed_acts(refund: Refund, user: Any) -> list[Act]:

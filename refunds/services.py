@@ -411,10 +411,19 @@ def full_order_items(order: Order) -> list[ItemRequest]:
 def _check_reviewer(refund: Refund, actor: Any) -> None:
     if not actor.has_perm("refunds.approve_refund"):
         raise ReviewForbidden()
+    blocker = refund_approval_blocker(refund=refund, actor=actor)
+    if blocker is not None:
+        raise ReviewForbidden(blocker)
+
+
+def refund_approval_blocker(*, refund: Refund, actor: Any) -> str | None:
+    """Why ``actor`` may not approve ``refund`` beyond the permission itself (maker-checker, the single-refund
+    cap), or None. The console shows it; ``refund_approve`` enforces it."""
     if refund.created_by_id is not None and refund.created_by_id == actor.pk:
-        raise ReviewForbidden(_("Nobody approves a refund they created."))
+        return _("You created this refund: another person must approve it.")
     if refund.requires_supervisor and not actor.has_perm("refunds.approve_large_refund"):
-        raise ReviewForbidden(_("Only a supervisor may approve this refund."))
+        return _("Above the cap: only a supervisor may approve it.")
+    return None
 
 
 @transaction.atomic
