@@ -504,17 +504,31 @@ def refund_cancel(*, refund: Refund, actor: Any, note: str = "") -> Refund:
 # --- routing and side effects --------------------------------------------------------------------------
 
 
-def _route(refund: Refund) -> None:
+@dataclass(frozen=True)
+class Route:
+    """Where an approved refund goes next: the transition to run, its event note, and the job it sets off."""
+
+    transition: str  # the name of a transition method of Refund
+    note: str
+    job: str | None = None
+    queue: str = "default"
+
+
+def route_after_approval(refund: Refund) -> Route:
     """After approval: refund at once, stop the goods on the road, or wait for them to come back."""
     order = refund.order
     if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
-        _transition(refund=refund, action=refund.start_interception, note=_("the goods are in transit"))
-        job_enqueue(INTERCEPT_JOB, refund.pk, queue="default")
-    elif refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
-        _transition(refund=refund, action=refund.await_return, note=_("waiting for the goods to come back"))
-    else:
-        _transition(refund=refund, action=refund.start_refund, note=_("refunding to the original channel"))
-        job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+        return Route("start_interception", _("the goods are in transit"), INTERCEPT_JOB, "default")
+    if refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
+        return Route("await_return", _("waiting for the goods to come back"))
+    return Route("start_refund", _("refunding to the original channel"), EXECUTE_JOB, "refunds")
+
+
+def _route(refund: Refund) -> None:
+    route = route_after_approval(refund)
+    _transition(refund=refund, action=getattr(refund, route.transition), note=route.note)
+    if route.job:
+        job_enqueue(route.job, refund.pk, queue=route.queue)
 
 
 def refund_schedule_side_effects(*, refund: Refund) -> None:
@@ -552,4 +566,5 @@ __all__ = [
     "refund_reject",
     "refund_schedule_side_effects",
     "refunded_total",
+    "route_after_approval",
 ]
