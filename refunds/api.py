@@ -87,7 +87,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > 64:
             raise InvalidRefundRequest(_("At most 64 characters."), field="Idempotency-Key")
-        refund, _created = services.refund_apply(
+        refund, created = services.refund_apply(
             customer=request.user,
             order_no=data.validated_data["order_no"],
             reason=data.validated_data["reason"],
@@ -96,7 +96,11 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             description=data.validated_data["description"],
             idempotency_key=key,
         )
-        return self._present(refund, status.HTTP_201_CREATED)
+        if not created:
+            return self._present(refund, status.HTTP_201_CREATED)
+        # A new refund comes back from the service with everything it shows loaded: nothing to read back.
+        body = RefundSerializer(refund, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Withdraw a refund", request=None, responses={200: RefundSerializer, **ERRORS})
     @action(detail=True, methods=["post"])

@@ -66,10 +66,10 @@ def _actor_id(actor: Actor) -> int | None:
     return actor.pk
 
 
-def refund_record_event(
+def _event(
     *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
 ) -> RefundEvent:
-    return RefundEvent.objects.create(
+    return RefundEvent(
         refund=refund,
         actor_id=_actor_id(actor),
         from_state=from_state,
@@ -77,6 +77,14 @@ def refund_record_event(
         note=str(note)[:500],
         internal=internal,
     )
+
+
+def refund_record_event(
+    *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+) -> RefundEvent:
+    event = _event(refund=refund, from_state=from_state, actor=actor, note=note, internal=internal)
+    event.save(force_insert=True)
+    return event
 
 
 def _transition(*, refund: Refund, action: Callable[[], None], actor: Actor = None, note: Any = "") -> Refund:
@@ -178,11 +186,13 @@ def _shift_claims(
     lines: Sequence[tuple[int, Decimal, Decimal]],
     sign: int,
     locked_items: dict[int, OrderItem] | None = None,
+    locked_order: Order | None = None,
 ) -> None:
     """Add (sign=1) or give back (sign=-1) a refund's claims on its order lines and shipping fee.
 
     The new values are computed here from rows locked by the caller (the order row lock serialises every
-    writer) and written as exact decimals: SQLite would otherwise add them as floating point.
+    writer) and written as exact decimals: SQLite would otherwise add them as floating point. Rows the caller
+    already holds locked (``locked_items``, ``locked_order``) are not read again, and are kept up to date.
     """
     items = locked_items or OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _, _ in lines])
     for item_id, quantity, amount in lines:
@@ -191,15 +201,18 @@ def _shift_claims(
         item.refund_claimed_amount += sign * amount
         item.save(update_fields=["refund_claimed_quantity", "refund_claimed_amount"])
     if refund.shipping_fee_amount:
-        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        order = locked_order or Order.objects.select_for_update().get(pk=refund.order_id)
         order.shipping_fee_refund_claimed += sign * refund.shipping_fee_amount
         Order.objects.filter(pk=order.pk).update(shipping_fee_refund_claimed=order.shipping_fee_refund_claimed)
 
 
 def _claim(
-    refund: Refund, lines: Sequence[tuple[int, Decimal, Decimal]], locked_items: dict[int, OrderItem] | None = None
+    refund: Refund,
+    lines: Sequence[tuple[int, Decimal, Decimal]],
+    locked_items: dict[int, OrderItem] | None = None,
+    locked_order: Order | None = None,
 ) -> None:
-    _shift_claims(refund, lines, 1, locked_items)
+    _shift_claims(refund, lines, 1, locked_items, locked_order)
 
 
 def _release(refund: Refund) -> None:
@@ -239,7 +252,12 @@ def _create(
     fingerprint: str = "",
     staff_cap_ok: bool = False,
 ) -> Refund:
-    """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy."""
+    """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy.
+
+    The policy's decision is taken before anything is written: the refund row is inserted once, already in the
+    state the decision leads to (e.g. approved and on its way to the channel), with one event per step in one
+    insert. The refund comes back with its items, events, evidence and return shipment loaded, so that showing
+    it reads nothing back."""
     if order.status not in PAID_STATUSES:
         raise RefundNotAllowed(_("This order has nothing to refund."), status=order.status)
     allow_zero = source == RefundSource.STAFF or reason == RefundReason.PRICE_ANOMALY
@@ -248,7 +266,7 @@ def _create(
     amount = sum((line.amount for line in lines), Decimal("0.00")) + shipping
     decision = policy.decide(order=order, source=source, reason=reason, amount=amount, within_staff_cap=staff_cap_ok)
     now = timezone.now()
-    refund = Refund.objects.create(
+    refund = Refund(
         refund_no=new_number("R"),
         order=order,
         customer_id=order.customer_id,
@@ -267,18 +285,45 @@ def _create(
         request_fingerprint=fingerprint,
         state_changed_at=now,
     )
-    refund.order = order
-    RefundItem.objects.bulk_create(
+    events = [_event(refund=refund, from_state="", actor=actor, note=_("submitted"))]
+    route = None
+    if decision.auto_approve:
+        events.append(_step(refund, refund.approve, note=decision.note))
+        route = route_after_approval(refund)
+        events.append(_step(refund, getattr(refund, route.transition), note=route.note))
+    else:
+        events.append(_event(refund=refund, from_state=refund.state, note=decision.note))
+    refund.save(force_insert=True)
+    refund_items = RefundItem.objects.bulk_create(
         [RefundItem(refund=refund, order_item=line.item, quantity=line.quantity, amount=line.amount) for line in lines]
     )
-    _claim(refund, [(line.item.pk, line.quantity, line.amount) for line in lines], items)
-    refund_record_event(refund=refund, from_state="", actor=actor, note=_("submitted"))
-    if decision.auto_approve:
-        _transition(refund=refund, action=refund.approve, actor=None, note=decision.note)
-        _route(refund)
-    else:
-        refund_record_event(refund=refund, from_state=refund.state, actor=None, note=decision.note)
+    _claim(refund, [(line.item.pk, line.quantity, line.amount) for line in lines], items, order)
+    RefundEvent.objects.bulk_create(events)
+    if route is not None and route.job:
+        job_enqueue(route.job, refund.pk, queue=route.queue)
+    _keep_loaded(refund, items=refund_items, events=events)
     return refund
+
+
+def _step(refund: Refund, action: Callable[[], None], *, note: Any) -> RefundEvent:
+    """Run a transition of a refund not written yet (by the system: no actor) and return its event."""
+    if not can_proceed(action):
+        raise RefundNotAllowed(state=refund.state)
+    from_state = refund.state
+    action()
+    return _event(refund=refund, from_state=from_state, note=note)
+
+
+def _keep_loaded(refund: Refund, *, items: list[RefundItem], events: list[RefundEvent]) -> None:
+    """Hold the rows just written on the new refund the way ``prefetch_related`` would (a new refund has no
+    evidence and no return shipment yet)."""
+    loaded: dict[str, Any] = refund.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("items", items), ("events", events), ("evidence", [])):
+        queryset = getattr(refund, name).all()
+        queryset._result_cache = rows
+        queryset._prefetch_done = True
+        loaded[name] = queryset
+    Refund.return_shipment.related.set_cached_value(refund, None)
 
 
 def refund_apply(
