@@ -33,9 +33,14 @@ def _yuan(amount: Decimal) -> str:
     return f"¥{amount:.2f}"
 
 
-def render_voucher_pdf(refund: Refund) -> bytes:
+def register_font() -> None:
+    """Load the voucher font once per process (a worker does it before its first job)."""
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def render_voucher_pdf(refund: Refund) -> bytes:
+    register_font()
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A5, invariant=True)
     _width, height = A5

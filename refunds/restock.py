@@ -16,7 +16,11 @@ RESTOCK_REASON = "refund_restock"
 
 
 def restock_reference(refund: Refund, order_item_id: int) -> str:
-    return f"refund:{refund.refund_no}:{order_item_id}"
+    return restock_reference_of(refund.refund_no, order_item_id)
+
+
+def restock_reference_of(refund_no: str, order_item_id: int) -> str:
+    return f"refund:{refund_no}:{order_item_id}"
 
 
 def _restock_due(refund: Refund, item: RefundItem) -> Decimal:
@@ -29,9 +33,14 @@ def _restock_due(refund: Refund, item: RefundItem) -> Decimal:
         total=Sum("quantity")
     )["total"] or Decimal("0")
     still_ships = max(Decimal("0"), line.quantity - refunded)
-    returned = StockMovement.objects.filter(
-        reason=RESTOCK_REASON, reference__startswith="refund:", reference__endswith=f":{line.pk}"
-    ).aggregate(total=Sum("delta"))["total"] or Decimal("0")
+    # Exact references (the unique index), not a LIKE over every restock: the line's refunds are few.
+    references = [
+        restock_reference_of(refund_no, line.pk)
+        for refund_no in RefundItem.objects.filter(order_item=line).values_list("refund__refund_no", flat=True)
+    ]
+    returned = StockMovement.objects.filter(reason=RESTOCK_REASON, reference__in=references).aggregate(
+        total=Sum("delta")
+    )["total"] or Decimal("0")
     return max(Decimal("0"), taken - still_ships - returned)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import logging
@@ -98,8 +99,12 @@ class AlipayChannel:
     def __init__(self, config: AlipaySettings) -> None:
         self._config = config
         self._client = self._sdk_client(config.timeout)
-        # Statements are batch work with a patience of their own; refund calls must fail fast.
-        self._statement_client = self._sdk_client(config.statement_timeout)
+
+    @functools.cached_property
+    def _statement_client(self) -> GatewayAliPay:
+        """Statements are batch work with a patience of their own; refund calls must fail fast. Built on first
+        use: the processes that refund never download a statement."""
+        return self._sdk_client(self._config.statement_timeout)
 
     def _sdk_client(self, timeout: float) -> GatewayAliPay:
         config = self._config

@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +30,76 @@ from payments.simulator.keys import SimulatorKeys, ensure_keys
 ALIPAY_GATEWAY = "https://openapi.alipay.com/gateway.do"
 WECHAT_GATEWAY = "https://api.mch.weixin.qq.com"
 CHANNEL_CODES = ("alipay", "wechat")
+logger = logging.getLogger(__name__)
 
 
 def get_channel(code: str) -> RefundChannel:
-    """The adapter for ``code`` ('alipay' or 'wechat'). Adapters are cached per configuration."""
+    """The adapter for ``code`` ('alipay' or 'wechat').
+
+    Building one parses RSA keys and SDK clients (milliseconds of CPU), so adapters are built once per process
+    and configuration: the cache is keyed by the settings the adapter is made from (key files by path, size and
+    modification time, so a rotated key file is read again) and looked up without parsing anything."""
+    if code not in CHANNEL_CODES:
+        raise LookupError(f"unknown payment channel {code!r}")
+    return _built(code, _fingerprint(code))
+
+
+def warm_channels() -> list[str]:
+    """Build every configured adapter now (a worker does this before it starts taking jobs). Returns the codes
+    built; a channel that cannot be built is left for its first job to report."""
+    built = []
+    for code in CHANNEL_CODES:
+        try:
+            get_channel(code)
+        except ImproperlyConfigured as error:
+            logger.warning("payment channel %s not built in advance: %s", code, error)
+        else:
+            built.append(code)
+    return built
+
+
+@functools.lru_cache(maxsize=8)
+def _built(code: str, fingerprint: str) -> RefundChannel:
     if code == "alipay":
-        return _alipay(alipay_settings())
-    if code == "wechat":
-        return _wechat(wechat_settings())
-    raise LookupError(f"unknown payment channel {code!r}")
+        return AlipayChannel(alipay_settings())
+    return WechatChannel(wechat_settings())
 
 
-@functools.lru_cache(maxsize=8)
-def _alipay(config: AlipaySettings) -> AlipayChannel:
-    return AlipayChannel(config)
+# Every setting an adapter is built from, by channel (secrets also as NAME_FILE).
+_COMMON_SETTINGS = (
+    "PAYMENTS_NOTIFY_BASE_URL",
+    "CHANNEL_TIMEOUT_SECONDS",
+    "CHANNEL_STATEMENT_TIMEOUT_SECONDS",
+    "CHANNEL_SIMULATOR_ENABLED",
+    "DEBUG",
+    "CHANNEL_SIMULATOR_URL",
+    "CHANNEL_SIMULATOR_KEYS_DIR",
+    "VAR_DIR",
+    "BASE_DIR",
+)
+_CHANNEL_SETTINGS = {
+    "alipay": ("ALIPAY_APP_ID", "ALIPAY_GATEWAY"),
+    "wechat": ("WECHAT_MCH_ID", "WECHAT_APP_ID", "WECHAT_CERT_SERIAL_NO", "WECHAT_PUBLIC_KEY_ID", "WECHAT_GATEWAY"),
+}
+_CHANNEL_SECRETS = {
+    "alipay": ("ALIPAY_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY"),
+    "wechat": ("WECHAT_PRIVATE_KEY", "WECHAT_PUBLIC_KEY", "WECHAT_API_V3_KEY"),
+}
 
 
-@functools.lru_cache(maxsize=8)
-def _wechat(config: WechatSettings) -> WechatChannel:
-    return WechatChannel(config)
+def _fingerprint(code: str) -> str:
+    """A digest of what ``code``'s adapter is built from; the secrets themselves are not kept in the key."""
+    parts: list[str] = [code]
+    parts.extend(repr(_setting(name, None)) for name in (*_COMMON_SETTINGS, *_CHANNEL_SETTINGS[code]))
+    for name in _CHANNEL_SECRETS[code]:
+        parts.append(repr(_setting(name)))
+        path = str(_setting(f"{name}_FILE")).strip()
+        try:
+            stat = os.stat(path) if path else None
+        except OSError:
+            stat = None
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat else path)
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 def notify_url(code: str) -> str:

@@ -7,6 +7,7 @@ platform certificates. Money is integer fen. Refund notifications carry an AES-2
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -85,8 +86,12 @@ class WechatChannel:
         self._config = config
         self._gateway = config.gateway.rstrip("/")
         self._client = self._sdk_client(config.timeout)
-        # Statements are batch work with a patience of their own; refund calls must fail fast.
-        self._statement_client = self._sdk_client(config.statement_timeout)
+
+    @functools.cached_property
+    def _statement_client(self) -> WeChatPay:
+        """Statements are batch work with a patience of their own; refund calls must fail fast. Built on first
+        use: the processes that refund never download a statement."""
+        return self._sdk_client(self._config.statement_timeout)
 
     def _sdk_client(self, timeout: float) -> WeChatPay:
         config = self._config

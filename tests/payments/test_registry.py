@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import stat
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 
-from payments.channels import RefundStatus, get_channel, notify_url
+from payments.channels import RefundStatus, get_channel, notify_url, registry
 from payments.channels.alipay import AlipayChannel
-from payments.channels.registry import alipay_settings, wechat_settings
+from payments.channels.registry import alipay_settings, warm_channels, wechat_settings
 from payments.channels.wechat import WechatChannel
 from payments.simulator.keys import SimulatorKeys
 from payments.simulator.server import ChannelSimulator
@@ -182,3 +183,62 @@ def test_secrets_never_show_in_reprs_or_logs(
 
     text = "\n".join(shown) + caplog.text
     assert [s for s in secrets if s in text] == []
+
+
+def test_adapters_are_built_once_per_configuration_and_again_when_a_key_file_changes(
+    channel_simulator: ChannelSimulator, channel_keys: SimulatorKeys, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alipay, wechat = get_channel("alipay"), get_channel("wechat")
+
+    def no_parsing(text: str) -> str:
+        raise AssertionError("a cached adapter was asked for, yet keys were parsed")
+
+    monkeypatch.setattr(registry, "private_key_pem", no_parsing)
+    monkeypatch.setattr(registry, "public_key_pem", no_parsing)
+    assert (get_channel("alipay"), get_channel("wechat")) == (alipay, wechat)
+    monkeypatch.undo()
+
+    key_file = Path(settings.ALIPAY_PRIVATE_KEY_FILE)
+    before = key_file.stat()
+    os.utime(key_file, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # the file was rewritten
+    rotated = get_channel("alipay")
+    assert rotated is not alipay
+    assert get_channel("alipay") is rotated
+    assert get_channel("wechat") is wechat
+
+    settings.CHANNEL_TIMEOUT_SECONDS = 7.0
+    assert get_channel("wechat") is not wechat
+    assert get_channel("wechat")._client._core._timeout == 7.0
+
+
+def test_statement_clients_are_built_on_first_use_only(channel_simulator: ChannelSimulator, settings: Any) -> None:
+    settings.CHANNEL_STATEMENT_TIMEOUT_SECONDS = 90.0
+    alipay, wechat = get_channel("alipay"), get_channel("wechat")
+    assert isinstance(alipay, AlipayChannel)
+    assert isinstance(wechat, WechatChannel)
+    assert ("_statement_client" in vars(alipay), "_statement_client" in vars(wechat)) == (False, False)
+
+    assert (alipay._statement_client._config.timeout, wechat._statement_client._core._timeout) == (90.0, 90.0)
+    assert (alipay._client._config.timeout, wechat._client._core._timeout) == (
+        settings.CHANNEL_TIMEOUT_SECONDS,
+        settings.CHANNEL_TIMEOUT_SECONDS,
+    )
+    assert alipay._statement_client is alipay._statement_client
+
+
+def test_warm_channels_builds_what_is_configured_and_reports_the_rest(
+    settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _unconfigure(settings)
+    settings.CHANNEL_SIMULATOR_ENABLED = True
+    settings.CHANNEL_SIMULATOR_KEYS_DIR = tmp_path / "channel-keys"
+    assert warm_channels() == ["alipay", "wechat"]
+
+    settings.CHANNEL_SIMULATOR_ENABLED = False
+    with caplog.at_level(logging.WARNING, logger="payments.channels.registry"):
+        assert warm_channels() == []
+    assert [r.getMessage() for r in caplog.records if r.name == "payments.channels.registry"] == [
+        f"payment channel {code} not built in advance: payment channel settings are missing and the channel "
+        "simulator is not enabled (set ALIPAY_*/WECHAT_* or CHANNEL_SIMULATOR_ENABLED=1)"
+        for code in ("alipay", "wechat")
+    ]

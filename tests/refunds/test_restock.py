@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from mall.models import Stock
+from mall.models import Stock, StockMovement
 from mall.services import stock_allocate
 from refunds import flow, services
-from refunds.restock import refund_restock_unshipped
+from refunds.restock import RESTOCK_REASON, refund_restock_unshipped
 from refunds.services import ItemRequest
 from tests.factories import ProductFactory, make_order
 
@@ -68,3 +68,24 @@ def test_out_of_stock_part_is_never_restocked_and_later_refunds_return_what_was_
     assert refund_restock_unshipped(rest.pk) == {order.items.get().pk: Decimal("2.000")}
     assert refund_restock_unshipped(rest.pk) == {}
     assert _stock(product) == Decimal("2")
+
+
+def test_each_partial_refund_returns_its_own_share_counting_what_earlier_ones_returned(customer: Any) -> None:
+    product = ProductFactory(stock=Decimal("10"))
+    order = make_order(customer, lines=[(product, "4")], status="paid")
+    stock_allocate(order=order)
+    line_id = order.items.get().pk
+    first = _refund(customer, order, "1")
+    flow.refund_mark_refunded(refund=first, channel_refund_id="X")
+    assert refund_restock_unshipped(first.pk) == {line_id: Decimal("1.000")}
+    second = _refund(customer, order, "2")
+    flow.refund_mark_refunded(refund=second, channel_refund_id="Y")
+    assert refund_restock_unshipped(second.pk) == {line_id: Decimal("2.000")}
+    assert refund_restock_unshipped(first.pk) == {}
+    assert _stock(product) == Decimal("9")
+    assert sorted(StockMovement.objects.filter(reason=RESTOCK_REASON).values_list("reference", "delta")) == sorted(
+        [
+            (f"refund:{first.refund_no}:{line_id}", Decimal("1.000")),
+            (f"refund:{second.refund_no}:{line_id}", Decimal("2.000")),
+        ]
+    )
