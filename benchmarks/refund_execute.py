@@ -8,8 +8,8 @@ One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up 
    numbered databases are taken by other benchmarks and prototypes running at the same time); ``--redis-url``
    uses a numbered database of the shared one instead (refused unless empty, emptied at the end);
 2. starts, as processes of their own, the channel simulator (``manage.py channel_simulator`` on a free port,
-   keys generated into a temporary directory) and ``--workers`` RQ workers as the Procfile runs them
-   (``manage.py rqworker --with-scheduler refunds notifications default stock``: a work horse forked per job),
+   keys generated into a temporary directory) and ``--workers`` RQ workers as the Procfile's `worker` line runs
+   them (its rqworker options and queues, read from the Procfile; ``--worker-class`` swaps the class),
    plus, in this process, a notification sink that stands in for the web tier and acknowledges every refund
    notification the simulator posts. The app finds the simulator through the environment only
    (``CHANNEL_SIMULATOR_ENABLED=1``, ``CHANNEL_SIMULATOR_URL``, ``CHANNEL_SIMULATOR_KEYS_DIR``, no merchant ids);
@@ -47,6 +47,7 @@ import os
 import platform
 import resource
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -63,7 +64,43 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-WORKER_QUEUES = ("refunds", "notifications", "default", "stock")
+# rqworker's options that take a value (the rest of the Procfile's worker line is flags and queue names).
+RQWORKER_VALUE_OPTIONS = frozenset(
+    {
+        "--worker-class",
+        "--queue-class",
+        "--job-class",
+        "--name",
+        "--worker-ttl",
+        "--max-jobs",
+        "--max-idle-time",
+        "--serializer",
+        "--pid",
+    }
+)
+
+
+def _procfile_worker() -> tuple[list[str], tuple[str, ...]]:
+    """The Procfile's `worker` line: rqworker's options, and its queues in the order it serves them."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("worker:"):
+            argv = shlex.split(line.split(":", 1)[1])
+            rest = argv[argv.index("rqworker") + 1 :]
+            options: list[str] = []
+            queues: list[str] = []
+            while rest:
+                token = rest.pop(0)
+                if token in RQWORKER_VALUE_OPTIONS:
+                    options += [token, rest.pop(0)]
+                elif token.startswith("-"):
+                    options.append(token)
+                else:
+                    queues.append(token)
+            return options, tuple(queues)
+    raise RuntimeError("the Procfile has no worker line")
+
+
+WORKER_OPTIONS, WORKER_QUEUES = _procfile_worker()
 FOLLOW_ON_JOBS = {
     "payments.jobs.refund_notify_customer": "notify customer",
     "payments.jobs.refund_issue_voucher": "voucher PDF",
@@ -704,10 +741,20 @@ def _print_logs(work: Path, lines: int = 15) -> None:
             print("\n".join(tail), file=sys.stderr)
 
 
+def _worker_options(worker_class: str) -> list[str]:
+    """The Procfile's rqworker options, with ``--worker-class`` replaced when one is asked for."""
+    options = list(WORKER_OPTIONS)
+    if worker_class:
+        if "--worker-class" in options:
+            del options[options.index("--worker-class") : options.index("--worker-class") + 2]
+        options[:0] = ["--worker-class", worker_class]
+    return options
+
+
 def _worker_kind(worker_class: str) -> str:
-    if not worker_class:
-        return "rq.Worker as in the Procfile: a work horse forked per job"
-    return f"--worker-class {worker_class}"
+    options = _worker_options(worker_class)
+    chosen = options[options.index("--worker-class") + 1] if "--worker-class" in options else "rq.Worker"
+    return f"worker class {chosen}{'' if worker_class else ' as in the Procfile'}"
 
 
 def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
@@ -719,7 +766,8 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
         f"(anything else running on the machine skews the figures)"
     )
     print(
-        f"setup: {args.workers} RQ workers (manage.py rqworker --with-scheduler {' '.join(WORKER_QUEUES)}, "
+        f"setup: {args.workers} RQ workers (manage.py rqworker {' '.join(_worker_options(args.worker_class))} "
+        f"{' '.join(WORKER_QUEUES)}, "
         f"{_worker_kind(args.worker_class)}), channel simulator process, MariaDB (shared) and Redis "
         f"({'shared' if context['shared_redis'] else 'private'}) on 127.0.0.1, DEBUG off; "
         f"{context['orders']} paid unshipped orders (Alipay and WeChat Pay alternately), trades registered "
@@ -859,7 +907,9 @@ def main() -> int:
     parser.add_argument("--feeders", type=int, default=int(os.environ.get("BENCH_EXEC_FEEDERS", "4")))
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument(
-        "--worker-class", default=os.environ.get("BENCH_EXEC_WORKER_CLASS", ""), help="e.g. rq.worker.SimpleWorker"
+        "--worker-class",
+        default=os.environ.get("BENCH_EXEC_WORKER_CLASS", ""),
+        help="instead of the Procfile's, e.g. rq.worker.Worker (a work horse forked per job)",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the first worker during the burst")
     parser.add_argument("--profile-out", type=Path, help="keep py-spy's collapsed stacks in this file")
@@ -990,9 +1040,7 @@ def main() -> int:
         import django_rq
         from rq import Worker
 
-        worker_argv = [PYTHON, "manage.py", "rqworker", "--with-scheduler", "-v", "0", *WORKER_QUEUES]
-        if args.worker_class:
-            worker_argv[3:3] = ["--worker-class", args.worker_class]
+        worker_argv = [PYTHON, "manage.py", "rqworker", *_worker_options(args.worker_class), "-v", "0", *WORKER_QUEUES]
         workers = [
             processes.start(f"worker-{n}", worker_argv, env, work / f"worker-{n}.log", signal.SIGTERM)
             for n in range(args.workers)
