@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # Retry delays (seconds) for temporary errors; the number of entries is the number of retries.
 DEFAULT_RETRY_INTERVALS = (10, 30, 60)
+ENQUEUE_CHUNK = 500  # jobs per Redis pipeline, and per fan-out job
+FAN_OUT_ABOVE = 50  # job_enqueue_many hands more jobs than this to fan-out jobs
 
 
 @functools.lru_cache(maxsize=32)
@@ -51,6 +53,76 @@ def _dispatch(
         _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(func, *args, retry=retry)
     except Exception:
         logger.exception("could not enqueue %s%r on %s; the re-dispatch sweep will pick it up", func, args, queue)
+
+
+def _job_name(func: Callable[..., Any] | str) -> str:
+    return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+
+
+def _enqueue_many(
+    func: Callable[..., Any] | str, arg_lists: Sequence[tuple[Any, ...]], queue: str, retry_intervals: tuple[int, ...]
+) -> None:
+    """Hand ``func(*args)`` for each of ``arg_lists`` to RQ, one pipeline per ``ENQUEUE_CHUNK`` jobs."""
+    from rq import Queue, Retry
+
+    rq_queue = _queue(queue, settings.RQ_QUEUES[queue]["URL"])
+    target: Any = func  # a callable or its dotted path; RQ takes both
+    retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
+    for start in range(0, len(arg_lists), ENQUEUE_CHUNK):
+        chunk = arg_lists[start : start + ENQUEUE_CHUNK]
+        rq_queue.enqueue_many([Queue.prepare_data(target, args, retry=retry) for args in chunk])
+
+
+def jobs_fan_out(func: str, arg_lists: list[tuple[Any, ...]], queue: str, retry_intervals: tuple[int, ...]) -> int:
+    """The job that hands a chunk of jobs to RQ on a worker (``job_enqueue_many``); returns how many."""
+    _enqueue_many(func, arg_lists, queue, retry_intervals)
+    return len(arg_lists)
+
+
+def _dispatch_many(
+    func: Callable[..., Any] | str, arg_lists: list[tuple[Any, ...]], queue: str, retry_intervals: tuple[int, ...]
+) -> None:
+    if settings.JOBS_IN_PROCESS:
+        for args in arg_lists:
+            _dispatch(func, args, queue, retry_intervals)
+        return
+    try:
+        if len(arg_lists) <= FAN_OUT_ABOVE:
+            _enqueue_many(func, arg_lists, queue, retry_intervals)
+        else:
+            chunks = [
+                (_job_name(func), arg_lists[start : start + ENQUEUE_CHUNK], queue, retry_intervals)
+                for start in range(0, len(arg_lists), ENQUEUE_CHUNK)
+            ]
+            # No retries of the fan-out itself: one that failed half way is the re-dispatch sweeps' to repair.
+            _enqueue_many(jobs_fan_out, chunks, queue, ())
+    except Exception:
+        logger.exception(
+            "could not enqueue %d jobs %s on %s; the re-dispatch sweep will pick them up",
+            len(arg_lists),
+            _job_name(func),
+            queue,
+        )
+
+
+def job_enqueue_many(
+    func: Callable[..., Any] | str,
+    arg_lists: Sequence[tuple[Any, ...]],
+    *,
+    queue: str = "default",
+    retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,
+) -> None:
+    """``job_enqueue`` for many calls of one function, handed to RQ after commit.
+
+    Up to ``FAN_OUT_ABOVE`` jobs go to RQ at once, in one pipeline. More go as fan-out jobs of
+    ``ENQUEUE_CHUNK`` each, on the same queue, which hand the individual jobs to RQ from a worker: a sweep that
+    approves a large backlog commits in a few statements and does not spend its time creating jobs (about
+    0.3 ms each in RQ). Each individual job keeps its own retries.
+    """
+    if not arg_lists:
+        return
+    calls = [tuple(args) for args in arg_lists]
+    transaction.on_commit(lambda: _dispatch_many(func, calls, queue, retry_intervals), robust=True)
 
 
 def job_enqueue(

@@ -26,12 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_fsm import can_proceed
 
 from mall.exceptions import BusinessError
+from mall.jobs import job_enqueue_many
 from mall.models import PAID_STATUSES, Order, OrderItem, OrderStatus, StockMovement
 from mall.services import (
     ALLOCATABLE_STATUSES,
@@ -42,15 +44,13 @@ from mall.services import (
     stock_allocation_plan,
 )
 from refunds import auto_approval
-from refunds.models import Refund, RefundReason, RefundState
+from refunds.models import Refund, RefundEvent, RefundReason, RefundState
 from refunds.services import (
     ItemRequest,
-    _lock_refund,
     full_order_items,
-    refund_auto_approve,
     refund_create_by_system,
-    refund_escalate,
     refund_record_event,
+    route_after_approval,
 )
 
 logger = logging.getLogger(__name__)
@@ -431,7 +431,19 @@ def price_anomaly_sweep(
 
 # --- automatic approval --------------------------------------------------------------------------------------
 
-_CANDIDATE_FIELDS = ("pk", "refund_no", "customer_id", "amount", "reason", "source", "requires_supervisor", "due_at")
+_CANDIDATE_FIELDS = (
+    "pk",
+    "refund_no",
+    "order_id",
+    "state",
+    "kind",
+    "customer_id",
+    "amount",
+    "reason",
+    "source",
+    "requires_supervisor",
+    "due_at",
+)
 
 
 def auto_approval_due(*, now: datetime) -> QuerySet[Refund]:
@@ -456,14 +468,114 @@ def _overdue_pages(now: datetime, batch_size: int) -> Iterator[list[Refund]]:
         cursor = (last.due_at, last.pk)
 
 
-def _escalate(refund: Refund, reason: str) -> bool:
-    """Escalate once: re-checked under the refund's lock, so a refund is never escalated twice."""
-    with transaction.atomic():
-        locked = _lock_refund(refund.pk)
-        if locked.state != RefundState.PENDING_REVIEW or locked.escalated_at is not None:
+_EVENT_COLUMNS = ("refund", "actor", "from_state", "to_state", "note", "internal", "created_at")
+
+
+def _insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert events given as rows of ``_EVENT_COLUMNS``: one multi-row INSERT per thousand (mysqlclient's
+    executemany folds the rows into one statement), without building a model instance per row."""
+    meta = RefundEvent._meta
+    quote = connection.ops.quote_name
+    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in _EVENT_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+    # Table and column names come from the model's metadata; every value is a bound parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
+@dataclass
+class _PageWrites:
+    """What one page of decisions writes: the refunds' new states, escalations, events and jobs."""
+
+    now: datetime
+    states: dict[str, list[int]] = field(default_factory=dict)  # new state -> refund ids
+    escalations: dict[str, list[int]] = field(default_factory=dict)  # escalation reason -> refund ids
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of _EVENT_COLUMNS
+    jobs: dict[tuple[str, str], list[tuple[int]]] = field(default_factory=dict)  # (job, queue) -> argument lists
+
+    def __post_init__(self) -> None:
+        self._stamp = connection.ops.adapt_datetimefield_value(self.now)
+
+    def event(self, refund: Refund, from_state: str, note: str, *, internal: bool = False) -> None:
+        self.events.append((refund.pk, None, from_state, refund.state, note[:500], internal, self._stamp))
+
+    def approve(self, refund: Refund, note: str) -> bool:
+        """Approve and route ``refund`` in memory, through its state machine's guards."""
+        if not can_proceed(refund.approve):
             return False
-        refund_escalate(refund=locked, reason=reason)
-    return True
+        route = route_after_approval(refund)
+        refund.approve()
+        onward = getattr(refund, route.transition)
+        if not can_proceed(onward):
+            return False
+        self.event(refund, RefundState.PENDING_REVIEW, note)
+        onward()
+        self.event(refund, RefundState.APPROVED, route.note)
+        self.states.setdefault(refund.state, []).append(refund.pk)
+        if route.job:
+            self.jobs.setdefault((route.job, route.queue), []).append((refund.pk,))
+        return True
+
+    def escalate(self, refund: Refund, reason: str) -> None:
+        reason = reason[:255]
+        self.escalations.setdefault(reason, []).append(refund.pk)
+        self.event(refund, refund.state, _("escalated: %s") % reason, internal=True)
+
+    def write(self) -> None:
+        for state, ids in self.states.items():
+            Refund.objects.filter(pk__in=ids).update(state=state, state_changed_at=self.now, updated_at=self.now)
+        for reason, ids in self.escalations.items():
+            Refund.objects.filter(pk__in=ids).update(
+                escalated_at=self.now, escalation_reason=reason, updated_at=self.now
+            )
+        _insert_events(self.events)
+        for (job, queue), arg_lists in self.jobs.items():
+            job_enqueue_many(job, arg_lists, queue=queue)
+
+
+def _decide_page(page: Sequence[Refund], verdicts: dict[int, auto_approval.Verdict]) -> dict[int, str]:
+    """Approve or escalate a page of overdue refunds in one transaction; the action taken for each refund.
+
+    The orders and then the refunds are locked (the one lock order every service uses) and each refund is
+    re-checked under its lock: one a person decided in the meantime, or that was escalated already, is
+    ``skipped``. Every transition still goes through the state machine's guards and writes its event, as
+    ``refund_auto_approve`` and ``refund_escalate`` do for one refund, but the page's writes are a few
+    statements: one UPDATE per new state and per escalation reason, one INSERT of the events, and the refund
+    jobs handed to the queue in pipelines after commit.
+    """
+    actions = dict.fromkeys((refund.pk for refund in page), "skipped")
+    with transaction.atomic():
+        # The routing needs each order's shipment only; the page's refunds carry what the rules read.
+        orders = (
+            Order.objects.select_for_update()
+            .select_related("shipment")
+            .only("pk", "shipment__shipped_at", "shipment__delivered_at")
+            .filter(pk__in=sorted({refund.order_id for refund in page}))
+            .order_by("pk")
+        )
+        order_of = {order.pk: order for order in orders}
+        waiting = set(
+            Refund.objects.select_for_update()
+            .filter(pk__in=list(actions), state=RefundState.PENDING_REVIEW, escalated_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        writes = _PageWrites(now=timezone.now())
+        for refund in page:
+            if refund.pk not in waiting:
+                continue
+            refund.order = order_of[refund.order_id]
+            verdict = verdicts[refund.pk]
+            if verdict.approve:
+                if writes.approve(refund, verdict.note):
+                    actions[refund.pk] = "approve"
+            else:
+                writes.escalate(refund, verdict.note)
+                actions[refund.pk] = "escalate"
+        writes.write()
+    return actions
 
 
 def auto_approval_sweep(
@@ -479,25 +591,27 @@ def auto_approval_sweep(
             histories = auto_approval.refund_histories(
                 (refund.customer_id for refund in page if refund.pk in v2), now=now
             )
-            for refund in page:
-                keep_alive()
-                verdict = auto_approval.decide(
+            verdicts = {
+                refund.pk: auto_approval.decide(
                     refund, history=histories[refund.customer_id] if refund.pk in v2 else None
                 )
-                action = "approve" if verdict.approve else "escalate"
-                if dry_run:
+                for refund in page
+            }
+            keep_alive()
+            if dry_run:
+                for refund in page:
+                    verdict = verdicts[refund.pk]
+                    action = "approve" if verdict.approve else "escalate"
                     outcome.record(Planned(refund.pk, refund.refund_no, action, verdict.note))
-                    continue
-                try:
-                    if verdict.approve:
-                        refund_auto_approve(refund=refund, rule=verdict.note)
-                        done = True
-                    else:
-                        done = _escalate(refund, verdict.note)
-                except ITEM_ERRORS:
-                    # Typically a person decided in the meantime (the refund is no longer waiting).
-                    logger.info("auto-approval: refund %s skipped", refund.refund_no, exc_info=True)
-                    done = False
-                outcome.record(Planned(refund.pk, refund.refund_no, action if done else "skipped"))
+                continue
+            try:
+                actions = _decide_page(page, verdicts)
+            except ITEM_ERRORS:
+                # A page that failed as a whole (a lock wait timed out, say) is left for the next run.
+                logger.exception("auto-approval: a page of %d refunds left for the next run", len(page))
+                outcome.counts["failed"] += len(page)
+                continue
+            for refund in page:
+                outcome.record(Planned(refund.pk, refund.refund_no, actions[refund.pk]))
 
     return _run("auto_approval", dry_run=dry_run, body=body)

@@ -9,12 +9,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from refunds import auto_approval
 from refunds import services as refund_services
 from refunds.auto_approval import RULE_V1, RULE_V2
 from refunds.models import Refund, RefundEvent, RefundState
 from refunds.rollout import rollout_bucket
-from refunds.sweeps import auto_approval_sweep, price_anomaly_sweep
+from refunds.services import ItemRequest
+from refunds.sweeps import _decide_page, auto_approval_due, auto_approval_sweep, price_anomaly_sweep
 from tests.factories import UserFactory
 from tests.sweeps.conftest import T0, paid_order, product, quality_claim
 
@@ -218,3 +223,107 @@ def test_one_run_at_a_time(customer: Any, clock: Any) -> None:
     finally:
         lock.release()
     assert dict(auto_approval_sweep().counts) == {"approve": 1}
+
+
+def _return_claim(customer: Any) -> Refund:
+    order = paid_order(customer, [(product("30.00"), "1")], status="delivered")
+    refund, created = refund_services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="quality_issue",
+        kind="return_and_refund",
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
+    )
+    assert created
+    return refund
+
+
+def test_each_approved_refund_is_routed_and_every_step_recorded(customer: Any, clock: Any, settings: Any) -> None:
+    settings.REFUND_AUTO_APPROVE_MAX_AMOUNT = Decimal("100")
+    keep, send_back, large = _claim(customer, "50.00"), _return_claim(customer), _claim(customer, "150.00")
+    clock.move_to(DUE)
+    assert dict(auto_approval_sweep().counts) == {"approve": 2, "escalate": 1}
+    steps = {
+        refund.refund_no: list(
+            RefundEvent.objects.filter(refund=refund)
+            .order_by("pk")
+            .values_list("from_state", "to_state", "actor_id", "internal", "created_at")
+        )
+        for refund in (keep, send_back, large)
+    }
+    # Applied for by the customer, then set to wait for review by the system.
+    submitted = [("", S.PENDING_REVIEW, customer.pk, False, T0), (S.PENDING_REVIEW, S.PENDING_REVIEW, None, False, T0)]
+    assert steps == {
+        keep.refund_no: [
+            *submitted,
+            (S.PENDING_REVIEW, S.APPROVED, None, False, DUE),
+            (S.APPROVED, S.REFUNDING, None, False, DUE),
+        ],
+        send_back.refund_no: [
+            *submitted,
+            (S.PENDING_REVIEW, S.APPROVED, None, False, DUE),
+            (S.APPROVED, S.AWAITING_RETURN, None, False, DUE),
+        ],
+        large.refund_no: [*submitted, (S.PENDING_REVIEW, S.PENDING_REVIEW, None, True, DUE)],
+    }
+    states = dict(Refund.objects.values_list("pk", "state"))
+    assert states == {keep.pk: S.REFUNDING, send_back.pk: S.AWAITING_RETURN, large.pk: S.PENDING_REVIEW}
+    assert set(Refund.objects.values_list("state_changed_at", flat=True)) == {DUE, T0}
+    assert Refund.objects.get(pk=large.pk).state_changed_at == T0  # escalation is not a change of state
+    routed = RefundEvent.objects.get(refund=send_back, to_state=S.AWAITING_RETURN)
+    assert routed.note == "waiting for the goods to come back"
+    assert RefundEvent.objects.get(refund=large, internal=True).note.startswith("escalated: auto-approve-v1: ¥150.00")
+
+
+def test_a_refund_decided_while_its_page_was_read_is_skipped(customer: Any, clock: Any, agent: Any) -> None:
+    first, second = _claim(customer), _claim(customer)
+    clock.move_to(DUE)
+    page = list(auto_approval_due(now=DUE).order_by("pk"))
+    verdicts = {refund.pk: auto_approval.decide(refund, history=None) for refund in page}
+    refund_services.refund_reject(refund=second, actor=agent, note="the photos show no damage")
+    events = RefundEvent.objects.filter(refund=second).count()
+
+    assert _decide_page(page, verdicts) == {first.pk: "approve", second.pk: "skipped"}
+    assert dict(Refund.objects.values_list("pk", "state")) == {first.pk: S.REFUNDING, second.pk: S.REJECTED}
+    assert RefundEvent.objects.filter(refund=second).count() == events
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size(customer: Any, clock: Any, settings: Any) -> None:
+    settings.REFUND_POLICY_ROLLOUT_PERCENT = 100  # the abuse rule's history queries too
+    settings.REFUND_AUTO_APPROVE_MAX_AMOUNT = Decimal("100")
+
+    def sweep_queries(claims: int) -> int:
+        for n in range(claims):
+            _claim(UserFactory(), "150.00" if n % 3 == 0 else "40.00")
+        clock.move_to(timezone.now() + timedelta(hours=2))
+        with CaptureQueriesContext(connection) as queries:
+            outcome = auto_approval_sweep()
+        assert sum(outcome.counts.values()) == claims
+        return len(queries)
+
+    assert sweep_queries(3) == sweep_queries(12)
+
+
+@pytest.mark.services  # the approved refunds' jobs go to RQ on Redis
+def test_the_approved_refunds_jobs_are_queued_after_commit(
+    customer: Any, clock: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import django_rq
+
+    settings.JOBS_IN_PROCESS = False
+    queue = django_rq.get_queue("refunds")
+    queue.empty()
+    keep, send_back = _claim(customer), _return_claim(customer)
+    clock.move_to(DUE)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        auto_approval_sweep()
+    assert queue.count == 0  # nothing handed over before the commit
+    for callback in callbacks:
+        callback()
+    try:
+        jobs = queue.get_jobs()
+        assert [(job.func_name, job.args) for job in jobs] == [("payments.jobs.refund_execute", (keep.pk,))]
+        assert jobs[0].retries_left == 3
+    finally:
+        queue.empty()
+    assert Refund.objects.get(pk=send_back.pk).state == S.AWAITING_RETURN  # waits for the goods: no job
