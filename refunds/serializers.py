@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +48,19 @@ class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
 
 
-class RefundItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class FieldsBuiltOnce:
+    """A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every
+    instance; the read-only ones below, built for every refund shown, work them out once per class and copy."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            type(self)._built_fields = built  # type: ignore[attr-defined]
+        return copy.deepcopy(built)
+
+
+class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     sku = serializers.CharField(source="order_item.sku")
     name = serializers.CharField(source="order_item.name")
 
@@ -57,7 +70,7 @@ class RefundItemSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         read_only_fields = fields
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     state = serializers.CharField(source="to_state")
     state_display = serializers.CharField(source="get_to_state_display")
     at = serializers.DateTimeField(source="created_at")
@@ -68,7 +81,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):  # type: ignore[type
         read_only_fields = fields
 
 
-class RefundSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     order_no = serializers.CharField(source="order.order_no")
     state_display = serializers.CharField(source="get_state_display")
     reason_display = serializers.CharField(source="get_reason_display")
