@@ -4,13 +4,16 @@ Two steps, driven by scripts/bench.sh:
 
 ``seed``  bulk-inserts customers with API tokens and paid, unshipped orders (two lines each) into the database
           named by ``DATABASE_URL`` and writes the plan (tokens, orders, lines) as JSON.
-``run``   drives the server over HTTP with ``--clients`` concurrent clients (processes x threads, one
-          ``requests`` session per thread): first ``GET /api/v1/orders/{order_no}/``, then
-          ``POST /api/v1/refunds/``, each for ``--seconds``, and prints one table.
+``run``   drives the server over HTTP with ``--clients`` concurrent keep-alive connections: first
+          ``GET /api/v1/orders/{order_no}/``, then ``POST /api/v1/refunds/``, each for ``--seconds``, and prints
+          one table. ``--client wrk`` (the default where wrk is installed) replays prepared requests with wrk
+          and benchmarks/refund_apply.lua, a load generator in C that leaves the server's cores alone;
+          ``--client python`` uses processes x threads of ``requests`` sessions instead.
 
-Every client owns a disjoint set of orders, so applications are spread over orders and customers the way
-real traffic is: half the orders get one whole-order refund, the other half one-unit partial refunds until
-nothing is left. Every loop is bounded by a deadline and by the plan; the server is only ever 127.0.0.1.
+Every client (a Python thread, or a wrk thread and its connections) owns a disjoint set of orders, so
+applications are spread over orders and customers the way real traffic is: half the orders get one whole-order
+refund, the other half one-unit partial refunds until nothing is left, interleaved across the orders. Every
+loop is bounded by a deadline and by the plan; the server is only ever 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,16 +25,23 @@ import math
 import multiprocessing
 import os
 import platform
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_TIMEOUT = (5, 30)
+WRK_SCRIPT = ROOT / "benchmarks" / "refund_apply.lua"
+EXPECTED_STATUS = {"get": 200, "apply": 201}
 
 
 # --- seed ------------------------------------------------------------------------------------------------
@@ -289,6 +299,52 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank]
 
 
+def _phase_wrk(base_url: str, mode: str, works: list[list[Any]], seconds: float, connections: int) -> dict[str, Any]:
+    """One endpoint under wrk: ``works`` holds one list of requests per wrk thread, replayed in order."""
+    with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
+        prefix = Path(tmp) / mode
+        for number, work in enumerate(works):
+            lines = []
+            for token, target in work:
+                if mode == "get":
+                    lines.append(f"GET\t/api/v1/orders/{target}/\t{token}\t")
+                else:
+                    lines.append(f"POST\t/api/v1/refunds/\t{token}\t{json.dumps(target, separators=(',', ':'))}")
+            Path(f"{prefix}.{number}").write_text("\n".join(lines) + "\n")
+        command = [
+            "wrk",
+            f"--threads={len(works)}",
+            f"--connections={connections}",
+            f"--duration={max(1, round(seconds))}s",
+            f"--timeout={HTTP_TIMEOUT[1]}s",
+            f"--script={WRK_SCRIPT}",
+            base_url,
+            "--",
+            str(prefix),
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("BENCH ")]
+    if finished.returncode != 0 or not lines:
+        raise SystemExit(f"wrk failed ({finished.returncode}):\n{finished.stdout}\n{finished.stderr}")
+    figures = json.loads(lines[-1].removeprefix("BENCH "))
+    errors = {status: count for status, count in figures["statuses"].items() if int(status) != EXPECTED_STATUS[mode]}
+    errors.update({f"socket {kind}": count for kind, count in figures["socket_errors"].items() if count})
+    wall = figures["duration_us"] / 1e6
+    return {
+        "requests": figures["requests"],
+        "wall": wall,
+        "throughput": figures["requests"] / wall if wall > 0 else 0.0,
+        "p50": figures["p50_us"] / 1000,
+        "p99": figures["p99_us"] / 1000,
+        "errors": errors,
+        "client_cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        # An application replayed from the top of its file was sent before: the plan was too small.
+        "exhausted": len(works) if mode == "apply" and figures["restarts"] else 0,
+    }
+
+
 def _tree_cpu_seconds(root: int | None) -> float | None:
     """CPU seconds used so far by ``root`` and its descendants (Linux /proc), or None when unknown."""
     if root is None:
@@ -316,6 +372,28 @@ def _tree_cpu_seconds(root: int | None) -> float | None:
     return sum(cpu[pid] for pid in tree)
 
 
+def _backends_cpu_seconds() -> float:
+    """CPU seconds used so far by MariaDB and by the Redis server of ``REDIS_URL`` (Linux /proc). Both are
+    shared: whatever else uses them meanwhile is counted too."""
+    redis_port = urlsplit(os.environ.get("REDIS_URL", "")).port or 6379
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            name = head.split("(", 1)[1]
+            if name == "redis-server" and f":{redis_port}" not in (entry / "cmdline").read_text():
+                continue
+        except OSError:
+            continue
+        if name in ("mariadbd", "mysqld", "redis-server"):
+            fields = tail.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -327,27 +405,52 @@ def _cpu_model() -> str:
 
 
 def run(
-    plan_path: Path, base_url: str, clients: int, processes: int, seconds: float, workers: str, server_pid: int | None
+    plan_path: Path,
+    base_url: str,
+    clients: int,
+    processes: int,
+    seconds: float,
+    workers: str,
+    server_pid: int | None,
+    client: str,
 ) -> int:
     if not base_url.startswith("http://127.0.0.1:"):
         raise SystemExit("the benchmark only drives a server on 127.0.0.1")
     plan = json.loads(plan_path.read_text())
     for index, order in enumerate(plan):
         order["index"] = index
-    owned = [plan[c::clients] for c in range(clients)]
-    get_works = [[(o["token"], o["order_no"]) for o in orders] * 50 for orders in owned]
+    if client == "wrk":
+        # One wrk thread per core, its connections sharing the thread's orders.
+        owners = max(1, min(os.cpu_count() or 1, clients))
+        repeat = 1  # wrk starts a GET file again at its end
+
+        def phase(mode: str, works: list[list[Any]], seconds: float) -> dict[str, Any]:
+            return _phase_wrk(base_url, mode, works, seconds, clients)
+
+        described = f"wrk, {owners} threads x {clients // owners} keep-alive connections"
+    else:
+        owners, repeat = clients, 50
+
+        def phase(mode: str, works: list[list[Any]], seconds: float) -> dict[str, Any]:
+            return _phase(base_url, mode, works, processes, seconds)
+
+        described = f"{processes} processes x {clients // processes} threads, python-requests sessions"
+    owned = [plan[c::owners] for c in range(owners)]
+    get_works = [[(o["token"], o["order_no"]) for o in orders] * repeat for orders in owned]
     apply_works = [_apply_bodies(orders) for orders in owned]
     applications = sum(len(work) for work in apply_works)
 
-    warm = _phase(base_url, "get", [work[:20] for work in get_works], processes, 5)
-    before = _tree_cpu_seconds(server_pid)
-    get = _phase(base_url, "get", get_works, processes, seconds)
-    middle = _tree_cpu_seconds(server_pid)
-    apply = _phase(base_url, "apply", apply_works, processes, seconds)
-    after = _tree_cpu_seconds(server_pid)
+    warm = phase("get", [work[: 20 * clients // owners] for work in get_works], 5)
+    before, backends_before = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
+    get = phase("get", get_works, seconds)
+    middle, backends_middle = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
+    apply = phase("apply", apply_works, seconds)
+    after, backends_after = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
     if before is not None and middle is not None and after is not None:
         get["server_cpu"] = (middle - before) / max(get["requests"], 1) * 1000
         apply["server_cpu"] = (after - middle) / max(apply["requests"], 1) * 1000
+    get["backend_cpu"] = (backends_middle - backends_before) / max(get["requests"], 1) * 1000
+    apply["backend_cpu"] = (backends_after - backends_middle) / max(apply["requests"], 1) * 1000
 
     print()
     print(f"machine: nproc={os.cpu_count()}, CPU {_cpu_model()}, Python {platform.python_version()}")
@@ -356,9 +459,8 @@ def run(
         f"{len(plan)} paid unshipped orders, {applications} applications available"
     )
     print(
-        f"load: {clients} concurrent clients ({processes} processes x {clients // processes} threads, "
-        f"python-requests sessions) on the same machine, {seconds:g} s per endpoint after "
-        f"{warm['requests']} warm-up requests"
+        f"load: {clients} concurrent clients ({described}) on the same machine, {seconds:g} s per endpoint "
+        f"after {warm['requests']} warm-up requests"
     )
     print()
     header = f"{'endpoint':<34} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
@@ -378,6 +480,10 @@ def run(
             f"server CPU (gunicorn master + workers): GET {get['server_cpu']:.1f} ms/request, "
             f"apply {apply['server_cpu']:.1f} ms/request"
         )
+    print(
+        f"MariaDB + Redis CPU (every client of theirs meanwhile): GET {get['backend_cpu']:.1f} ms/request, "
+        f"apply {apply['backend_cpu']:.1f} ms/request"
+    )
     print(
         f"client CPU: GET {get['client_cpu'] / max(get['requests'], 1) * 1000:.1f} ms/request, "
         f"apply {apply['client_cpu'] / max(apply['requests'], 1) * 1000:.1f} ms/request"
@@ -407,13 +513,23 @@ def main() -> int:
     run_cmd.add_argument("--seconds", type=float, default=15)
     run_cmd.add_argument("--workers", default="?")
     run_cmd.add_argument("--server-pid", type=int, help="gunicorn master: report its CPU per request")
+    run_cmd.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (default where installed) or Python threads",
+    )
     args = parser.parse_args()
     if args.command == "seed":
         seed(args.orders, args.customers, args.plan)
         return 0
-    if args.clients % args.processes:
+    if args.client == "python" and args.clients % args.processes:
         parser.error("--clients must be a multiple of --processes")
-    return run(args.plan, args.url, args.clients, args.processes, args.seconds, args.workers, args.server_pid)
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        parser.error("wrk is not installed (scripts/bootstrap.sh dev installs it); or use --client python")
+    return run(
+        args.plan, args.url, args.clients, args.processes, args.seconds, args.workers, args.server_pid, args.client
+    )
 
 
 if __name__ == "__main__":

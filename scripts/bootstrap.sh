@@ -14,7 +14,8 @@ for pkg in build-essential pkg-config python3-dev libmariadb-dev gettext; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "$profile" = dev ]; then
-  for pkg in chromium graphviz; do
+  # wrk: the load generator of scripts/bench.sh (benchmarks/refund_apply.py)
+  for pkg in chromium graphviz wrk; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
 fi
