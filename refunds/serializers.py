@@ -50,14 +50,27 @@ class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class FieldsBuiltOnce:
     """A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every
-    instance; the read-only ones below, built for every refund shown, work them out once per class and copy."""
+    instance; the read-only ones below, built for every refund shown, work them out once per class. Each
+    instance gets shallow copies: binding sets only the copy's own attributes, and a read-only field changes
+    nothing else while presenting. Nested serializers are copied whole (binding one binds its child)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
         if built is None:
             built = super().get_fields()  # type: ignore[misc]
             type(self)._built_fields = built  # type: ignore[attr-defined]
-        return copy.deepcopy(built)
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in built.items()
+        }
+
+
+class ChoiceLabelField(serializers.CharField):
+    """The label of a model field's value, from its ``get_<field>_display`` method named as the source (called
+    directly: DRF would inspect the method's signature on every call to see whether it takes arguments)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return getattr(instance, str(self.source))()
 
 
 class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -72,7 +85,7 @@ class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # typ
 
 class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     state = serializers.CharField(source="to_state")
-    state_display = serializers.CharField(source="get_to_state_display")
+    state_display = ChoiceLabelField(source="get_to_state_display")
     at = serializers.DateTimeField(source="created_at")
 
     class Meta:
@@ -83,8 +96,8 @@ class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # 
 
 class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     order_no = serializers.CharField(source="order.order_no")
-    state_display = serializers.CharField(source="get_state_display")
-    reason_display = serializers.CharField(source="get_reason_display")
+    state_display = ChoiceLabelField(source="get_state_display")
+    reason_display = ChoiceLabelField(source="get_reason_display")
     items = RefundItemSerializer(many=True)
     timeline = serializers.SerializerMethodField()
     evidence = serializers.SerializerMethodField()
