@@ -2,7 +2,8 @@
 -- cores alone). Every wrk thread replays its own file of prepared requests, <prefix>.<thread number>, one request
 -- a line: method, path, API token and JSON body (may be empty), separated by tabs. The requests go out in file
 -- order; past the end the file starts again, and the restarts are counted (an application sent twice is
--- refused, so the Python side reports it). done() prints one line, "BENCH <json>", with the figures.
+-- refused, so the Python side reports it). done() prints one line, "BENCH <json>", with the figures and how far
+-- each thread got in its file (the next round of applications starts after that).
 
 local threads = {}
 local thread_count = 0
@@ -55,11 +56,13 @@ end
 function done(summary, latency, requests)
   local counts = {}
   local total_restarts = 0
+  local positions = {}
   for _, thread in ipairs(threads) do
     for status, count in pairs(thread:get("statuses")) do
       counts[status] = (counts[status] or 0) + count
     end
     total_restarts = total_restarts + thread:get("restarts")
+    positions[tostring(thread:get("thread_number"))] = thread:get("position")
   end
   local errors = summary.errors
   io.write("BENCH " .. json_object({
@@ -69,6 +72,7 @@ function done(summary, latency, requests)
     p99_us = latency:percentile(99),
     max_us = latency.max,
     restarts = total_restarts,
+    positions = json_object(positions),
     statuses = json_object(counts),
     socket_errors = json_object({
       connect = errors.connect, read = errors.read, write = errors.write, timeout = errors.timeout,

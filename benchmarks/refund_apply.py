@@ -299,6 +299,34 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank]
 
 
+def _combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One endpoint's rounds as one result: counts and CPU summed, throughput over the summed durations."""
+    if len(rounds) == 1:
+        combined = dict(rounds[0])
+    else:
+        wall = sum(r["wall"] for r in rounds)
+        requests_ = sum(r["requests"] for r in rounds)
+        errors: dict[str, int] = {}
+        for r in rounds:
+            for key, count in r["errors"].items():
+                errors[key] = errors.get(key, 0) + count
+        combined = {
+            "requests": requests_,
+            "wall": wall,
+            "throughput": requests_ / wall if wall > 0 else 0.0,
+            "p50": sorted(r["p50"] for r in rounds)[len(rounds) // 2],
+            "p99": max(r["p99"] for r in rounds),
+            "errors": errors,
+            "client_cpu": sum(r["client_cpu"] for r in rounds),
+            "exhausted": max(r["exhausted"] for r in rounds),
+        }
+    requests_ = max(combined["requests"], 1)
+    if all("server_cpu_s" in r for r in rounds):
+        combined["server_cpu"] = sum(r["server_cpu_s"] for r in rounds) / requests_ * 1000
+    combined["backend_cpu"] = sum(r["backend_cpu_s"] for r in rounds) / requests_ * 1000
+    return combined
+
+
 def _phase_wrk(base_url: str, mode: str, works: list[list[Any]], seconds: float, connections: int) -> dict[str, Any]:
     """One endpoint under wrk: ``works`` holds one list of requests per wrk thread, replayed in order."""
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
@@ -342,6 +370,7 @@ def _phase_wrk(base_url: str, mode: str, works: list[list[Any]], seconds: float,
         "client_cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         # An application replayed from the top of its file was sent before: the plan was too small.
         "exhausted": len(works) if mode == "apply" and figures["restarts"] else 0,
+        "consumed": [figures["positions"][str(number)] for number in range(len(works))],
     }
 
 
@@ -413,6 +442,7 @@ def run(
     workers: str,
     server_pid: int | None,
     client: str,
+    rounds: int = 1,
 ) -> int:
     if not base_url.startswith("http://127.0.0.1:"):
         raise SystemExit("the benchmark only drives a server on 127.0.0.1")
@@ -441,16 +471,24 @@ def run(
     applications = sum(len(work) for work in apply_works)
 
     warm = phase("get", [work[: 20 * clients // owners] for work in get_works], 5)
-    before, backends_before = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
-    get = phase("get", get_works, seconds)
-    middle, backends_middle = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
-    apply = phase("apply", apply_works, seconds)
-    after, backends_after = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
-    if before is not None and middle is not None and after is not None:
-        get["server_cpu"] = (middle - before) / max(get["requests"], 1) * 1000
-        apply["server_cpu"] = (after - middle) / max(apply["requests"], 1) * 1000
-    get["backend_cpu"] = (backends_middle - backends_before) / max(get["requests"], 1) * 1000
-    apply["backend_cpu"] = (backends_after - backends_middle) / max(apply["requests"], 1) * 1000
+    # Short rounds of GET then apply, one after the other, so that a change in the machine's other work
+    # weighs on both endpoints alike (the Python clients cannot resume their applications: one round).
+    rounds = max(1, rounds if client == "wrk" else 1)
+    done = [0] * owners  # applications sent so far by each owner
+    results: dict[str, list[dict[str, Any]]] = {"get": [], "apply": []}
+    for _ in range(rounds):
+        for mode in ("get", "apply"):
+            works = get_works if mode == "get" else [work[sent:] for work, sent in zip(apply_works, done, strict=True)]
+            server_before, backends_before = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
+            result = phase(mode, works, seconds / rounds)
+            server_after, backends_after = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
+            if server_before is not None and server_after is not None:
+                result["server_cpu_s"] = server_after - server_before
+            result["backend_cpu_s"] = backends_after - backends_before
+            if mode == "apply" and "consumed" in result:
+                done = [sent + used for sent, used in zip(done, result["consumed"], strict=True)]
+            results[mode].append(result)
+    get, apply = _combined(results["get"]), _combined(results["apply"])
 
     print()
     print(f"machine: nproc={os.cpu_count()}, CPU {_cpu_model()}, Python {platform.python_version()}")
@@ -460,7 +498,7 @@ def run(
     )
     print(
         f"load: {clients} concurrent clients ({described}) on the same machine, {seconds:g} s per endpoint "
-        f"after {warm['requests']} warm-up requests"
+        f"in {rounds} alternating round(s), after {warm['requests']} warm-up requests"
     )
     print()
     header = f"{'endpoint':<34} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
@@ -473,6 +511,14 @@ def run(
             f"{result['p50']:>8.1f} {result['p99']:>8.1f} {errors:>7}"
         )
     ratio = apply["throughput"] / get["throughput"] if get["throughput"] else 0.0
+    if rounds > 1:
+        print("(p50: the median of the rounds' p50; p99: the worst round's p99)")
+        for number, (got, applied) in enumerate(zip(results["get"], results["apply"], strict=True), start=1):
+            print(
+                f"  round {number}: GET {got['throughput']:.1f} req/s p50 {got['p50']:.0f} p99 {got['p99']:.0f} ms; "
+                f"apply {applied['throughput']:.1f} req/s p50 {applied['p50']:.0f} p99 {applied['p99']:.0f} ms; "
+                f"ratio {applied['throughput'] / got['throughput'] if got['throughput'] else 0.0:.2f}"
+            )
     print()
     print(f"apply / GET throughput: {ratio:.2f} (target >= 0.50); apply p99 {apply['p99']:.1f} ms (target < 150)")
     if "server_cpu" in get:
@@ -513,6 +559,7 @@ def main() -> int:
     run_cmd.add_argument("--seconds", type=float, default=15)
     run_cmd.add_argument("--workers", default="?")
     run_cmd.add_argument("--server-pid", type=int, help="gunicorn master: report its CPU per request")
+    run_cmd.add_argument("--rounds", type=int, default=3, help="alternating GET/apply rounds (wrk only)")
     run_cmd.add_argument(
         "--client",
         choices=["wrk", "python"],
@@ -528,7 +575,15 @@ def main() -> int:
     if args.client == "wrk" and shutil.which("wrk") is None:
         parser.error("wrk is not installed (scripts/bootstrap.sh dev installs it); or use --client python")
     return run(
-        args.plan, args.url, args.clients, args.processes, args.seconds, args.workers, args.server_pid, args.client
+        args.plan,
+        args.url,
+        args.clients,
+        args.processes,
+        args.seconds,
+        args.workers,
+        args.server_pid,
+        args.client,
+        args.rounds,
     )
 
 

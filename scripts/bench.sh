@@ -7,7 +7,7 @@
 # BENCH_SECONDS (15 per endpoint), BENCH_WORKERS (2 x cores + 1), MALL_BENCH_DB (mall_bench),
 # BENCH_REDIS_URL (redis://127.0.0.1:6379/13: a Redis database of its own, emptied at the end),
 # BENCH_PARTS (all; "apply" runs only this first part), BENCH_CLIENT (wrk where installed, else python: the
-# load generator; BENCH_PROCESSES applies to python only).
+# load generator; BENCH_PROCESSES applies to python only), BENCH_ROUNDS (3 alternating GET/apply rounds, wrk only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/services.sh
@@ -77,7 +77,8 @@ echo "== load"
 status=0
 "$py" benchmarks/refund_apply.py run --plan "$work/plan.json" --url "http://127.0.0.1:$port" \
   --clients "${BENCH_CLIENTS:-32}" --processes "${BENCH_PROCESSES:-4}" --seconds "${BENCH_SECONDS:-15}" \
-  --workers "$workers" --server-pid "$server_pid" ${BENCH_CLIENT:+--client "$BENCH_CLIENT"} || status=$?
+  --workers "$workers" --server-pid "$server_pid" ${BENCH_CLIENT:+--client "$BENCH_CLIENT"} \
+  --rounds "${BENCH_ROUNDS:-3}" || status=$?
 if grep -q -E "Traceback|ERROR" "$work/gunicorn.log"; then
   echo "== server errors (last lines of the gunicorn log)"
   tail -n 40 "$work/gunicorn.log"
