@@ -26,13 +26,13 @@ One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up 
 6. **paced**: ``--paced`` more refunds offered the same way at ``--rate`` per second (the target, 100/s): the time
    from approval to `refunded` under the target load, and whether it is sustained.
 
-Each phase waits until its refunds have left `refunding`, then until the jobs they set off (customer notification,
-voucher PDF, restock) have drained too, at most ``--timeout`` seconds (jobs still queued then are dropped and
-their refunds count as never refunded), and records the CPU each process spent. Prints one table per concern and
-the machine. Everything listens on and talks to 127.0.0.1 only; every loop has a deadline; ``--profile`` samples
-the first worker with py-spy if it is installed. Knobs: ``--help`` (environment: MALL_BENCH_EXEC_DB,
-BENCH_EXEC_REDIS_URL, BENCH_EXEC_WORKERS, BENCH_EXEC_BURST, BENCH_EXEC_CALM, BENCH_EXEC_PACED, BENCH_EXEC_RATE,
-BENCH_EXEC_FEEDERS, BENCH_EXEC_WORKER_CLASS, BENCH_EXEC_TIMEOUT).
+Each phase waits until its refunds have left `refunding`, then until the follow-up jobs they set off (customer
+notification, voucher PDF, restock: one job per refund) have drained too, at most ``--timeout`` seconds (jobs still
+queued then are dropped and their refunds count as never refunded), and records the CPU each process spent.
+Prints one table per concern and the machine. Everything listens on and talks to 127.0.0.1 only; every loop has a
+deadline; ``--profile`` samples the first worker with py-spy if it is installed. Knobs: ``--help`` (environment:
+MALL_BENCH_EXEC_DB, BENCH_EXEC_REDIS_URL, BENCH_EXEC_WORKERS, BENCH_EXEC_BURST, BENCH_EXEC_CALM, BENCH_EXEC_PACED,
+BENCH_EXEC_RATE, BENCH_EXEC_FEEDERS, BENCH_EXEC_WORKER_CLASS, BENCH_EXEC_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -101,11 +101,7 @@ def _procfile_worker() -> tuple[list[str], tuple[str, ...]]:
 
 
 WORKER_OPTIONS, WORKER_QUEUES = _procfile_worker()
-FOLLOW_ON_JOBS = {
-    "payments.jobs.refund_notify_customer": "notify customer",
-    "payments.jobs.refund_issue_voucher": "voucher PDF",
-    "refunds.restock.refund_restock_unshipped": "restock",
-}
+FOLLOW_ON_JOBS = {"payments.jobs.refund_follow_up": "follow-up (notify, voucher PDF, restock)"}
 EXECUTE_JOB = "payments.jobs.refund_execute"
 TICK = os.sysconf("SC_CLK_TCK")
 STALL_SECONDS = 15
@@ -696,9 +692,10 @@ PROFILE_CENTRES = (
     ("    trade registered with the simulator", ("_introduce_trade_to_simulator (payments/services.py",)),
     ("    channel refund call", ("AlipayChannel.refund (payments/", "WechatChannel.refund (payments/")),
     ("    refund_mark_refunded", ("refund_mark_refunded (refunds/flow.py",)),
-    ("  notify customer", ("refund_notify_customer (payments/notifications.py",)),
-    ("  voucher PDF", ("refund_issue_voucher (payments/vouchers.py",)),
-    ("  restock", ("refund_restock_unshipped (refunds/restock.py",)),
+    ("  follow-up job", ("refund_follow_up (payments/jobs.py",)),
+    ("    notify customer", ("notify_refunded (payments/notifications.py",)),
+    ("    voucher PDF", ("issue_voucher (payments/vouchers.py",)),
+    ("    restock", ("restock_unshipped (refunds/restock.py",)),
     ("modules imported", ("_find_and_load (<frozen importlib._bootstrap>",)),
     ("SQL through the ORM", ("execute_sql (django/db/models/sql/compiler.py",)),
     ("Redis commands (RQ and app)", ("(redis/client.py",)),

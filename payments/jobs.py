@@ -7,6 +7,8 @@ channel request number makes the repeat harmless.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
@@ -14,14 +16,53 @@ from django.utils import timezone
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from payments import notifications, services, vouchers
 from payments.models import CustomerNotification, RefundVoucher
+from refunds import restock
 from refunds.models import Refund, RefundState
 
+logger = logging.getLogger(__name__)
 BATCH = 500
 STALE_AFTER = timedelta(minutes=2)
 
 
 def refund_execute(refund_id: int) -> str:
     return services.refund_execute(refund_id=refund_id)
+
+
+def refund_follow_up(refund_id: int) -> dict[str, str]:
+    """What a refund sets off once its money is back, in one job: the customer's message, the PDF voucher, and
+    the stock of goods that never left the warehouse (one load of the refund, one job for RQ to hand out, instead
+    of three). Each part is idempotent and runs whatever happened to the others; if one raised, the job raises
+    once all have run, so that RQ retries it and the repeat does only what is still missing."""
+    refund = Refund.objects.select_related("order__payment", "order__shipment", "customer").get(pk=refund_id)
+    if refund.state != RefundState.REFUNDED:
+        return {"skipped": str(refund.state)}
+    done: dict[str, str] = {}
+    failure: Exception | None = None
+    parts: tuple[tuple[str, Callable[[Refund], object]], ...] = (
+        ("notified", notifications.notify_refunded),
+        ("voucher", vouchers.issue_voucher),
+        ("restocked", restock.restock_unshipped),
+    )
+    for name, part in parts:
+        try:
+            outcome = part(refund)
+        except Exception as error:  # the other parts still run; the first failure is raised below
+            logger.exception("%s of refund %s failed; the job will be retried", name, refund.refund_no)
+            failure = failure or error
+            done[name] = "failed"
+        else:
+            done[name] = _summary(outcome)
+    if failure is not None:
+        raise failure
+    return done
+
+
+def _summary(outcome: object) -> str:
+    if isinstance(outcome, RefundVoucher):
+        return outcome.file.name or ""
+    if isinstance(outcome, dict):
+        return ", ".join(f"{key}: {value}" for key, value in outcome.items())
+    return "" if outcome is None else str(outcome)
 
 
 def refund_notify_customer(refund_id: int) -> dict[str, str]:

@@ -70,26 +70,35 @@ def _recipient(refund: Refund, medium: str) -> str:
 def refund_notify_customer(*, refund_id: int) -> dict[str, str]:
     """Send the 'refunded' message on every medium the customer has; each at most once. Raises if a send
     failed and attempts remain, so the job is retried (up to NOTIFICATION_MAX_ATTEMPTS)."""
-    refund = Refund.objects.select_related("order", "customer").get(pk=refund_id)
+    return notify_refunded(Refund.objects.select_related("order", "customer").get(pk=refund_id))
+
+
+def notify_refunded(refund: Refund) -> dict[str, str]:
+    """``refund_notify_customer`` for a refund already loaded with its order and customer."""
     subject, body = _message(refund)
-    results: dict[str, str] = {}
-    failed = False
-    for sender in senders():
-        recipient = _recipient(refund, sender.medium)
-        if not recipient:
-            continue
+    wanted = {sender.medium: (sender, _recipient(refund, sender.medium)) for sender in senders()}
+    wanted = {medium: pair for medium, pair in wanted.items() if pair[1]}
+    notes = _notes(refund)
+    missing = [
+        CustomerNotification(
+            refund=refund, event=EVENT_REFUNDED, medium=medium, recipient=recipient, subject=subject, body=body
+        )
+        for medium, (_sender, recipient) in wanted.items()
+        if medium not in notes
+    ]
+    if missing:
         try:
             with transaction.atomic():
-                note, _created = CustomerNotification.objects.get_or_create(
-                    refund=refund,
-                    event=EVENT_REFUNDED,
-                    medium=sender.medium,
-                    defaults={"recipient": recipient, "subject": subject, "body": body},
-                )
+                CustomerNotification.objects.bulk_create(missing)
         except IntegrityError:
-            note = CustomerNotification.objects.get(refund=refund, event=EVENT_REFUNDED, medium=sender.medium)
+            pass  # a concurrent run recorded them first: theirs are read back below
+        notes = _notes(refund)
+    results: dict[str, str] = {}
+    failed = False
+    for medium, (sender, recipient) in wanted.items():
+        note = notes[medium]
         if note.status != NotificationStatus.PENDING:
-            results[sender.medium] = note.status
+            results[medium] = note.status
             continue
         note.attempts += 1
         try:
@@ -104,7 +113,12 @@ def refund_notify_customer(*, refund_id: int) -> dict[str, str]:
             note.status = NotificationStatus.SENT
             note.sent_at = timezone.now()
         note.save(update_fields=["attempts", "last_error", "status", "sent_at"])
-        results[sender.medium] = note.status
+        results[medium] = note.status
     if failed:
         raise RuntimeError(f"notification of refund {refund.refund_no} will be retried")
     return results
+
+
+def _notes(refund: Refund) -> dict[str, CustomerNotification]:
+    """The refund's 'refunded' notifications by medium."""
+    return {note.medium: note for note in CustomerNotification.objects.filter(refund=refund, event=EVENT_REFUNDED)}

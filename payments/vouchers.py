@@ -76,7 +76,11 @@ def render_voucher_pdf(refund: Refund) -> bytes:
 
 def refund_issue_voucher(*, refund_id: int) -> RefundVoucher | None:
     """Create the voucher of a refunded refund, once."""
-    refund = Refund.objects.select_related("order__payment").get(pk=refund_id)
+    return issue_voucher(Refund.objects.select_related("order__payment").get(pk=refund_id))
+
+
+def issue_voucher(refund: Refund) -> RefundVoucher | None:
+    """``refund_issue_voucher`` for a refund already loaded with its order and payment."""
     if refund.state != RefundState.REFUNDED:
         return None
     existing = RefundVoucher.objects.filter(refund=refund).first()

@@ -25,9 +25,8 @@ from refunds.services import (
 )
 from refunds.sweeps import order_close_after_timeout_refund
 
-NOTIFY_JOB = "payments.jobs.refund_notify_customer"
-VOUCHER_JOB = "payments.jobs.refund_issue_voucher"
-RESTOCK_JOB = "refunds.restock.refund_restock_unshipped"
+# The customer's message, the voucher and the restock of goods never shipped: one job, after the money.
+FOLLOW_UP_JOB = "payments.jobs.refund_follow_up"
 
 
 @transaction.atomic
@@ -107,10 +106,7 @@ def refund_mark_refunded(
         order=refund.order, refunded_total=refunded_total(order=refund.order), note=refund.refund_no
     )
     order_close_after_timeout_refund(refund=refund)
-    job_enqueue(NOTIFY_JOB, refund.pk, queue="notifications")
-    job_enqueue(VOUCHER_JOB, refund.pk, queue="default")
-    if refund.order.is_not_shipped():
-        job_enqueue(RESTOCK_JOB, refund.pk, queue="stock")
+    job_enqueue(FOLLOW_UP_JOB, refund.pk, queue="notifications")
     return refund
 
 

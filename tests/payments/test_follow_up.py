@@ -1,0 +1,122 @@
+"""After the money: one job tells the customer, issues the voucher and restocks goods that never left; each part
+once, each whatever happened to the others, and a failed part makes the job fail so that RQ retries it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from mall.models import Stock
+from mall.services import stock_allocate
+from payments import jobs, vouchers
+from payments.models import CustomerNotification, NotificationStatus, RefundVoucher
+from refunds import flow, services
+from refunds.services import ItemRequest
+from tests.factories import ProductFactory, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def refunded(customer: Any, media_root: Any) -> Any:
+    """A refunded refund of 3 of the 4 apples of a paid, never shipped order."""
+    customer.email = "buyer@example.com"
+    customer.save()
+    product = ProductFactory(stock=Decimal("10"))
+    order = make_order(customer, lines=[(product, "4")], status="paid")
+    stock_allocate(order=order)
+    refund, _ = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="not_shipped",
+        kind="refund_only",
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("3"))],
+    )
+    return flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+
+
+def _voucher_name(refund: Any) -> str:
+    return f"refunds/vouchers/{timezone.localtime():%Y/%m}/{refund.refund_no}.pdf"
+
+
+def _stock(refund: Any) -> Decimal:
+    return Stock.objects.get(product=refund.order.items.get().product).quantity
+
+
+def test_a_refunded_refund_sets_off_one_job(customer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    scheduled: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(flow, "job_enqueue", lambda func, *args, queue: scheduled.append((func, *args, queue)))
+    order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "1")], status="paid")
+    refund, _ = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="not_shipped",
+        kind="refund_only",
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
+    )
+    scheduled.clear()
+
+    flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+
+    assert scheduled == [("payments.jobs.refund_follow_up", refund.pk, "notifications")]
+
+
+def test_follow_up_notifies_issues_the_voucher_and_restocks_once(refunded: Any) -> None:
+    line_id = refunded.order.items.get().pk
+    assert _stock(refunded) == Decimal("6")
+
+    assert jobs.refund_follow_up(refunded.pk) == {
+        "notified": "email: sent",
+        "voucher": _voucher_name(refunded),
+        "restocked": f"{line_id}: 3.000",
+    }
+    assert jobs.refund_follow_up(refunded.pk) == {
+        "notified": "email: sent",
+        "voucher": _voucher_name(refunded),
+        "restocked": "",
+    }
+
+    assert [message.to for message in mail.outbox] == [["buyer@example.com"]]
+    assert list(CustomerNotification.objects.filter(refund=refunded).values_list("medium", "status", "attempts")) == [
+        ("email", NotificationStatus.SENT, 1)
+    ]
+    assert RefundVoucher.objects.filter(refund=refunded).count() == 1
+    assert _stock(refunded) == Decimal("9")
+
+
+def test_a_failed_part_leaves_the_others_done_and_the_retry_finishes_it(
+    refunded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def storage_down(refund: Any) -> None:
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr(vouchers, "issue_voucher", storage_down)
+    with pytest.raises(OSError, match="storage unavailable"):
+        jobs.refund_follow_up(refunded.pk)
+    assert (len(mail.outbox), RefundVoucher.objects.count(), _stock(refunded)) == (1, 0, Decimal("9"))
+
+    monkeypatch.undo()
+    assert jobs.refund_follow_up(refunded.pk) == {
+        "notified": "email: sent",
+        "voucher": _voucher_name(refunded),
+        "restocked": "",
+    }
+    assert (len(mail.outbox), RefundVoucher.objects.count(), _stock(refunded)) == (1, 1, Decimal("9"))
+
+
+def test_follow_up_of_a_refund_not_refunded_does_nothing(customer: Any) -> None:
+    order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "1")], status="paid")
+    refund, _ = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="not_shipped",
+        kind="refund_only",
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
+    )
+
+    assert jobs.refund_follow_up(refund.pk) == {"skipped": "refunding"}
+    assert (len(mail.outbox), RefundVoucher.objects.count(), CustomerNotification.objects.count()) == (0, 0, 0)
