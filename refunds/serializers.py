@@ -6,11 +6,12 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind
+from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind, RefundReason, RefundState
 from refunds.services import ItemRequest
 
 
@@ -66,11 +67,15 @@ class FieldsBuiltOnce:
 
 
 class ChoiceLabelField(serializers.CharField):
-    """The label of a model field's value, from its ``get_<field>_display`` method named as the source (called
-    directly: DRF would inspect the method's signature on every call to see whether it takes arguments)."""
+    """The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a
+    mapping made once (Django rebuilds its mapping on every call, and DRF inspects the method each time)."""
 
-    def get_attribute(self, instance: Any) -> Any:
-        return getattr(instance, str(self.source))()
+    def __init__(self, *, labels: type[models.Choices], **kwargs: Any) -> None:
+        self.labels = dict(labels.choices)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return str(self.labels.get(value, value))
 
 
 class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -85,7 +90,7 @@ class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # typ
 
 class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     state = serializers.CharField(source="to_state")
-    state_display = ChoiceLabelField(source="get_to_state_display")
+    state_display = ChoiceLabelField(source="to_state", labels=RefundState)
     at = serializers.DateTimeField(source="created_at")
 
     class Meta:
@@ -96,8 +101,8 @@ class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # 
 
 class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
     order_no = serializers.CharField(source="order.order_no")
-    state_display = ChoiceLabelField(source="get_state_display")
-    reason_display = ChoiceLabelField(source="get_reason_display")
+    state_display = ChoiceLabelField(source="state", labels=RefundState)
+    reason_display = ChoiceLabelField(source="reason", labels=RefundReason)
     items = RefundItemSerializer(many=True)
     timeline = serializers.SerializerMethodField()
     evidence = serializers.SerializerMethodField()
