@@ -251,13 +251,14 @@ def _create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     staff_cap_ok: bool = False,
+    keep_loaded: bool = False,
 ) -> Refund:
     """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy.
 
     The policy's decision is taken before anything is written: the refund row is inserted once, already in the
     state the decision leads to (e.g. approved and on its way to the channel), with one event per step in one
-    insert. The refund comes back with its items, events, evidence and return shipment loaded, so that showing
-    it reads nothing back."""
+    insert. With ``keep_loaded`` the refund comes back with its items, events, evidence and return shipment
+    loaded, for a caller that shows it at once and changes nothing more."""
     if order.status not in PAID_STATUSES:
         raise RefundNotAllowed(_("This order has nothing to refund."), status=order.status)
     allow_zero = source == RefundSource.STAFF or reason == RefundReason.PRICE_ANOMALY
@@ -301,7 +302,8 @@ def _create(
     RefundEvent.objects.bulk_create(events)
     if route is not None and route.job:
         job_enqueue(route.job, refund.pk, queue=route.queue)
-    _keep_loaded(refund, items=refund_items, events=events)
+    if keep_loaded:
+        _keep_loaded(refund, items=refund_items, events=events)
     return refund
 
 
@@ -337,7 +339,8 @@ def refund_apply(
     idempotency_key: str | None = None,
 ) -> tuple[Refund, bool]:
     """A customer applies for a refund. Returns the refund and whether it was created by this call (False when
-    the same ``idempotency_key`` and body were seen before)."""
+    the same ``idempotency_key`` and body were seen before). A refund created by this call comes with its items,
+    events, evidence and return shipment loaded: showing it reads nothing back."""
     if reason not in CUSTOMER_REASONS:
         raise InvalidRefundRequest(_("Customers may not use this reason."), field="reason")
     if kind not in RefundKind.values:
@@ -370,6 +373,7 @@ def refund_apply(
                 description=description,
                 idempotency_key=idempotency_key or None,
                 fingerprint=fingerprint,
+                keep_loaded=True,
             )
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced: the other one won and holds the refund.

@@ -72,6 +72,51 @@ def test_unshipped_whole_order_goes_straight_to_refunding_with_shipping_fee(api:
     assert order_body["refundable_amount"] == "0.00"
 
 
+@pytest.mark.parametrize(
+    ("status", "reason", "kind", "state"),
+    [
+        ("paid", "not_shipped", "refund_only", "refunding"),
+        ("shipped", "not_received", "refund_only", "intercepting"),
+        ("delivered", "quality_issue", "return_and_refund", "pending_review"),
+    ],
+)
+def test_the_answer_to_an_application_is_the_refund_as_stored(
+    api: Any, customer: Any, status: str, reason: str, kind: str, state: str
+) -> None:
+    # The 201 answer is built from the rows just written; reading the refund back must show exactly the same.
+    order = _order(customer, status)
+    response = _apply(api, order, reason, kind)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["state"] == state
+    assert api.get(f"/api/v1/refunds/{body['refund_no']}/").json() == body
+
+
+def test_an_approved_application_is_written_once_with_an_event_per_step(api: Any, customer: Any) -> None:
+    order = _order(customer, "paid")
+    body = _apply(api, order, "not_shipped").json()
+    refund = Refund.objects.get(refund_no=body["refund_no"])
+    events = list(refund.events.order_by("created_at", "id").values_list("from_state", "to_state", "actor_id"))
+    assert events == [
+        ("", "pending_review", customer.pk),
+        ("pending_review", "approved", None),
+        ("approved", "refunding", None),
+    ]
+    assert [entry["note"] for entry in body["timeline"]] == ["已提交", "尚未签收：无需审核", "正在原路退款"]
+
+
+def test_an_application_takes_a_fixed_number_of_statements(
+    api: Any, customer: Any, django_assert_num_queries: Any
+) -> None:
+    # Token, order, its lock, its lines; refund, items, two line claims, the shipping fee claim, events; the
+    # transaction's savepoint and its release. Nothing is read back for the answer.
+    order = _order(customer, "paid")
+    items = [{"order_item_id": i.pk, "quantity": str(i.quantity)} for i in _items(order)]
+    with django_assert_num_queries(12):
+        response = _apply(api, order, "not_shipped", items=items)
+    assert response.status_code == 201
+
+
 def test_partial_refund_of_an_unshipped_order_keeps_the_shipping_fee(api: Any, customer: Any) -> None:
     order = _order(customer, "paid")
     _apples, cherries = _items(order)
