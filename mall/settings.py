@@ -331,3 +331,12 @@ REFUND_INSPECTION_CUT_SUPERVISOR_SHARE = env_decimal("REFUND_INSPECTION_CUT_SUPE
 if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^logistics/notify/"]
 # --- end of logistics -----------------------------------------------------------------------------------
+
+# --- Reconciliation -------------------------------------------------------------------------------------
+# Channels whose daily statements the scheduler reconciles (the day before, early in the Shanghai morning).
+RECONCILIATION_CHANNELS = env_list("RECONCILIATION_CHANNELS", ["alipay", "wechat"])
+# A run that has not made progress for this long was killed: the next run of that day replaces it.
+RECONCILIATION_STALE_MINUTES = env_int("RECONCILIATION_STALE_MINUTES", 30)
+# Days before yesterday that the daily job looks back over for runs that failed or were killed.
+RECONCILIATION_CATCH_UP_DAYS = env_int("RECONCILIATION_CATCH_UP_DAYS", 3)
+# --- end of reconciliation ------------------------------------------------------------------------------

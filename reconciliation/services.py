@@ -1,0 +1,336 @@
+"""Reconciliation: a channel's daily statement against our refunds, and finance resolving what differs.
+
+``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file), reads our refunds
+for each batch of lines in one query, and counts or records each line; then it pages through our refunds of
+that day (keyset) to find those the channel did not list. Memory stays flat whatever the statement's length:
+at most one batch of lines and refunds is held, and the request numbers already read live in a temporary
+on-disk index (``matching.SeenNumbers``).
+
+A run is one row per channel and business day. Re-running a day replaces its results (a finished one only
+with ``force``); resolutions made on the previous results are kept for the same request number and class.
+Each batch commits on its own: a run killed midway stays ``running`` with partial results, its heartbeat stops,
+and the next run of that day (after ``RECONCILIATION_STALE_MINUTES``) replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from mall.models import Channel
+from payments.channels import StatementLine, get_channel
+from payments.channels.base import CHINA_TZ
+from reconciliation.exceptions import (
+    AlreadyResolved,
+    DayInFuture,
+    NotAllowed,
+    NoteRequired,
+    RunExists,
+    RunInProgress,
+    UnknownChannel,
+)
+from reconciliation.matching import OurRefund, SeenNumbers, classify
+from reconciliation.models import COUNT_FIELDS, Discrepancy, DiscrepancyKind, ReconciliationRun, RunStatus
+from refunds.models import Refund, RefundState
+
+logger = logging.getLogger(__name__)
+BATCH_SIZE = 1000  # statement lines per query of our refunds, and our refunds per page
+DELETE_BATCH = 5000
+RESOLVE_PERMISSION = "reconciliation.resolve_discrepancy"
+
+Resolution = tuple[int | None, datetime | None, str]
+
+
+@dataclass
+class _Pass:
+    """One pass over a day: the run it fills and what it carries over from the run's previous results."""
+
+    run: ReconciliationRun
+    # (class, request number) → resolution, from the previous results: only rows a person resolved.
+    carried: dict[tuple[str, str], Resolution] = field(default_factory=dict)
+    # Rows up to this id are the previous results (resolved ones, kept until this pass completes).
+    watermark: int = 0
+
+
+def business_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The Asia/Shanghai day as [start, end) instants."""
+    start = datetime.combine(day, time.min, tzinfo=CHINA_TZ)
+    return start, start + timedelta(days=1)
+
+
+def today_in_china() -> date:
+    return timezone.now().astimezone(CHINA_TZ).date()
+
+
+def reconciliation_run(*, channel: str, day: date, force: bool = False, actor: Any = None) -> ReconciliationRun:
+    """Reconcile ``channel``'s statement of ``day`` (Asia/Shanghai) with our refunds; returns the finished run.
+
+    Raises ``RunExists`` if the day was reconciled already (unless ``force``), ``RunInProgress`` if another run
+    of it is moving; a channel error marks the run failed and is raised again.
+    """
+    current = reconciliation_start(channel=channel, day=day, force=force, actor=actor)
+    try:
+        with contextlib.closing(_statement(channel, day)) as lines:
+            return reconciliation_complete(current, lines)
+    except Exception as exc:
+        _fail(current.run, exc)
+        raise
+
+
+def _statement(channel: str, day: date) -> Generator[StatementLine, None, None]:
+    # A generator of its own, so that closing it also closes the adapter's (and its spooled file).
+    yield from get_channel(channel).fetch_statement(day)
+
+
+def reconciliation_start(*, channel: str, day: date, force: bool = False, actor: Any = None) -> _Pass:
+    """Claim the run of ``channel`` and ``day`` (creating it, or taking it over for a new pass)."""
+    if channel not in Channel.values:
+        raise UnknownChannel(field="channel")
+    if day > today_in_china():
+        raise DayInFuture(field="day")
+    now = timezone.now()
+    fresh = {
+        "status": RunStatus.RUNNING,
+        "started_at": now,
+        "heartbeat_at": now,
+        "finished_at": None,
+        "started_by_id": getattr(actor, "pk", None),
+        "statement_lines": 0,
+        "statement_total": Decimal("0.00"),
+        "matched_count": 0,
+        "error": "",
+        **dict.fromkeys(COUNT_FIELDS.values(), 0),
+    }
+    with transaction.atomic():
+        run = ReconciliationRun.objects.select_for_update().filter(channel=channel, business_day=day).first()
+        if run is None:
+            try:
+                with transaction.atomic():
+                    run = ReconciliationRun.objects.create(channel=channel, business_day=day, **fresh)
+            except IntegrityError as exc:  # another process created it a moment ago
+                raise RunInProgress() from exc
+            return _Pass(run=run)
+        if run.status == RunStatus.RUNNING and run.heartbeat_at > now - _stale_after():
+            raise RunInProgress()
+        if run.status == RunStatus.SUCCEEDED and not force:
+            raise RunExists()
+        run.discrepancies.filter(resolved_at__isnull=True).delete()
+        kept = run.discrepancies.order_by()
+        watermark = kept.aggregate(top=Max("id"))["top"] or 0
+        carried: dict[tuple[str, str], Resolution] = {
+            (kind, number): (by, at, note)
+            for kind, number, by, at, note in kept.values_list(
+                "kind", "out_refund_no", "resolved_by_id", "resolved_at", "resolution_note"
+            ).iterator(chunk_size=BATCH_SIZE)
+        }
+        for name, value in fresh.items():
+            setattr(run, name, value)
+        run.save()
+    return _Pass(run=run, carried=carried, watermark=watermark)
+
+
+def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> ReconciliationRun:
+    """Match ``lines`` (the day's statement, streamed) and then our refunds of the day; finish the run."""
+    run = current.run
+    with SeenNumbers() as seen:
+        iterator = iter(lines)
+        while batch := list(itertools.islice(iterator, BATCH_SIZE)):
+            _match_lines(current, batch, seen)
+        for page in _our_refunds_of_the_day(run.channel, run.business_day):
+            listed = seen.among(refund.out_refund_no for refund in page)
+            missing = [refund for refund in page if refund.out_refund_no not in listed]
+            rows = [_row(current, DiscrepancyKind.MISSING_AT_CHANNEL, r.out_refund_no, r, None) for r in missing]
+            _record(current, rows, {"missing_at_channel_count": len(rows)}, 0, Decimal("0.00"))
+    with transaction.atomic():
+        _delete_previous(run, current.watermark)
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.SUCCEEDED, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+    run.refresh_from_db()
+    logger.info(
+        "reconciled %s %s: %d lines, %d matched, %d discrepancies",
+        run.channel,
+        run.business_day,
+        run.statement_lines,
+        run.matched_count,
+        run.discrepancy_count,
+    )
+    return run
+
+
+def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) -> None:
+    repeats = seen.add([line.out_refund_no for line in batch])
+    numbers = {line.out_refund_no for line in batch if line.out_refund_no}
+    ours = {
+        refund.out_refund_no: refund
+        for refund in (
+            OurRefund(**values)
+            for values in Refund.objects.filter(out_refund_no__in=numbers).values(
+                "id", "out_refund_no", "channel", "amount", "state"
+            )
+        )
+    }
+    counts: Counter[str] = Counter()
+    rows = []
+    total = Decimal("0.00")
+    for line, repeated in zip(batch, repeats, strict=True):
+        total += line.amount
+        refund = ours.get(line.out_refund_no)
+        kind = DiscrepancyKind.LISTED_TWICE if repeated else classify(line, refund, channel=current.run.channel)
+        if kind is None:
+            counts["matched_count"] += 1
+            continue
+        counts[COUNT_FIELDS[kind]] += 1
+        rows.append(_row(current, kind, line.out_refund_no, refund, line))
+    _record(current, rows, counts, len(batch), total)
+
+
+def _record(current: _Pass, rows: list[tuple[Any, ...]], counts: Mapping[str, int], lines: int, total: Decimal) -> None:
+    """One batch's results and the run's counters, in one transaction: a kill leaves whole batches only."""
+    changes: dict[str, Any] = {name: F(name) + number for name, number in counts.items() if number}
+    if lines:
+        changes["statement_lines"] = F("statement_lines") + lines
+        changes["statement_total"] = F("statement_total") + total
+    with transaction.atomic():
+        _insert(rows)
+        ReconciliationRun.objects.filter(pk=current.run.pk).update(heartbeat_at=timezone.now(), **changes)
+
+
+_COLUMNS = (
+    "run_id",
+    "kind",
+    "out_refund_no",
+    "refund_id",
+    "our_amount",
+    "our_state",
+    "channel_amount",
+    "channel_status",
+    "channel_refund_id",
+    "channel_time",
+    "resolved_by_id",
+    "resolved_at",
+    "resolution_note",
+)
+
+
+def _row(
+    current: _Pass, kind: str, number: str, refund: OurRefund | None, line: StatementLine | None
+) -> tuple[Any, ...]:
+    """One discrepancy as the values of ``_COLUMNS``, with the resolution carried over from earlier results."""
+    adapt = connection.ops.adapt_datetimefield_value
+    by, at, note = current.carried.get((kind, number), (None, None, ""))
+    return (
+        current.run.pk,
+        kind,
+        number,
+        refund.id if refund else None,
+        refund.amount if refund else None,
+        refund.state if refund else "",
+        line.amount if line else None,
+        str(line.status) if line else "",
+        (line.channel_refund_id or "") if line else "",
+        adapt(line.refunded_at) if line and line.refunded_at else None,
+        by,
+        adapt(at) if at else None,
+        note,
+    )
+
+
+def _insert(rows: list[tuple[Any, ...]]) -> None:
+    """A batch of discrepancies in one statement (a multi-row INSERT on MySQL), without building model
+    instances: a day the channel and we disagree on entirely must not take hours."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in _COLUMNS)
+    marks = ", ".join(["%s"] * len(_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {quote(Discrepancy._meta.db_table)} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names from the model, values bound
+
+
+def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
+    """Our refunds on ``channel`` whose money went back on ``day``, a page at a time, by (refunded_at, id)."""
+    start, end = business_day_bounds(day)
+    refunded = Refund.objects.filter(
+        channel=channel, state=RefundState.REFUNDED, refunded_at__gte=start, refunded_at__lt=end
+    ).order_by("refunded_at", "pk")
+    after: tuple[datetime, int] | None = None
+    while True:
+        page_query = refunded
+        if after is not None:
+            page_query = page_query.filter(Q(refunded_at__gt=after[0]) | Q(refunded_at=after[0], pk__gt=after[1]))
+        rows = list(
+            page_query.values_list("id", "out_refund_no", "channel", "amount", "state", "refunded_at")[:BATCH_SIZE]
+        )
+        if not rows:
+            return
+        yield [OurRefund(id=r[0], out_refund_no=r[1], channel=r[2], amount=r[3], state=r[4]) for r in rows]
+        last_at = rows[-1][5]
+        assert last_at is not None  # the filter keeps refunds with a time only
+        after = (last_at, rows[-1][0])
+
+
+def _delete_previous(run: ReconciliationRun, watermark: int) -> None:
+    """The previous results' resolved rows, now carried over to this pass's rows."""
+    if not watermark:
+        return
+    while True:
+        ids = list(
+            Discrepancy.objects.filter(run=run, id__lte=watermark)
+            .order_by("id")
+            .values_list("id", flat=True)[:DELETE_BATCH]
+        )
+        if not ids:
+            return
+        Discrepancy.objects.filter(id__in=ids).delete()
+
+
+def _fail(run: ReconciliationRun, exc: Exception) -> None:
+    message = str(exc)[:500] or type(exc).__name__
+    logger.warning("reconciliation of %s %s failed: %s", run.channel, run.business_day, message)
+    ReconciliationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    run.refresh_from_db()
+
+
+def _stale_after() -> timedelta:
+    return timedelta(minutes=settings.RECONCILIATION_STALE_MINUTES)
+
+
+def run_is_due(run: ReconciliationRun | None) -> bool:
+    """Whether the scheduler should (re)run a day: never run, failed, or killed (running without progress)."""
+    if run is None or run.status == RunStatus.FAILED:
+        return True
+    return run.status == RunStatus.RUNNING and run.heartbeat_at <= timezone.now() - _stale_after()
+
+
+# --- resolving ------------------------------------------------------------------------------------------
+@transaction.atomic
+def discrepancy_resolve(*, discrepancy: Discrepancy, actor: Any, note: str) -> Discrepancy:
+    """Finance closes a discrepancy, saying how (the note is required and kept)."""
+    if not actor.has_perm(RESOLVE_PERMISSION):
+        raise NotAllowed()
+    note = (note or "").strip()
+    if not note:
+        raise NoteRequired(field="note")
+    locked = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
+    if locked.resolved_at is not None:
+        raise AlreadyResolved()
+    locked.resolved_by = actor
+    locked.resolved_at = timezone.now()
+    locked.resolution_note = note[:500]
+    locked.save(update_fields=["resolved_by", "resolved_at", "resolution_note"])
+    return locked

@@ -1,0 +1,105 @@
+"""The daily job: registered for the scheduler, listed by run_job, a dry run changes nothing, and a real run
+reconciles the day before for every configured channel (and days whose run failed)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+import time_machine
+from croniter import croniter
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from mall.jobs import PERIODIC_JOBS
+from payments.simulator.server import ChannelSimulator
+from reconciliation import services
+from reconciliation.jobs import reconcile_daily
+from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
+from tests.reconciliation.helpers import our_refund
+
+pytestmark = pytest.mark.django_db
+
+
+def command(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_daily_job_is_registered_for_10_30_in_shanghai() -> None:
+    out = command("run_job", "--list")
+    assert "reconciliation.daily" in out
+    assert "cron “30 2 * * *” (UTC), queue reconciliation, dry run: yes" in out
+    job = next(job for job in PERIODIC_JOBS if job.name == "reconciliation.daily")
+    assert croniter.is_valid(job.cron)
+    utc = croniter(job.cron, timezone.now()).get_next(type(timezone.now()))
+    assert (utc.astimezone(services.CHINA_TZ).hour, utc.astimezone(services.CHINA_TZ).minute) == (10, 30)
+
+
+def test_a_dry_run_changes_nothing(channel_simulator: ChannelSimulator) -> None:
+    our_refund("wechat", "30.00", refunded_at=timezone.now() - timedelta(days=1))
+    yesterday = services.today_in_china() - timedelta(days=1)
+    out = command("run_job", "reconciliation.daily", "--dry-run")
+    assert f"alipay {yesterday}: would reconcile" in out
+    assert f"wechat {yesterday}: would reconcile" in out
+    assert (ReconciliationRun.objects.count(), Discrepancy.objects.count()) == (0, 0)
+
+
+def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: ChannelSimulator) -> None:
+    refund = our_refund("wechat", "30.00", refunded_at=timezone.now() - timedelta(days=1))
+    yesterday = services.today_in_china() - timedelta(days=1)
+    out = command("run_job", "reconciliation.daily")
+    assert f"alipay {yesterday}: 0 lines, 0 matched, 0 discrepancies" in out
+    assert f"wechat {yesterday}: 0 lines, 0 matched, 1 discrepancies" in out
+    runs = ReconciliationRun.objects.order_by("channel").values_list("channel", "business_day", "status")
+    assert list(runs) == [("alipay", yesterday, RunStatus.SUCCEEDED), ("wechat", yesterday, RunStatus.SUCCEEDED)]
+    assert list(Discrepancy.objects.values_list("kind", "refund_id")) == [("missing_at_channel", refund.pk)]
+
+    # Again: a reconciled day is left alone.
+    assert reconcile_daily() == []
+    assert ReconciliationRun.objects.count() == 2
+
+
+def test_the_job_takes_up_failed_days_again(channel_simulator: ChannelSimulator, settings: Any) -> None:
+    settings.RECONCILIATION_CHANNELS = ["alipay"]
+    today = services.today_in_china()
+    now = timezone.now()
+    ReconciliationRun.objects.create(
+        channel="alipay", business_day=today - timedelta(days=3), status=RunStatus.FAILED, started_at=now,
+        heartbeat_at=now, error="[alipay] statement: timeout",
+    )  # fmt: skip
+    ReconciliationRun.objects.create(
+        channel="alipay", business_day=today - timedelta(days=2), status=RunStatus.SUCCEEDED, started_at=now,
+        heartbeat_at=now,
+    )  # fmt: skip
+    assert reconcile_daily(dry_run=True) == [
+        f"alipay {today - timedelta(days=3)}: would reconcile",
+        f"alipay {today - timedelta(days=1)}: would reconcile",
+    ]
+    reconcile_daily()
+    assert list(ReconciliationRun.objects.order_by("business_day").values_list("status", "error")) == [
+        (RunStatus.SUCCEEDED, ""),
+        (RunStatus.SUCCEEDED, ""),
+        (RunStatus.SUCCEEDED, ""),
+    ]
+    # A run that stopped moving (killed) is taken up once stale.
+    ReconciliationRun.objects.filter(business_day=today - timedelta(days=1)).update(status=RunStatus.RUNNING)
+    assert reconcile_daily(dry_run=True) == []
+    with time_machine.travel(now + timedelta(minutes=31)):
+        assert reconcile_daily(dry_run=True) == [f"alipay {today - timedelta(days=1)}: would reconcile"]
+
+
+def test_reconcile_command_refuses_a_reconciled_day_without_force(channel_simulator: ChannelSimulator) -> None:
+    day = (services.today_in_china() - timedelta(days=1)).isoformat()
+    assert "0 lines, 0 matched, 0 discrepancies" in command("reconcile", "--channel", "alipay", "--day", day)
+    finished = ReconciliationRun.objects.get().finished_at
+    with pytest.raises(CommandError, match="already reconciled"):
+        command("reconcile", "--channel", "alipay", "--day", day)
+    assert ReconciliationRun.objects.get().finished_at == finished
+    command("reconcile", "--channel", "alipay", "--day", day, "--force")
+    assert ReconciliationRun.objects.get().finished_at > finished
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        command("reconcile", "--channel", "alipay", "--day", "yesterday")

@@ -1,0 +1,251 @@
+"""A day's statement against our refunds, on both channels, through the real adapters and the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from payments.channels import RefundStatus, StatementLine
+from payments.simulator.server import ChannelSimulator
+from reconciliation import services
+from reconciliation.exceptions import DayInFuture, RunExists, RunInProgress, UnknownChannel
+from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
+from refunds.models import RefundState
+from tests.reconciliation.helpers import channel_refund, our_refund
+
+pytestmark = pytest.mark.django_db
+CHANNELS = ["alipay", "wechat"]
+OTHER = {"alipay": "wechat", "wechat": "alipay"}
+
+
+def counts(run: ReconciliationRun) -> dict[str, Any]:
+    run.refresh_from_db()
+    return {
+        "status": run.status,
+        "lines": run.statement_lines,
+        "total": run.statement_total,
+        "matched": run.matched_count,
+        "missing_at_channel": run.missing_at_channel_count,
+        "missing_with_us": run.missing_with_us_count,
+        "amount_differs": run.amount_differs_count,
+        "status_differs": run.status_differs_count,
+        "listed_twice": run.listed_twice_count,
+        "error": run.error,
+    }
+
+
+def rows(run: ReconciliationRun) -> list[tuple[Any, ...]]:
+    return list(
+        Discrepancy.objects.filter(run=run)
+        .order_by("kind", "out_refund_no")
+        .values_list(
+            "kind", "out_refund_no", "refund_id", "our_amount", "our_state", "channel_amount", "channel_status"
+        )
+    )
+
+
+def a_day_with_every_case(simulator: ChannelSimulator, channel: str) -> dict[str, Any]:
+    """Two matched refunds, one missing at the channel, one missing with us, an amount and a status difference;
+    plus refunds the day's statement must not concern (another day, another channel)."""
+    matched = [our_refund(channel, "30.00"), our_refund(channel, "12.50")]
+    for refund in matched:
+        channel_refund(simulator, channel, refund.out_refund_no, f"{refund.amount:.2f}")
+    missing_at_channel = our_refund(channel, "40.00")
+    channel_refund(simulator, channel, "RQFOREIGN0001", "8.80")
+    amount = our_refund(channel, "30.00")
+    channel_refund(simulator, channel, amount.out_refund_no, "25.00")
+    status = our_refund(channel, "18.00", state=RefundState.FAILED)
+    channel_refund(simulator, channel, status.out_refund_no, "18.00")
+    our_refund(channel, "50.00", refunded_at=timezone.now() - timedelta(days=2))
+    our_refund(OTHER[channel], "60.00")
+    return {"missing_at_channel": missing_at_channel, "amount": amount, "status": status}
+
+
+def expected_rows(case: dict[str, Any]) -> list[tuple[Any, ...]]:
+    missing, amount, status = case["missing_at_channel"], case["amount"], case["status"]
+    return [
+        ("amount_differs", amount.out_refund_no, amount.pk, Decimal("30.00"), "refunded", Decimal("25.00"), "success"),
+        ("missing_at_channel", missing.out_refund_no, missing.pk, Decimal("40.00"), "refunded", None, ""),
+        ("missing_with_us", "RQFOREIGN0001", None, None, "", Decimal("8.80"), "success"),
+        ("status_differs", status.out_refund_no, status.pk, Decimal("18.00"), "failed", Decimal("18.00"), "success"),
+    ]
+
+
+EXPECTED_COUNTS = {
+    "status": RunStatus.SUCCEEDED,
+    "lines": 5,
+    "total": Decimal("94.30"),  # 30.00 + 12.50 + 8.80 + 25.00 + 18.00
+    "matched": 2,
+    "missing_at_channel": 1,
+    "missing_with_us": 1,
+    "amount_differs": 1,
+    "status_differs": 1,
+    "listed_twice": 0,
+    "error": "",
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_day_is_classified_exactly(channel_simulator: ChannelSimulator, channel: str) -> None:
+    case = a_day_with_every_case(channel_simulator, channel)
+    run = services.reconciliation_run(channel=channel, day=services.today_in_china())
+    assert counts(run) == EXPECTED_COUNTS
+    assert rows(run) == expected_rows(case)
+    assert run.finished_at is not None
+    assert Discrepancy.objects.filter(resolved_at__isnull=False).count() == 0
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_running_a_reconciled_day_again_is_refused_unless_forced(
+    channel_simulator: ChannelSimulator, channel: str, finance: Any
+) -> None:
+    case = a_day_with_every_case(channel_simulator, channel)
+    day = services.today_in_china()
+    run = services.reconciliation_run(channel=channel, day=day)
+    before = (counts(run), sorted(Discrepancy.objects.values_list("id", flat=True)), run.finished_at)
+
+    with pytest.raises(RunExists):
+        services.reconciliation_run(channel=channel, day=day)
+    run.refresh_from_db()
+    assert (counts(run), sorted(Discrepancy.objects.values_list("id", flat=True)), run.finished_at) == before
+
+    # A resolution made on the first results survives the forced re-run, on the same request number and class.
+    resolved = Discrepancy.objects.get(run=run, kind="missing_with_us")
+    services.discrepancy_resolve(discrepancy=resolved, actor=finance, note="test refund made in the channel's portal")
+    again = services.reconciliation_run(channel=channel, day=day, force=True)
+    assert again.pk == run.pk
+    assert counts(again) == EXPECTED_COUNTS
+    assert rows(again) == expected_rows(case)
+    assert ReconciliationRun.objects.count() == 1
+    assert list(
+        Discrepancy.objects.filter(resolved_at__isnull=False).values_list(
+            "kind", "out_refund_no", "resolved_by__username", "resolution_note"
+        )
+    ) == [("missing_with_us", "RQFOREIGN0001", "finance", "test refund made in the channel's portal")]
+
+
+def test_a_quiet_day_reconciles_to_nothing(channel_simulator: ChannelSimulator) -> None:
+    run = services.reconciliation_run(channel="wechat", day=services.today_in_china() - timedelta(days=30))
+    assert counts(run) == {**EXPECTED_COUNTS, "lines": 0, "total": Decimal("0.00")} | dict.fromkeys(
+        ["matched", "missing_at_channel", "missing_with_us", "amount_differs", "status_differs"], 0
+    )
+    assert Discrepancy.objects.count() == 0
+
+
+def test_a_statement_that_cannot_be_read_fails_the_run(channel_simulator: ChannelSimulator) -> None:
+    from payments.channels import ChannelTemporaryError
+    from payments.simulator import client
+
+    our_refund("wechat", "30.00")
+    client.add_fault(channel="wechat", kind="http_500", operation="statement", base_url=channel_simulator.url)
+    with pytest.raises(ChannelTemporaryError):
+        services.reconciliation_run(channel="wechat", day=services.today_in_china())
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.statement_lines, run.missing_at_channel_count, Discrepancy.objects.count()) == (
+        RunStatus.FAILED,
+        0,
+        0,
+        0,
+    )
+    assert run.error.startswith("[wechat] statement: HTTP 500")
+    # A failed day is run again without force once the channel answers.
+    again = services.reconciliation_run(channel="wechat", day=services.today_in_china())
+    assert (again.pk, again.status, again.missing_at_channel_count, again.error) == (
+        run.pk,
+        RunStatus.SUCCEEDED,
+        1,
+        "",
+    )
+
+
+def line(number: str, amount: str = "30.00", status: RefundStatus = RefundStatus.SUCCESS) -> StatementLine:
+    return StatementLine(
+        out_trade_no="ORD1",
+        trade_no="T1",
+        out_refund_no=number,
+        channel_refund_id=None,
+        amount=Decimal(amount),
+        status=status,
+        refunded_at=None,
+    )
+
+
+def test_a_run_killed_midway_is_replaced_once_it_stopped_moving(monkeypatch: Any) -> None:
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    refunds = [our_refund("alipay", "30.00") for _ in range(3)]
+    day = services.today_in_china()
+
+    def killed() -> Iterator[StatementLine]:
+        yield from (line(refund.out_refund_no) for refund in refunds[:2])
+        yield line("RQFOREIGN0002")
+        raise KeyboardInterrupt  # the process dies here: nothing after the first batch is written
+
+    current = services.reconciliation_start(channel="alipay", day=day)
+    with pytest.raises(KeyboardInterrupt):
+        services.reconciliation_complete(current, killed())
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.statement_lines, run.matched_count, Discrepancy.objects.count()) == (
+        RunStatus.RUNNING,
+        2,
+        2,
+        0,
+    )
+    with pytest.raises(RunInProgress):
+        services.reconciliation_start(channel="alipay", day=day)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        current = services.reconciliation_start(channel="alipay", day=day)
+        run = services.reconciliation_complete(current, iter([line(r.out_refund_no) for r in refunds[:2]]))
+    assert counts(run) | {"total": None} == {
+        **EXPECTED_COUNTS,
+        "lines": 2,
+        "total": None,
+        "matched": 2,
+        "missing_at_channel": 1,
+        "missing_with_us": 0,
+        "amount_differs": 0,
+        "status_differs": 0,
+    }
+    assert rows(run) == [
+        ("missing_at_channel", refunds[2].out_refund_no, refunds[2].pk, Decimal("30.00"), "refunded", None, "")
+    ]
+
+
+def test_lines_are_matched_across_batches_and_repeats_are_flagged(monkeypatch: Any) -> None:
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    refunds = [our_refund("wechat", "20.00") for _ in range(3)]
+    refunding = our_refund("wechat", "20.00", state=RefundState.REFUNDING)
+    numbers = [r.out_refund_no for r in refunds]
+    statement = [
+        line(numbers[0], "20.00"),
+        line(numbers[1], "20.00"),
+        line(numbers[0], "20.00"),  # listed again, in a later batch
+        line(refunding.out_refund_no, "20.00", RefundStatus.PROCESSING),  # agrees: both still under way
+        line(numbers[2], "20.00"),
+        line(numbers[2], "20.00"),  # listed again, in the same batch
+    ]
+    current = services.reconciliation_start(channel="wechat", day=services.today_in_china())
+    run = services.reconciliation_complete(current, iter(statement))
+    assert (run.statement_lines, run.matched_count, run.listed_twice_count, run.missing_at_channel_count) == (
+        6,
+        4,
+        2,
+        0,
+    )
+    assert [(kind, number) for kind, number, *_ in rows(run)] == sorted(
+        [("listed_twice", numbers[0]), ("listed_twice", numbers[2])]
+    )
+
+
+def test_unknown_channel_and_future_days_are_refused() -> None:
+    with pytest.raises(UnknownChannel):
+        services.reconciliation_run(channel="paypal", day=services.today_in_china())
+    with pytest.raises(DayInFuture):
+        services.reconciliation_run(channel="wechat", day=services.today_in_china() + timedelta(days=1))
+    assert ReconciliationRun.objects.count() == 0
