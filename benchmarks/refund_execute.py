@@ -827,7 +827,7 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
             busy = burst["throughput"] * sum(executions) / len(executions) / args.workers
             print(
                 f"burst: the {args.workers} workers spent {100 * busy:.0f}% of the wall time inside refund_execute "
-                f"jobs; the rest went on what RQ does around each job (dequeue, fork, bookkeeping)"
+                f"jobs; the rest went on what RQ does around each job (dequeue, bookkeeping, a fork if the class forks)"
             )
 
     cpu = context["cpu"]
