@@ -64,6 +64,13 @@ def test_finance_sees_runs_with_their_counts(finance: Any, run: ReconciliationRu
     assert "¥1272.80" in body  # statement total
     assert reverse("admin:reconciliation_run_csv", args=[run.pk]) in body
     assert reverse("admin:reconciliation_run_start") in body
+    # The open count links to the run's open discrepancies.
+    listing = login(finance).get(reverse(CHANGELIST), {"run__id__exact": run.pk, "resolved": "no"})
+    assert sorted(row.kind for row in listing.context["cl"].result_list) == [
+        "amount_differs",
+        "missing_at_channel",
+        "missing_with_us",
+    ]
 
 
 @pytest.mark.parametrize(
