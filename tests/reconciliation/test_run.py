@@ -249,3 +249,56 @@ def test_unknown_channel_and_future_days_are_refused() -> None:
     with pytest.raises(DayInFuture):
         services.reconciliation_run(channel="wechat", day=services.today_in_china() + timedelta(days=1))
     assert ReconciliationRun.objects.count() == 0
+
+
+def test_resolving_needs_the_permission_and_a_note(finance: Any, agent: Any) -> None:
+    from reconciliation.exceptions import AlreadyResolved, NotAllowed, NoteRequired
+
+    refund = our_refund("alipay", "30.00")
+    current = services.reconciliation_start(channel="alipay", day=services.today_in_china())
+    services.reconciliation_complete(current, iter([]))
+    row = Discrepancy.objects.get()
+    assert (row.kind, row.refund_id) == ("missing_at_channel", refund.pk)
+
+    def state() -> tuple[Any, ...]:
+        return Discrepancy.objects.values_list("resolved_by_id", "resolved_at", "resolution_note").get()
+
+    with pytest.raises(NotAllowed):
+        services.discrepancy_resolve(discrepancy=row, actor=agent, note="looked at it")
+    with pytest.raises(NoteRequired) as blank:
+        services.discrepancy_resolve(discrepancy=row, actor=finance, note=" \n ")
+    assert (blank.value.field, blank.value.http_status) == ("note", 400)
+    assert state() == (None, None, "")
+
+    services.discrepancy_resolve(discrepancy=row, actor=finance, note="refund confirmed by Alipay support, case 7731")
+    resolved = state()
+    assert resolved[0] == finance.pk
+    assert resolved[2] == "refund confirmed by Alipay support, case 7731"
+    with pytest.raises(AlreadyResolved):
+        services.discrepancy_resolve(discrepancy=row, actor=finance, note="again")
+    assert state() == resolved
+
+
+def test_a_refund_still_processing_at_wechat_differs_from_ours_refunded(channel_simulator: ChannelSimulator) -> None:
+    from payments.channels import RefundRequest, get_channel
+    from payments.simulator import client
+    from tests.payments.helpers import paid_trade
+
+    ours = our_refund("wechat", "30.00")
+    processing = our_refund("wechat", "20.00", state=RefundState.REFUNDING)
+    client.add_fault(channel="wechat", kind="processing", count=2, settle_after=3600, base_url=channel_simulator.url)
+    for refund in (ours, processing):
+        trade = paid_trade(channel_simulator, "wechat", "500.00")
+        request = RefundRequest(trade[0], trade[1], refund.out_refund_no, refund.amount, Decimal("500.00"))
+        assert get_channel("wechat").refund(request).status == RefundStatus.PROCESSING
+
+    run = services.reconciliation_run(channel="wechat", day=services.today_in_china())
+    assert (run.statement_lines, run.matched_count, run.status_differs_count, run.missing_at_channel_count) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert rows(run) == [
+        ("status_differs", ours.out_refund_no, ours.pk, Decimal("30.00"), "refunded", Decimal("30.00"), "processing")
+    ]
