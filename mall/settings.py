@@ -339,4 +339,6 @@ RECONCILIATION_CHANNELS = env_list("RECONCILIATION_CHANNELS", ["alipay", "wechat
 RECONCILIATION_STALE_MINUTES = env_int("RECONCILIATION_STALE_MINUTES", 30)
 # Days before yesterday that the daily job looks back over for runs that failed or were killed.
 RECONCILIATION_CATCH_UP_DAYS = env_int("RECONCILIATION_CATCH_UP_DAYS", 3)
+# Time limit of one channel's day on a worker: a statement of a million lines takes minutes.
+RECONCILIATION_JOB_TIMEOUT_SECONDS = env_int("RECONCILIATION_JOB_TIMEOUT_SECONDS", 3600)
 # --- end of reconciliation ------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mall.exceptions import BusinessError
-from mall.jobs import job_enqueue
 from mall.models import Channel
 from reconciliation import reports, services
+from reconciliation.jobs import reconciliation_enqueue
 from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
 
 BULK_LIMIT = 200
@@ -191,14 +191,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             day: date = form.cleaned_data["day"]
             channel = form.cleaned_data["channel"]
-            job_enqueue(
-                "reconciliation.jobs.reconcile_by_hand",
-                channel,
-                day.isoformat(),
-                form.cleaned_data["force"],
-                request.user.pk,
-                queue="reconciliation",
-            )
+            reconciliation_enqueue(channel=channel, day=day, force=form.cleaned_data["force"], user_id=request.user.pk)
             messages.success(
                 request,
                 gettext("Reconciliation of %(channel)s for %(day)s started; its run appears in this list.")

@@ -3,6 +3,7 @@ reconciles the day before for every configured channel (and days whose run faile
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 import time_machine
 from croniter import croniter
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mall.jobs import PERIODIC_JOBS
 from payments.simulator.server import ChannelSimulator
@@ -21,6 +22,13 @@ from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
 from tests.reconciliation.helpers import our_refund
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # Commands speak the shop's language (Chinese); these tests read the English msgids.
+    with translation.override("en"):
+        yield
 
 
 def command(*args: str) -> str:
@@ -48,7 +56,8 @@ def test_a_dry_run_changes_nothing(channel_simulator: ChannelSimulator) -> None:
     assert (ReconciliationRun.objects.count(), Discrepancy.objects.count()) == (0, 0)
 
 
-def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: ChannelSimulator) -> None:
+def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: ChannelSimulator, settings: Any) -> None:
+    settings.JOBS_IN_PROCESS = True  # as without Redis: each day runs in this process
     refund = our_refund("wechat", "30.00", refunded_at=timezone.now() - timedelta(days=1))
     yesterday = services.today_in_china() - timedelta(days=1)
     out = command("run_job", "reconciliation.daily")
@@ -65,6 +74,7 @@ def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: C
 
 def test_the_job_takes_up_failed_days_again(channel_simulator: ChannelSimulator, settings: Any) -> None:
     settings.RECONCILIATION_CHANNELS = ["alipay"]
+    settings.JOBS_IN_PROCESS = True
     today = services.today_in_china()
     now = timezone.now()
     ReconciliationRun.objects.create(
@@ -103,3 +113,39 @@ def test_reconcile_command_refuses_a_reconciled_day_without_force(channel_simula
     assert ReconciliationRun.objects.get().finished_at > finished
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         command("reconcile", "--channel", "alipay", "--day", "yesterday")
+
+
+@pytest.mark.services
+def test_with_redis_each_day_is_a_job_of_its_own_with_a_long_time_limit(
+    channel_simulator: ChannelSimulator, settings: Any
+) -> None:
+    import django_rq
+    from rq import SimpleWorker
+
+    settings.JOBS_IN_PROCESS = False
+    settings.RECONCILIATION_JOB_TIMEOUT_SECONDS = 1800
+    queue = django_rq.get_queue("reconciliation")
+    queue.empty()
+    refund = our_refund("alipay", "30.00", refunded_at=timezone.now() - timedelta(days=1))
+    yesterday = services.today_in_china() - timedelta(days=1)
+    try:
+        assert reconcile_daily() == [f"alipay {yesterday}: queued", f"wechat {yesterday}: queued"]
+        jobs = queue.get_jobs()
+        assert [(job.func_name, job.args, job.timeout, job.retries_left) for job in jobs] == [
+            ("reconciliation.jobs.reconcile_day", ("alipay", yesterday.isoformat(), False, None), 1800, 3),
+            ("reconciliation.jobs.reconcile_day", ("wechat", yesterday.isoformat(), False, None), 1800, 3),
+        ]
+        assert ReconciliationRun.objects.count() == 0
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    finally:
+        queue.empty()
+    runs = ReconciliationRun.objects.order_by("channel").values_list("channel", "status", "missing_at_channel_count")
+    assert list(runs) == [("alipay", RunStatus.SUCCEEDED, 1), ("wechat", RunStatus.SUCCEEDED, 0)]
+    assert list(Discrepancy.objects.values_list("refund_id", flat=True)) == [refund.pk]
+
+
+def test_the_command_speaks_chinese_by_default(channel_simulator: ChannelSimulator) -> None:
+    day = services.today_in_china() - timedelta(days=1)
+    with translation.override("zh-hans"):
+        out = command("reconcile", "--channel", "alipay", "--day", day.isoformat())
+    assert out == f"支付宝 {day}：对账单 0 笔，匹配 0 笔，差异 0 笔\n"
