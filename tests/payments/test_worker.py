@@ -4,14 +4,17 @@ the database connection checked around every job, and a job's time limit still e
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
+from django.utils.module_loading import import_string
 from rq import Queue
 
 from payments import worker
@@ -19,7 +22,7 @@ from payments.channels import registry
 from payments.simulator.server import ChannelSimulator
 from payments.worker import JobWorker
 
-pytestmark = pytest.mark.services
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def where_it_ran() -> dict[str, int]:
@@ -39,6 +42,7 @@ def queue() -> Iterator[Queue]:
     connection.close()
 
 
+@pytest.mark.services
 def test_jobs_run_in_the_worker_process_with_adapters_built_before_and_connections_checked(
     channel_simulator: ChannelSimulator, queue: Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,6 +58,7 @@ def test_jobs_run_in_the_worker_process_with_adapters_built_before_and_connectio
     assert checks == ["checked"] * 5  # once at start, then before and after each of the two jobs
 
 
+@pytest.mark.services
 def test_a_job_over_its_time_limit_is_stopped(queue: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker, "warm_up", lambda: None)
     monkeypatch.setattr(worker, "close_old_connections", lambda: None)
@@ -67,3 +72,18 @@ def test_a_job_over_its_time_limit_is_stopped(queue: Queue, monkeypatch: pytest.
     assert job.get_status() == "failed"
     result: Any = job.latest_result()
     assert "JobTimeoutException" in result.exc_string
+
+
+def test_the_procfile_worker_runs_this_class_and_serves_refunds_first() -> None:
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    argv = shlex.split(line.split(":", 1)[1])
+    assert argv[:5] == ["python", "manage.py", "rqworker", "--worker-class", "payments.worker.JobWorker"]
+    assert import_string(argv[4]) is JobWorker
+    assert [arg for arg in argv[5:] if not arg.startswith("-")] == [
+        "refunds",
+        "notifications",
+        "default",
+        "stock",
+        "reconciliation",
+    ]
+    assert set(argv[5:]) - {"--with-scheduler"} == set(settings.RQ_QUEUES)
