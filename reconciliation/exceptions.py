@@ -21,6 +21,11 @@ class RunInProgress(ReconciliationError, Conflict):
     default_message = _("A run of this channel and day is in progress.")
 
 
+class RunSuperseded(ReconciliationError, Conflict):
+    code = "reconciliation_run_superseded"
+    default_message = _("This run stopped moving and another run of the same day took its place.")
+
+
 class DayInFuture(ReconciliationError):
     code = "reconciliation_day_in_future"
     default_message = _("A business day that has not begun cannot be reconciled.")

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from mall.models import Channel
@@ -39,6 +39,7 @@ from reconciliation.exceptions import (
     NoteRequired,
     RunExists,
     RunInProgress,
+    RunSuperseded,
     UnknownChannel,
 )
 from reconciliation.matching import OurRefund, SeenNumbers, classify
@@ -85,7 +86,7 @@ def reconciliation_run(*, channel: str, day: date, force: bool = False, actor: A
         with contextlib.closing(_statement(channel, day)) as lines:
             return reconciliation_complete(current, lines)
     except Exception as exc:
-        _fail(current.run, exc)
+        _fail(current, exc)
         raise
 
 
@@ -154,10 +155,10 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
             rows = [_row(current, DiscrepancyKind.MISSING_AT_CHANNEL, r.out_refund_no, r, None) for r in missing]
             _record(current, rows, {"missing_at_channel_count": len(rows)}, 0, Decimal("0.00"))
     with transaction.atomic():
+        finished = timezone.now()
+        if not _this_pass(current).update(status=RunStatus.SUCCEEDED, finished_at=finished, heartbeat_at=finished):
+            raise RunSuperseded()
         _delete_previous(run, current.watermark)
-        ReconciliationRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.SUCCEEDED, finished_at=timezone.now(), heartbeat_at=timezone.now()
-        )
     run.refresh_from_db()
     logger.info(
         "reconciled %s %s: %d lines, %d matched, %d discrepancies",
@@ -204,8 +205,17 @@ def _record(current: _Pass, rows: list[tuple[Any, ...]], counts: Mapping[str, in
         changes["statement_lines"] = F("statement_lines") + lines
         changes["statement_total"] = F("statement_total") + total
     with transaction.atomic():
+        if not _this_pass(current).update(heartbeat_at=timezone.now(), **changes):
+            raise RunSuperseded()
         _insert(rows)
-        ReconciliationRun.objects.filter(pk=current.run.pk).update(heartbeat_at=timezone.now(), **changes)
+
+
+def _this_pass(current: _Pass) -> QuerySet[ReconciliationRun]:
+    """The run, as long as this pass still holds it: a pass that stalled past the stale limit and was taken
+    over by another (``started_at`` tells passes apart) must not add to the new pass's results."""
+    return ReconciliationRun.objects.filter(
+        pk=current.run.pk, started_at=current.run.started_at, status=RunStatus.RUNNING
+    )
 
 
 _COLUMNS = (
@@ -297,12 +307,12 @@ def _delete_previous(run: ReconciliationRun, watermark: int) -> None:
         Discrepancy.objects.filter(id__in=ids).delete()
 
 
-def _fail(run: ReconciliationRun, exc: Exception) -> None:
+def _fail(current: _Pass, exc: Exception) -> None:
+    run = current.run
     message = str(exc)[:500] or type(exc).__name__
     logger.warning("reconciliation of %s %s failed: %s", run.channel, run.business_day, message)
-    ReconciliationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    now = timezone.now()
+    _this_pass(current).update(status=RunStatus.FAILED, error=message, finished_at=now, heartbeat_at=now)
     run.refresh_from_db()
 
 

@@ -302,3 +302,23 @@ def test_a_refund_still_processing_at_wechat_differs_from_ours_refunded(channel_
     assert rows(run) == [
         ("status_differs", ours.out_refund_no, ours.pk, Decimal("30.00"), "refunded", Decimal("30.00"), "processing")
     ]
+
+
+def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypatch: Any) -> None:
+    from reconciliation.exceptions import RunSuperseded
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    refunds = [our_refund("alipay", "30.00") for _ in range(2)]
+    day = services.today_in_china()
+    stalled = services.reconciliation_start(channel="alipay", day=day)
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        taken_over = services.reconciliation_start(channel="alipay", day=day)
+        run = services.reconciliation_complete(taken_over, iter([line(r.out_refund_no) for r in refunds]))
+    after = (counts(run), rows(run))
+    assert after[0]["matched"] == 2
+
+    # The stalled pass wakes up: its first batch is refused and rolled back, the new results stand.
+    with pytest.raises(RunSuperseded):
+        services.reconciliation_complete(stalled, iter([line("RQFOREIGN0003"), line("RQFOREIGN0004")]))
+    assert (counts(run), rows(run)) == after
+    assert Discrepancy.objects.count() == 0
