@@ -14,8 +14,9 @@ for pkg in build-essential pkg-config python3-dev libmariadb-dev gettext; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "$profile" = dev ]; then
-  # wrk: the load generator of scripts/bench.sh (benchmarks/refund_apply.py)
-  for pkg in chromium graphviz wrk; do
+  # wrk: the load generator of scripts/bench.sh (benchmarks/refund_apply.py); docker-compose: tests/test_deploy.py
+  # has the compose CLI check docker-compose.yml (config, refusal without secrets)
+  for pkg in chromium graphviz wrk docker-compose; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
 fi
