@@ -39,9 +39,9 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def chromium(django_db_setup: None) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/bootstrap.sh dev installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    assert CHROMIUM.exists(), "Debian's chromium is not installed (scripts/bootstrap.sh dev installs it)"
+    from playwright import sync_api
+
     # Playwright's sync API keeps an event loop in this thread while the browser is open; the ORM calls the
     # tests make meanwhile are plain synchronous code, so Django's async-context guard is lifted for them.
     with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
