@@ -401,6 +401,20 @@ def _tree_cpu_seconds(root: int | None) -> float | None:
     return sum(cpu[pid] for pid in tree)
 
 
+def _settle(server_pid: int | None, limit: float = 30) -> None:
+    """Wait until the server has worked off what the last phase left queued (requests still in its workers and
+    its listen backlog when the clients stopped), so that neither their CPU nor their delay lands on the next
+    phase: until its processes use under 5% of a core over half a second, for at most ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    last = _tree_cpu_seconds(server_pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _tree_cpu_seconds(server_pid)
+        if now is None or now - last < 0.025:
+            return
+        last = now
+
+
 def _backends_cpu_seconds() -> float:
     """CPU seconds used so far by MariaDB and by the Redis server of ``REDIS_URL`` (Linux /proc). Both are
     shared: whatever else uses them meanwhile is counted too."""
@@ -471,6 +485,7 @@ def run(
     applications = sum(len(work) for work in apply_works)
 
     warm = phase("get", [work[: 20 * clients // owners] for work in get_works], 5)
+    _settle(server_pid)
     # Short rounds of GET then apply, one after the other, so that a change in the machine's other work
     # weighs on both endpoints alike (the Python clients cannot resume their applications: one round).
     rounds = max(1, rounds if client == "wrk" else 1)
@@ -481,6 +496,7 @@ def run(
             works = get_works if mode == "get" else [work[sent:] for work, sent in zip(apply_works, done, strict=True)]
             server_before, backends_before = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
             result = phase(mode, works, seconds / rounds)
+            _settle(server_pid)  # the phase's leftovers are the phase's CPU, and not the next phase's delay
             server_after, backends_after = _tree_cpu_seconds(server_pid), _backends_cpu_seconds()
             if server_before is not None and server_after is not None:
                 result["server_cpu_s"] = server_after - server_before
