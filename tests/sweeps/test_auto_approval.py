@@ -327,3 +327,28 @@ def test_the_approved_refunds_jobs_are_queued_after_commit(
     finally:
         queue.empty()
     assert Refund.objects.get(pk=send_back.pk).state == S.AWAITING_RETURN  # waits for the goods: no job
+
+
+def test_killed_half_way_the_next_run_does_the_rest(customer: Any, clock: Any, monkeypatch: Any) -> None:
+    claims = [_claim(customer, "10.00") for _ in range(5)]
+    clock.move_to(DUE)
+    pages = []
+
+    def dies_on_the_second_page(page: Any, verdicts: Any) -> dict[int, str]:
+        pages.append(page)
+        if len(pages) == 2:
+            raise SystemExit("the worker was killed")  # mid-page: that page's transaction never commits
+        return _decide_page(page, verdicts)
+
+    monkeypatch.setattr("refunds.sweeps._decide_page", dies_on_the_second_page)
+    with pytest.raises(SystemExit):
+        auto_approval_sweep(batch_size=2)
+    monkeypatch.undo()
+    assert sorted(Refund.objects.filter(state=S.REFUNDING).values_list("pk", flat=True)) == [
+        claims[0].pk,
+        claims[1].pk,
+    ]
+
+    assert dict(auto_approval_sweep(batch_size=2).counts) == {"approve": 3}
+    assert set(Refund.objects.values_list("state", flat=True)) == {S.REFUNDING}
+    assert [RefundEvent.objects.filter(refund=claim, to_state=S.APPROVED).count() for claim in claims] == [1] * 5
