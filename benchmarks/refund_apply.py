@@ -53,28 +53,19 @@ def seed(orders: int, customers: int, plan_path: Path) -> None:
     import django
 
     django.setup()
-    from decimal import Decimal
-
+    import seeding
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
-    from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from mall.models import Order, OrderEvent, OrderItem, Payment, Product, SaleUnit, Stock
+    from mall.models import OrderItem
 
     started = time.monotonic()
     user_model = get_user_model()
     password = make_password("bench-pass-w0rd")  # hashed once: the bench never logs in with it
     batch = 1000
     with transaction.atomic():
-        products = []
-        for sku, name, price in (("BENCH-APPLE", "Bench apple", "6.50"), ("BENCH-PEAR", "Bench pear", "9.80")):
-            product, _ = Product.objects.get_or_create(
-                sku=sku, defaults={"name": name, "unit": SaleUnit.PIECE, "price": Decimal(price)}
-            )
-            Stock.objects.get_or_create(product=product, defaults={"quantity": Decimal("1000000")})
-            products.append(product)
         users = user_model.objects.bulk_create(
             [user_model(username=f"bench{n:06d}", password=password) for n in range(customers)], batch_size=batch
         )
@@ -85,62 +76,8 @@ def seed(orders: int, customers: int, plan_path: Path) -> None:
         )
         token_by_user = {token.user_id: token.key for token in tokens}
 
-        lines = [(products[0], Decimal("3")), (products[1], Decimal("2"))]
-        goods = sum(((p.price * q).quantize(Decimal("0.01")) for p, q in lines), Decimal("0.00"))
-        shipping = Decimal("6.00")
         run_id = f"{int(time.time()) % 10**8:08d}"
-        order_rows = Order.objects.bulk_create(
-            [
-                Order(
-                    order_no=f"OB{run_id}{n:07d}",
-                    customer=users[n % customers],
-                    status="paid",
-                    goods_amount=goods,
-                    shipping_fee=shipping,
-                    total_amount=goods + shipping,
-                )
-                for n in range(orders)
-            ],
-            batch_size=batch,
-        )
-        if order_rows[0].pk is None:
-            order_rows = list(Order.objects.filter(order_no__startswith=f"OB{run_id}").order_by("order_no"))
-        now = timezone.now()
-        OrderItem.objects.bulk_create(
-            [
-                OrderItem(
-                    order=order,
-                    product=product,
-                    sku=product.sku,
-                    name=product.name,
-                    unit=product.unit,
-                    quantity=quantity,
-                    unit_price=product.price,
-                    amount=(product.price * quantity).quantize(Decimal("0.01")),
-                )
-                for order in order_rows
-                for product, quantity in lines
-            ],
-            batch_size=batch,
-        )
-        Payment.objects.bulk_create(
-            [
-                Payment(
-                    order=order,
-                    channel="alipay" if n % 2 else "wechat",
-                    out_trade_no=order.order_no,
-                    trade_no=f"BT{order.order_no}",
-                    amount=order.total_amount,
-                    paid_at=now,
-                )
-                for n, order in enumerate(order_rows)
-            ],
-            batch_size=batch,
-        )
-        OrderEvent.objects.bulk_create(
-            [OrderEvent(order=order, from_status="pending_payment", to_status="paid") for order in order_rows],
-            batch_size=batch,
-        )
+        order_rows = seeding.paid_orders(customers=users, count=orders, order_prefix=f"OB{run_id}", trade_prefix="BT")
     items_by_order: dict[int, list[tuple[int, int]]] = {}
     for order_id, item_id, quantity in (
         OrderItem.objects.filter(order__in=[o.pk for o in order_rows])

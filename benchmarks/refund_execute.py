@@ -264,14 +264,12 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
 
 def seed(orders: int) -> list[Any]:
-    from decimal import Decimal
-
+    import seeding
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
-    from django.utils import timezone
 
-    from mall.models import Order, OrderEvent, OrderItem, Payment, Product, SaleUnit, Stock, StockMovement
+    from mall.models import Order, OrderItem, StockMovement
     from mall.services import ALLOCATION_REASON, allocation_reference
 
     user_model = get_user_model()
@@ -280,13 +278,6 @@ def seed(orders: int) -> list[Any]:
     batch = 1000
     run_id = f"{int(time.time()) % 10**8:08d}"
     with transaction.atomic():
-        products = []
-        for sku, name, price in (("BENCH-APPLE", "Bench apple", "6.50"), ("BENCH-PEAR", "Bench pear", "9.80")):
-            product, _ = Product.objects.get_or_create(
-                sku=sku, defaults={"name": name, "unit": SaleUnit.PIECE, "price": Decimal(price)}
-            )
-            Stock.objects.get_or_create(product=product, defaults={"quantity": Decimal("1000000")})
-            products.append(product)
         user_model.objects.bulk_create(
             [
                 user_model(username=f"bx{n:06d}", email=f"bx{n:06d}@bench.example", password=password)
@@ -295,60 +286,12 @@ def seed(orders: int) -> list[Any]:
             batch_size=batch,
         )
         users = list(user_model.objects.filter(username__startswith="bx").order_by("username"))
-        lines = [(products[0], Decimal("3")), (products[1], Decimal("2"))]
-        goods = sum(((p.price * q).quantize(Decimal("0.01")) for p, q in lines), Decimal("0.00"))
-        shipping = Decimal("6.00")
-        Order.objects.bulk_create(
-            [
-                Order(
-                    order_no=f"OX{run_id}{n:07d}",
-                    customer=users[n % customers],
-                    status="paid",
-                    goods_amount=goods,
-                    shipping_fee=shipping,
-                    total_amount=goods + shipping,
-                    receiver_phone=f"1380000{n % 10000:04d}",
-                )
-                for n in range(orders)
-            ],
-            batch_size=batch,
-        )
-        order_rows = list(Order.objects.filter(order_no__startswith=f"OX{run_id}").order_by("order_no"))
-        now = timezone.now()
-        OrderItem.objects.bulk_create(
-            [
-                OrderItem(
-                    order=order,
-                    product=product,
-                    sku=product.sku,
-                    name=product.name,
-                    unit=product.unit,
-                    quantity=quantity,
-                    unit_price=product.price,
-                    amount=(product.price * quantity).quantize(Decimal("0.01")),
-                )
-                for order in order_rows
-                for product, quantity in lines
-            ],
-            batch_size=batch,
-        )
-        Payment.objects.bulk_create(
-            [
-                Payment(
-                    order=order,
-                    channel="alipay" if n % 2 else "wechat",
-                    out_trade_no=order.order_no,
-                    trade_no=f"XT{order.order_no}",
-                    amount=order.total_amount,
-                    paid_at=now,
-                )
-                for n, order in enumerate(order_rows)
-            ],
-            batch_size=batch,
-        )
-        OrderEvent.objects.bulk_create(
-            [OrderEvent(order=order, from_status="pending_payment", to_status="paid") for order in order_rows],
-            batch_size=batch,
+        order_rows = seeding.paid_orders(
+            customers=users,
+            count=orders,
+            order_prefix=f"OX{run_id}",
+            trade_prefix="XT",
+            receiver_phone=lambda n: f"1380000{n % 10000:04d}",
         )
         # The stock each paid order took (as mall.services.stock_allocate records it): the restock job returns it.
         StockMovement.objects.bulk_create(
