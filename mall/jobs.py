@@ -35,6 +35,12 @@ def _queue(name: str, url: str) -> Any:
     return django_rq.get_queue(name)
 
 
+def _retry(intervals: tuple[int, ...]) -> Any:
+    from rq import Retry
+
+    return Retry(max=len(intervals), interval=list(intervals)) if intervals else None
+
+
 def _dispatch(
     func: Callable[..., Any] | str, args: tuple[Any, ...], queue: str, retry_intervals: tuple[int, ...]
 ) -> None:
@@ -46,11 +52,8 @@ def _dispatch(
             # In-process jobs have no worker to retry them: the sweeps find the work again from the database.
             logger.exception("in-process job %s%r failed", getattr(func, "__name__", func), args)
         return
-    from rq import Retry
-
     try:
-        retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
-        _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(func, *args, retry=retry)
+        _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(func, *args, retry=_retry(retry_intervals))
     except Exception:
         logger.exception("could not enqueue %s%r on %s; the re-dispatch sweep will pick it up", func, args, queue)
 
@@ -63,11 +66,11 @@ def _enqueue_many(
     func: Callable[..., Any] | str, arg_lists: Sequence[tuple[Any, ...]], queue: str, retry_intervals: tuple[int, ...]
 ) -> None:
     """Hand ``func(*args)`` for each of ``arg_lists`` to RQ, one pipeline per ``ENQUEUE_CHUNK`` jobs."""
-    from rq import Queue, Retry
+    from rq import Queue
 
     rq_queue = _queue(queue, settings.RQ_QUEUES[queue]["URL"])
     target: Any = func  # a callable or its dotted path; RQ takes both
-    retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
+    retry = _retry(retry_intervals)
     for start in range(0, len(arg_lists), ENQUEUE_CHUNK):
         chunk = arg_lists[start : start + ENQUEUE_CHUNK]
         rq_queue.enqueue_many([Queue.prepare_data(target, args, retry=retry) for args in chunk])

@@ -6,6 +6,7 @@ are resolved through an action that asks for a note and calls ``reconciliation.s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,6 +32,11 @@ from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
 
 BULK_LIMIT = 200
 RUN_PERMISSION = "reconciliation.run_reconciliation"
+
+
+def flattened(fields: Sequence[str | Sequence[str]]) -> list[str]:
+    """The names of an admin's ``fields``, rows of several fields spread out."""
+    return [name for entry in fields for name in ((entry,) if isinstance(entry, str) else entry)]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -101,25 +107,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "error",
         "reports",
     ]
-    readonly_fields = [
-        "channel",
-        "business_day",
-        "status",
-        "started_at",
-        "finished_at",
-        "started_by",
-        "statement_lines",
-        "statement_total_yuan",
-        "matched_count",
-        "missing_at_channel_count",
-        "missing_with_us_count",
-        "amount_differs_count",
-        "status_differs_count",
-        "listed_twice_count",
-        "open_discrepancies",
-        "error",
-        "reports",
-    ]
+    readonly_fields = flattened(fields)  # everything shown is read-only
     list_select_related = ["started_by"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationRun]:
@@ -260,21 +248,7 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         ("resolved_by", "resolved_at"),
         "resolution_note",
     ]
-    readonly_fields = [
-        "run",
-        "kind",
-        "out_refund_no",
-        "refund_link",
-        "our_amount_yuan",
-        "our_state_label",
-        "channel_amount_yuan",
-        "channel_status_label",
-        "channel_refund_id",
-        "channel_time",
-        "resolved_by",
-        "resolved_at",
-        "resolution_note",
-    ]
+    readonly_fields = flattened(fields)  # everything shown is read-only
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm(services.RESOLVE_PERMISSION))

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -117,7 +117,24 @@ def discrepancy_values(run: ReconciliationRun) -> Iterator[tuple[Any, ...]]:
         last = (values[-1][1], values[-1][2], values[-1][0])
 
 
-def text_rows(run: ReconciliationRun) -> Iterator[list[str]]:
+class ReportRow(NamedTuple):
+    """One discrepancy as the report shows it: labels in the active language, money and times still typed."""
+
+    kind: str
+    out_refund_no: str
+    refund_no: str
+    our_amount: Decimal | None
+    our_state: str
+    channel_amount: Decimal | None
+    channel_status: str
+    channel_refund_id: str
+    channel_time: datetime | None
+    resolved_by: str
+    resolved_at: datetime | None
+    resolution_note: str
+
+
+def report_rows(run: ReconciliationRun) -> Iterator[ReportRow]:
     for (
         kind,
         number,
@@ -132,19 +149,37 @@ def text_rows(run: ReconciliationRun) -> Iterator[list[str]]:
         at,
         note,
     ) in discrepancy_values(run):
-        yield [
+        yield ReportRow(
             kind_label(kind),
             number,
             refund_no or "",
-            yuan(our_amount),
+            our_amount,
             state_label(our_state) if our_state else "",
-            yuan(ch_amount),
+            ch_amount,
             channel_status_label(ch_status) if ch_status else "",
             ch_id,
-            china_time(ch_time),
+            ch_time,
             by or "",
-            china_time(at),
+            at,
             note,
+        )
+
+
+def text_rows(run: ReconciliationRun) -> Iterator[list[str]]:
+    for row in report_rows(run):
+        yield [
+            row.kind,
+            row.out_refund_no,
+            row.refund_no,
+            yuan(row.our_amount),
+            row.our_state,
+            yuan(row.channel_amount),
+            row.channel_status,
+            row.channel_refund_id,
+            china_time(row.channel_time),
+            row.resolved_by,
+            china_time(row.resolved_at),
+            row.resolution_note,
         ]
 
 
@@ -207,34 +242,21 @@ def write_xlsx(run: ReconciliationRun, out: IO[bytes]) -> None:
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
-    for (
-        kind,
-        number,
-        refund_no,
-        our_amount,
-        our_state,
-        ch_amount,
-        ch_status,
-        ch_id,
-        ch_time,
-        by,
-        at,
-        note,
-    ) in discrepancy_values(run):
+    for row in report_rows(run):
         sheet.append(
             [
-                _text(sheet, kind_label(kind)),
-                _text(sheet, number),
-                _text(sheet, refund_no or ""),
-                _money(sheet, our_amount),
-                _text(sheet, state_label(our_state) if our_state else ""),
-                _money(sheet, ch_amount),
-                _text(sheet, channel_status_label(ch_status) if ch_status else ""),
-                _text(sheet, ch_id),
-                _time(sheet, ch_time),
-                _text(sheet, by or ""),
-                _time(sheet, at),
-                _text(sheet, note),
+                _text(sheet, row.kind),
+                _text(sheet, row.out_refund_no),
+                _text(sheet, row.refund_no),
+                _money(sheet, row.our_amount),
+                _text(sheet, row.our_state),
+                _money(sheet, row.channel_amount),
+                _text(sheet, row.channel_status),
+                _text(sheet, row.channel_refund_id),
+                _time(sheet, row.channel_time),
+                _text(sheet, row.resolved_by),
+                _time(sheet, row.resolved_at),
+                _text(sheet, row.resolution_note),
             ]
         )
     book.save(out)

@@ -275,3 +275,19 @@ def test_list_pages_take_a_fixed_number_of_queries(
         assert client.get(reverse(CHANGELIST)).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("admin:reconciliation_reconciliationrun_changelist")).status_code == 200
+
+
+def test_finance_opens_a_run_and_a_discrepancy_read_only(finance: Any, run: ReconciliationRun) -> None:
+    client = login(finance)
+    page = client.get(reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert page.context["adminform"].form.fields == {}  # every field shown is read-only
+    assert "¥1272.80" in page.content.decode()
+
+    differs = Discrepancy.objects.get(kind="amount_differs")
+    page = client.get(reverse("admin:reconciliation_discrepancy_change", args=[differs.pk]))
+    assert page.status_code == 200
+    assert page.context["adminform"].form.fields == {}
+    body = page.content.decode()
+    assert run.refs["differs"].refund_no in body  # type: ignore[attr-defined]
+    assert "¥1234.50" in body and "¥1234.00" in body
