@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from logistics import services
 from logistics.models import Inspection, Interception, InterceptionStatus
@@ -85,7 +86,7 @@ periodic_job_register(
     PeriodicJob(
         name="logistics.interception_sweep",
         func=interception_sweep,
-        description="Ask carriers about unanswered interceptions; count those past the time limit as failed.",
+        description=_("Ask carriers about unanswered interceptions; count those past the time limit as failed."),
         interval=60,
     )
 )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from payments import notifications, services, vouchers
@@ -126,7 +127,7 @@ periodic_job_register(
     PeriodicJob(
         name="payments.sweep_refunding",
         func=sweep_refunding,
-        description="Query or resend refunds stuck in refunding (lost jobs, PROCESSING answers).",
+        description=_("Query or resend refunds stuck in refunding (lost jobs, PROCESSING answers)."),
         queue="refunds",
         interval=120,
     )
@@ -135,7 +136,7 @@ periodic_job_register(
     PeriodicJob(
         name="payments.sweep_after_refund",
         func=sweep_after_refund,
-        description="Issue missing vouchers and customer notifications of refunded refunds.",
+        description=_("Issue missing vouchers and customer notifications of refunded refunds."),
         interval=300,
     )
 )
