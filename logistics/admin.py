@@ -34,21 +34,11 @@ from logistics.models import (
     Warehouse,
     WriteOff,
 )
+from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from refunds.models import RefundKind, RefundReason, RefundState, ReturnShipment
 
 BULK_LIMIT = 100
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _each(request: HttpRequest, queryset: QuerySet[Any], call: Any, done: Any) -> None:

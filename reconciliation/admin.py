@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from mall.models import Channel
 from reconciliation import reports, services
@@ -37,17 +38,6 @@ RUN_PERMISSION = "reconciliation.run_reconciliation"
 def flattened(fields: Sequence[str | Sequence[str]]) -> list[str]:
     """The names of an admin's ``fields``, rows of several fields spread out."""
     return [name for entry in fields for name in ((entry,) if isinstance(entry, str) else entry)]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- runs -------------------------------------------------------------------------------------------------
