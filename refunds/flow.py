@@ -87,12 +87,14 @@ def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: str = "
     return refund
 
 
-@transaction.atomic
+# The channel's answers: no savepoint of their own inside a caller's transaction (payments records the answer
+# and applies it in one). A failure here fails the caller's whole transaction, which every caller wants.
+@transaction.atomic(savepoint=False)
 def refund_mark_refunded(
     *, refund: Refund, channel_refund_id: str = "", refunded_at: datetime | None = None, note: str = ""
 ) -> Refund:
     """The channel confirmed the money went back. Idempotent: a repeated confirmation changes nothing."""
-    refund = _lock_refund(refund.pk)
+    refund = _lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.REFUNDED:
         return refund
     if refund.state == RefundState.FAILED:
@@ -110,10 +112,10 @@ def refund_mark_refunded(
     return refund
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
     """The channel refused for good, or retries ran out: a person must look."""
-    refund = _lock_refund(refund.pk)
+    refund = _lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.FAILED:
         return refund
     _transition(refund=refund, action=refund.channel_failed, note=note)

@@ -102,9 +102,11 @@ def _lock_order(order_id: int) -> Order:
     return Order.objects.select_for_update().select_related("payment", "shipment").get(pk=order_id)
 
 
-def _lock_refund(refund_id: int) -> Refund:
-    """Lock the order first, then the refund: the one lock order every service uses."""
-    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+def _lock_refund(refund_id: int, *, order_id: int | None = None) -> Refund:
+    """Lock the order first, then the refund: the one lock order every service uses. A caller that already
+    holds the refund passes its ``order_id`` (a refund never changes order) and saves the look-up."""
+    if order_id is None:
+        order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
     order = _lock_order(order_id)
     refund = Refund.objects.select_for_update().get(pk=refund_id)
     refund.order = order

@@ -7,6 +7,8 @@ uses for a refund not finished yet, so an N answer is settled by a refund query.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import csv
 import functools
@@ -25,6 +27,9 @@ from urllib.parse import parse_qs
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from payments.channels.base import (
     CHINA_TZ,
@@ -78,12 +83,42 @@ class GatewayAliPay(AliPay):  # type: ignore[misc]
     """The SDK client, pointed at a chosen gateway.
 
     Also: request timestamps in Beijing time whatever the server's zone (the SDK uses local time, which is
-    UTC in our containers), and the notify URL sent with refunds too (the SDK only adds it to payments).
+    UTC in our containers), the notify URL sent with refunds too (the SDK only adds it to payments), and
+    signatures made and checked by OpenSSL (``cryptography``) with the keys the SDK loaded: the same PKCS#1 v1.5
+    signatures as the SDK's own pycryptodome code, which spends about 2.7 ms signing and 1 ms verifying
+    each call against OpenSSL's 0.9 ms and 0.03 ms.
     """
+
+    _openssl_private_key: rsa.RSAPrivateKey
+    _openssl_public_key: rsa.RSAPublicKey
 
     def __init__(self, *, gateway: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._gateway = gateway
+
+    def _load_key(self) -> None:
+        super()._load_key()  # the SDK's parsing: the same key formats are accepted as before
+        private = serialization.load_der_private_key(self._app_private_key.export_key("DER"), password=None)
+        public = serialization.load_der_public_key(self._alipay_public_key.export_key("DER"))
+        if not isinstance(private, rsa.RSAPrivateKey) or not isinstance(public, rsa.RSAPublicKey):
+            raise AliPayException(None, "Alipay keys must be RSA keys")
+        self._openssl_private_key, self._openssl_public_key = private, public
+
+    def _sign(self, unsigned_string: str) -> str:
+        if self._sign_type != "RSA2":  # the legacy SHA-1 "RSA" type stays with the SDK
+            return str(super()._sign(unsigned_string))
+        signature = self._openssl_private_key.sign(unsigned_string.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(signature).decode("ascii")
+
+    def _verify(self, raw_content: str, signature: str) -> bool:
+        if self._sign_type != "RSA2":
+            return bool(super()._verify(raw_content, signature))
+        try:
+            raw_signature = base64.decodebytes(signature.encode())
+            self._openssl_public_key.verify(raw_signature, raw_content.encode(), padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, binascii.Error, ValueError):
+            return False
+        return True
 
     def build_body(self, method: str, biz_content: Any = None, **kwargs: Any) -> dict[str, Any]:
         data: dict[str, Any] = super().build_body(method, biz_content, **kwargs)
