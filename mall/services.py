@@ -47,12 +47,14 @@ def _actor_id(actor: Actor) -> int | None:
 
 
 def order_transition(*, order: Order, action: Callable[[], None], actor: Actor = None, note: str = "") -> Order:
-    """Run one transition method of ``order`` (already locked by the caller) and record it."""
+    """Run one transition method of ``order`` (already locked by the caller) and record it. Only the status is
+    written: other columns (the refund services keep the shipping fee claimed up to date with UPDATEs of their
+    own) are never overwritten with this copy's values."""
     if not can_proceed(action):
         raise OrderTransitionNotAllowed(status=order.status)
     from_status = order.status
     action()
-    order.save()
+    order.save(update_fields=["status", "updated_at"])
     OrderEvent.objects.create(
         order=order, actor_id=_actor_id(actor), from_status=from_status, to_status=order.status, note=note[:255]
     )

@@ -129,6 +129,24 @@ def test_refund_status_follows_confirmed_money(customer: object) -> None:
 
 
 @pytest.mark.django_db
+def test_a_transition_writes_only_the_status(customer: object) -> None:
+    """A copy of the order read before another service changed it does not put the old values back."""
+    order = make_order(customer, status="paid", shipping_fee="8.00")
+    stale = Order.objects.get(pk=order.pk)
+    Order.objects.filter(pk=order.pk).update(shipping_fee_refund_claimed=Decimal("8.00"), receiver_name="王芳")
+
+    services.order_sync_refund_status(order=stale, refunded_total=stale.total_amount)
+
+    saved = Order.objects.get(pk=order.pk)
+    assert (saved.status, saved.shipping_fee_refund_claimed, saved.receiver_name) == (
+        S.REFUNDED,
+        Decimal("8.00"),
+        "王芳",
+    )
+    assert saved.updated_at > order.updated_at
+
+
+@pytest.mark.django_db
 def test_stock_adjust_applies_each_reference_once(customer: object) -> None:
     from tests.factories import ProductFactory
 
