@@ -16,8 +16,9 @@ One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up 
 3. bulk-inserts paid, unshipped orders (two lines of the same two products each, their stock allocated; Alipay and
    WeChat Pay alternately) and registers their trades with the simulator
    (``payments.simulator.client.register_trade``, in a thread pool);
-4. warm-up, then **burst**: ``--burst`` refunds created through ``refunds.services.refund_create_by_system``
-   (approved at once, routed to `refunding`; ``payments.jobs.refund_execute`` goes to the `refunds` queue after
+4. warm-up; **RQ alone**: as many jobs as the burst that do nothing (``django.utils.timezone.now``, with a refund
+   job's retries) handed to the `refunds` queue at once: what RQ costs per job by itself; then **burst**:
+   ``--burst`` refunds created through ``refunds.services.refund_create_by_system`` (approved at once, routed to `refunding`; ``payments.jobs.refund_execute`` goes to the `refunds` queue after
    commit) inside one transaction, so that every job is handed over at the same instant: the workers' capacity.
    Its latencies count from that commit (the approvals happened earlier, inside the transaction);
 5. **calm**: up to ``--calm`` refunds (at most 20 s worth) offered at half the rate the burst reached, one
@@ -546,6 +547,31 @@ def run_burst(
     }
 
 
+NOOP_JOB = "django.utils.timezone.now"  # a job with no work of ours: what RQ alone costs per job
+
+
+def run_rq_floor(count: int, seconds: float) -> dict[str, Any]:
+    """``count`` jobs that do nothing, handed at once to the `refunds` queue with the retries of a refund job:
+    the jobs per second and the CPU per job that RQ (dequeue, bookkeeping, result) costs by itself on these
+    workers and this Redis. Returns the wall time until every queue was idle again."""
+    import django_rq
+    from rq import Queue
+
+    from mall.jobs import DEFAULT_RETRY_INTERVALS, _retry
+
+    queue = django_rq.get_queue("refunds")
+    retry = _retry(DEFAULT_RETRY_INTERVALS)
+    started = time.time()
+    for first in range(0, count, 500):
+        chunk = range(first, min(count, first + 500))
+        queue.enqueue_many([Queue.prepare_data(NOOP_JOB, (), retry=retry) for _ in chunk])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not _queues_idle():
+        time.sleep(0.05)
+    idle = _queues_idle()
+    return {"jobs": count, "seconds": time.time() - started, "idle": idle, "dropped": 0 if idle else _abandon_queues()}
+
+
 def run_paced(orders: list[Any], rate: float, feeders: int, seconds: float) -> dict[str, Any]:
     from django.db import connection
 
@@ -787,10 +813,34 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
         "shared with anything else running; this process holds the feeders (refund creation) and the notification "
         "sink."
     )
+    budget = 10 * (os.cpu_count() or 1)
     print(
-        f"budget: at 100 refunds/s, {os.cpu_count()} cores leave {10 * (os.cpu_count() or 1):.0f} ms of CPU per "
-        f"refund for everything above"
+        f"budget: at 100 refunds/s, {os.cpu_count()} cores leave {budget:.0f} ms of CPU per refund for everything above"
     )
+    floor = context["floor"]
+    workers_cpu = next(name for name in cpu["burst_exec"] if name.startswith("RQ workers"))
+    redis_cpu = next(name for name in cpu["burst_exec"] if name.startswith("Redis"))
+    rq_worker, rq_redis = floor["cpu"][workers_cpu], floor["cpu"][redis_cpu]
+    drained = "drained" if floor["idle"] else f"{floor['dropped']} dropped at the deadline"
+    print()
+    print(
+        f"RQ alone: {floor['jobs']} jobs that do nothing ran at {floor['jobs'] / floor['seconds']:.0f} jobs/s on "
+        f"the {args.workers} workers ({drained}), costing {rq_worker:.1f} ms of worker CPU and {rq_redis:.1f} ms of "
+        "Redis CPU per job"
+    )
+    spent = cpu["burst_exec"]
+    parts = [
+        ("RQ around each job (workers + Redis, as measured alone)", rq_worker + rq_redis),
+        ("the refund's own work in the workers (the rest of their CPU)", spent[workers_cpu] - rq_worker),
+        ("the rest of Redis (handing the follow-up job over)", spent[redis_cpu] - rq_redis),
+        ("MariaDB", spent["MariaDB (mariadbd, shared)"]),
+        ("channel simulator (the gateway's side, on these cores)", spent["channel simulator"]),
+        ("this process (notification sink, progress polling)", spent["this process (feeders, sink)"]),
+    ]
+    print(f"what one burst refund costs, against the {budget:.0f} ms budget:")
+    for label, value in parts:
+        print(f"  {label:<62} {value:>6.1f} ms")
+    print(f"  {'total':<62} {sum(value for _, value in parts):>6.1f} ms")
 
     checks = context["checks"]
     print()
@@ -1000,6 +1050,9 @@ def main() -> int:
             meter.add("Redis (redis-server, shared)", _pids_named("redis-server"))
         meter.add_self("this process (feeders, sink)")
 
+        def per_job(after: dict[str, float], before: dict[str, float], count: int) -> dict[str, float]:
+            return {name: 1000 * (after[name] - before[name]) / max(count, 1) for name in after}
+
         load_start = _load()
         warm_orders = orders[: args.warmup]
         burst_orders = orders[args.warmup : args.warmup + args.burst]
@@ -1020,6 +1073,12 @@ def main() -> int:
             )
             _print_logs(work)
             return 1
+
+        print(f"== RQ alone: {args.burst} jobs that do nothing ({NOOP_JOB}) handed over at once")
+        cpu_before_floor = meter.snapshot()
+        floor = run_rq_floor(args.burst, args.timeout)
+        floor["cpu"] = per_job(meter.snapshot(), cpu_before_floor, args.burst)
+        _remove_finished_jobs()
 
         print(f"== burst: {len(burst_orders)} refunds committed at once")
         profile_seconds = 0.0
@@ -1087,9 +1146,6 @@ def main() -> int:
         cpu_after_paced = meter.snapshot()
         paced_figures = _phase_figures(paced, from_commit=False)
 
-        def per_refund(after: dict[str, float], before: dict[str, float], count: int) -> dict[str, float]:
-            return {name: 1000 * (after[name] - before[name]) / max(count, 1) for name in after}
-
         exec_cpu = burst_marks.get("cpu", cpu_after_burst)
         from mall.models import StockMovement
         from payments.models import ChannelAttempt, CustomerNotification, RefundVoucher
@@ -1113,10 +1169,11 @@ def main() -> int:
             "paced_offered": paced["offered"],
             "feeder_errors": calm["errors"] + paced["errors"],
             "durations": durations,
+            "floor": floor,
             "cpu": {
-                "burst_exec": per_refund(exec_cpu, burst_marks["cpu_commit"], burst_figures["refunded"]),
-                "burst_follow": per_refund(cpu_after_burst, exec_cpu, burst_figures["refunded"]),
-                "paced": per_refund(cpu_after_paced, cpu_before_paced, paced_figures["refunded"]),
+                "burst_exec": per_job(exec_cpu, burst_marks["cpu_commit"], burst_figures["refunded"]),
+                "burst_follow": per_job(cpu_after_burst, exec_cpu, burst_figures["refunded"]),
+                "paced": per_job(cpu_after_paced, cpu_before_paced, paced_figures["refunded"]),
             },
             "checks": {
                 "failed_jobs": _failed_jobs(),
