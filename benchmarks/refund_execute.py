@@ -18,9 +18,10 @@ One command (scripts/bench.sh runs it last; alone it needs MariaDB and Redis up 
    (``payments.simulator.client.register_trade``, in a thread pool);
 4. warm-up; **RQ alone**: as many jobs as the burst that do nothing (``django.utils.timezone.now``, with a refund
    job's retries) handed to the `refunds` queue at once: what RQ costs per job by itself; then **burst**:
-   ``--burst`` refunds created through ``refunds.services.refund_create_by_system`` (approved at once, routed to `refunding`; ``payments.jobs.refund_execute`` goes to the `refunds` queue after
-   commit) inside one transaction, so that every job is handed over at the same instant: the workers' capacity.
-   Its latencies count from that commit (the approvals happened earlier, inside the transaction);
+   ``--burst`` refunds created through ``refunds.services.refund_create_by_system`` (approved at once, routed to
+   `refunding`; ``payments.jobs.refund_execute`` goes to the `refunds` queue after commit) inside one transaction,
+   so that every job is handed over at the same instant: the workers' capacity. Its latencies count from that
+   commit (the approvals happened earlier, inside the transaction);
 5. **calm**: up to ``--calm`` refunds (at most 20 s worth) offered at half the rate the burst reached, one
    transaction each, by feeder threads: the time from each refund's `approved` event to its `refunded` event when
    the workers keep up;
