@@ -239,7 +239,11 @@ def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], 
     with transaction.atomic():
         _record(refund, "notification", notification.status, started, raw=notification.raw)
         if notification.status == RefundStatus.SUCCESS and refund.state != RefundState.REFUNDED:
-            flow.refund_mark_refunded(refund=refund, channel_refund_id=notification.channel_refund_id or "")
+            flow.refund_mark_refunded(
+                refund=refund,
+                channel_refund_id=notification.channel_refund_id or "",
+                refunded_at=notification.succeeded_at,
+            )
         elif (
             notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING
         ):

@@ -257,6 +257,7 @@ class AlipayChannel:
             status=found.status,
             amount=found.amount,
             raw=mask_raw(data),
+            succeeded_at=found.succeeded_at,
         )
 
     # --- statements -----------------------------------------------------------------------------------------

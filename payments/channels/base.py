@@ -97,6 +97,8 @@ class RefundNotification:
     status: RefundStatus
     amount: Decimal
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # When the channel says the money went back (not when we heard of it): the day reconciliation files it under.
+    succeeded_at: datetime | None = None
 
 
 @dataclass(frozen=True)

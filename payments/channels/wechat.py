@@ -192,6 +192,7 @@ class WechatChannel:
             status=_STATUS[channel_status],
             amount=fen_to_yuan(refund_fen),
             raw=mask_raw(raw),
+            succeeded_at=_rfc3339(resource.get("success_time")) if channel_status == "SUCCESS" else None,
         )
 
     # --- statements -----------------------------------------------------------------------------------------
@@ -322,7 +323,9 @@ def _fen(value: Any) -> Decimal:
 
 
 def _rfc3339(value: Any) -> datetime | None:
+    """An RFC 3339 time with its offset, as WeChat Pay writes them; None if absent, malformed or without offset."""
     try:
-        return datetime.fromisoformat(str(value)) if value else None
+        moment = datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+    return moment if moment is not None and moment.tzinfo is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -100,3 +101,20 @@ def test_raw_payloads_keep_no_signatures_or_payer_details() -> None:
         "resource": {"user_received_account": "***", "amount": {"refund": 1250}},
         "list": [{"openid": "***"}],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T23:59:58+08:00", datetime(2026, 11, 24, 15, 59, 58, tzinfo=UTC)),
+        ("2026-11-24T15:59:58Z", datetime(2026, 11, 24, 15, 59, 58, tzinfo=UTC)),
+        ("2026-11-24T23:59:58", None),  # no offset: which day it was cannot be told
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_wechat_times_are_read_with_their_offset(text: Any, expected: datetime | None) -> None:
+    from payments.channels.wechat import _rfc3339
+
+    assert _rfc3339(text) == expected
