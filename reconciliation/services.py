@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from mall.models import Channel
 from payments.channels import StatementLine, get_channel
@@ -48,6 +49,10 @@ from refunds.models import Refund, RefundState
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000  # statement lines per query of our refunds, and our refunds per page
+# A refund "missing at the channel" on one day and listed on a statement up to this many days later was listed
+# late (a refund that succeeded just before midnight, booked by the channel the next day): that later run
+# resolves the earlier discrepancy itself, saying where the refund was listed.
+LATE_LISTING_DAYS = 3
 DELETE_BATCH = 5000
 RESOLVE_PERMISSION = "reconciliation.resolve_discrepancy"
 
@@ -63,6 +68,8 @@ class _Pass:
     carried: dict[tuple[str, str], Resolution] = field(default_factory=dict)
     # Rows up to this id are the previous results (resolved ones, kept until this pass completes).
     watermark: int = 0
+    # Earlier days' "missing at the channel" that this day's statement lists (resolved by this pass).
+    listed_late: int = 0
 
 
 def business_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -161,12 +168,13 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
         _delete_previous(run, current.watermark)
     run.refresh_from_db()
     logger.info(
-        "reconciled %s %s: %d lines, %d matched, %d discrepancies",
+        "reconciled %s %s: %d lines, %d matched, %d discrepancies; %d of earlier days listed late",
         run.channel,
         run.business_day,
         run.statement_lines,
         run.matched_count,
         run.discrepancy_count,
+        current.listed_late,
     )
     return run
 
@@ -183,6 +191,9 @@ def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) 
             )
         )
     }
+    current.listed_late += _resolve_late_listings(
+        current.run, [number for number, refund in ours.items() if refund.channel == current.run.channel]
+    )
     counts: Counter[str] = Counter()
     rows = []
     total = Decimal("0.00")
@@ -196,6 +207,24 @@ def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) 
         counts[COUNT_FIELDS[kind]] += 1
         rows.append(_row(current, kind, line.out_refund_no, refund, line))
     _record(current, rows, counts, len(batch), total)
+
+
+def _resolve_late_listings(run: ReconciliationRun, numbers: list[str]) -> int:
+    """Our refunds among ``numbers`` that an earlier day's run (within ``LATE_LISTING_DAYS``) found missing at the
+    channel, and that this day's statement lists: those discrepancies are resolved, by nobody, with a note naming
+    this statement. Whatever this line shows against our refund (an amount or status difference) is this run's
+    own discrepancy. Returns how many were resolved."""
+    if not numbers:
+        return 0
+    note = gettext("Listed late: on the channel's statement of %(day)s.") % {"day": f"{run.business_day:%Y-%m-%d}"}
+    return Discrepancy.objects.filter(
+        kind=DiscrepancyKind.MISSING_AT_CHANNEL,
+        resolved_at__isnull=True,
+        out_refund_no__in=numbers,
+        run__channel=run.channel,
+        run__business_day__lt=run.business_day,
+        run__business_day__gte=run.business_day - timedelta(days=LATE_LISTING_DAYS),
+    ).update(resolved_at=timezone.now(), resolution_note=note)
 
 
 def _record(current: _Pass, rows: list[tuple[Any, ...]], counts: Mapping[str, int], lines: int, total: Decimal) -> None:

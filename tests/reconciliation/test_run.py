@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from payments.channels import RefundStatus, StatementLine
+from payments.channels.base import CHINA_TZ
 from payments.simulator.server import ChannelSimulator
 from reconciliation import services
 from reconciliation.exceptions import DayInFuture, RunExists, RunInProgress, UnknownChannel
@@ -322,3 +323,67 @@ def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypat
         services.reconciliation_complete(stalled, iter([line("RQFOREIGN0003"), line("RQFOREIGN0004")]))
     assert (counts(run), rows(run)) == after
     assert Discrepancy.objects.count() == 0
+
+
+def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(settings: Any) -> None:
+    today = services.today_in_china()
+    yesterday = today - timedelta(days=1)
+    just_before_midnight = datetime.combine(today, time(0, 0), tzinfo=CHINA_TZ) - timedelta(seconds=10)
+    late = our_refund("alipay", "30.00", refunded_at=just_before_midnight)
+    never_listed = our_refund("alipay", "12.00", refunded_at=just_before_midnight)
+    amount = our_refund("alipay", "25.00", refunded_at=just_before_midnight - timedelta(hours=1))
+    long_ago = our_refund("alipay", "40.00", refunded_at=just_before_midnight - timedelta(days=5))
+    for day in (yesterday - timedelta(days=5), yesterday):
+        listed = [line(amount.out_refund_no, "20.00")] if day == yesterday else []
+        services.reconciliation_complete(services.reconciliation_start(channel="alipay", day=day), iter(listed))
+    earlier = ReconciliationRun.objects.get(business_day=yesterday)
+    assert sorted(rows(earlier)) == sorted(
+        [
+            ("missing_at_channel", late.out_refund_no, late.pk, Decimal("30.00"), "refunded", None, ""),
+            ("missing_at_channel", never_listed.out_refund_no, never_listed.pk, Decimal("12.00"), "refunded", None, ""),
+            (
+                "amount_differs",
+                amount.out_refund_no,
+                amount.pk,
+                Decimal("25.00"),
+                "refunded",
+                Decimal("20.00"),
+                "success",
+            ),
+        ]
+    )
+
+    statement = [
+        line(late.out_refund_no, "30.00"),
+        line(amount.out_refund_no, "20.00"),
+        line(long_ago.out_refund_no, "40.00"),
+    ]
+    with translation.override("zh-hans"):  # as the worker runs the daily job: in the shop's language
+        current = services.reconciliation_start(channel="alipay", day=today)
+        run = services.reconciliation_complete(current, iter(statement))
+    assert current.listed_late == 1
+
+    assert (run.matched_count, run.amount_differs_count, run.missing_at_channel_count) == (2, 1, 0)
+    resolved = {
+        number: (by, note)
+        for number, by, note in Discrepancy.objects.filter(run=earlier, resolved_at__isnull=False).values_list(
+            "out_refund_no", "resolved_by_id", "resolution_note"
+        )
+    }
+    assert resolved == {late.out_refund_no: (None, f"迟列：已列入渠道 {today:%Y-%m-%d} 的对账单。")}
+    # Never listed, the amount that differed, and a refund older than the window: still for a person.
+    assert set(
+        Discrepancy.objects.filter(resolved_at__isnull=True).values_list("run__business_day", "out_refund_no")
+    ) == {
+        (yesterday, never_listed.out_refund_no),
+        (yesterday, amount.out_refund_no),
+        (today, amount.out_refund_no),
+        (yesterday - timedelta(days=5), long_ago.out_refund_no),
+    }
+
+    # Running the earlier day again keeps the resolution.
+    services.reconciliation_complete(
+        services.reconciliation_start(channel="alipay", day=yesterday, force=True), iter([])
+    )
+    again = Discrepancy.objects.get(run=earlier, out_refund_no=late.out_refund_no)
+    assert (again.resolved_at is not None, again.resolution_note) == (True, resolved[late.out_refund_no][1])
