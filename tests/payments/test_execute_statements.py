@@ -9,13 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from mall.models import Order
 from payments import services
 from payments.models import AttemptOutcome, ChannelAttempt
 from payments.simulator import client as simulator_client
-from refunds import flow
 from refunds.models import Refund, RefundEvent, RefundState
 from tests.payments.test_refund_end_to_end import _apply_one_unit, _paid_order_at_simulator
 
@@ -62,26 +62,38 @@ def test_an_execution_reads_once_and_writes_the_answer_with_its_change(
     ]
 
 
+@pytest.mark.services  # MariaDB row locks: another session holds the order while the answer is applied
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_change_keeps_no_record_and_the_retry_settles_once(
-    api: Any, customer: Any, channel_simulator: Any, monkeypatch: pytest.MonkeyPatch
+    api: Any, customer: Any, channel_simulator: Any
 ) -> None:
     order = _paid_order_at_simulator(customer, "wechat", channel_simulator)
     refund = _apply_one_unit(api, order)
     events_before = RefundEvent.objects.filter(refund=refund).count()
 
-    def broken(**kwargs: Any) -> Refund:
-        raise RuntimeError("database went away")
-
-    monkeypatch.setattr(flow, "refund_mark_refunded", broken)
-    with pytest.raises(RuntimeError):
-        services.refund_execute(refund_id=refund.pk)
+    holder = connections.create_connection("default")  # a second session, e.g. an agent's request in flight
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@SESSION.innodb_lock_wait_timeout")
+        [(patience,)] = cursor.fetchall()
+        cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as other:
+            other.execute(f"SELECT id FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE", [order.pk])
+        # The channel refunds; applying its answer waits for the order's lock and gives up after 1 s.
+        with pytest.raises(OperationalError):
+            services.refund_execute(refund_id=refund.pk)
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", [patience])
 
     # The money moved at the channel, but nothing here says so yet: no record, no change.
     assert ChannelAttempt.objects.filter(refund=refund).count() == 0
     assert Refund.objects.get(pk=refund.pk).state == RefundState.REFUNDING
     assert RefundEvent.objects.filter(refund=refund).count() == events_before
 
-    monkeypatch.undo()
     # The job's retry sends the same request number; the channel answers with the refund it already made.
     assert services.refund_execute(refund_id=refund.pk) == "refunded"
     attempt = ChannelAttempt.objects.get(refund=refund)

@@ -26,17 +26,21 @@ def refunded(customer: Any, media_root: Any) -> Any:
     """A refunded refund of 3 of the 4 apples of a paid, never shipped order."""
     customer.email = "buyer@example.com"
     customer.save()
-    product = ProductFactory(stock=Decimal("10"))
-    order = make_order(customer, lines=[(product, "4")], status="paid")
+    order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "4")], status="paid")
     stock_allocate(order=order)
+    return flow.refund_mark_refunded(refund=_not_shipped_claim(customer, order, "3"), channel_refund_id="X")
+
+
+def _not_shipped_claim(customer: Any, order: Any, quantity: str) -> Any:
+    """The customer asks for ``quantity`` of the order's one line back, the order not shipped: `refunding`."""
     refund, _ = services.refund_apply(
         customer=customer,
         order_no=order.order_no,
         reason="not_shipped",
         kind="refund_only",
-        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("3"))],
+        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal(quantity))],
     )
-    return flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+    return refund
 
 
 def _voucher_name(refund: Any) -> str:
@@ -47,22 +51,27 @@ def _stock(refund: Any) -> Decimal:
     return Stock.objects.get(product=refund.order.items.get().product).quantity
 
 
-def test_a_refunded_refund_sets_off_one_job(customer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    scheduled: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(flow, "job_enqueue", lambda func, *args, queue: scheduled.append((func, *args, queue)))
+@pytest.mark.services  # the follow-up job goes to RQ on Redis
+def test_a_refunded_refund_sets_off_one_job(
+    customer: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import django_rq
+
+    settings.JOBS_IN_PROCESS = False
+    queue = django_rq.get_queue("notifications")
+    queue.empty()
     order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "1")], status="paid")
-    refund, _ = services.refund_apply(
-        customer=customer,
-        order_no=order.order_no,
-        reason="not_shipped",
-        kind="refund_only",
-        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
-    )
-    scheduled.clear()
+    refund = _not_shipped_claim(customer, order, "1")
 
-    flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+    with django_capture_on_commit_callbacks(execute=True):
+        flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
 
-    assert scheduled == [("payments.jobs.refund_follow_up", refund.pk, "notifications")]
+    try:
+        jobs = queue.get_jobs()
+        assert [(job.func_name, job.args) for job in jobs] == [("payments.jobs.refund_follow_up", (refund.pk,))]
+        assert jobs[0].retries_left == 3
+    finally:
+        queue.empty()
 
 
 def test_follow_up_notifies_issues_the_voucher_and_restocks_once(refunded: Any) -> None:
@@ -110,13 +119,7 @@ def test_a_failed_part_leaves_the_others_done_and_the_retry_finishes_it(
 
 def test_follow_up_of_a_refund_not_refunded_does_nothing(customer: Any) -> None:
     order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "1")], status="paid")
-    refund, _ = services.refund_apply(
-        customer=customer,
-        order_no=order.order_no,
-        reason="not_shipped",
-        kind="refund_only",
-        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
-    )
+    refund = _not_shipped_claim(customer, order, "1")
 
     assert jobs.refund_follow_up(refund.pk) == {"skipped": "refunding"}
     assert (len(mail.outbox), RefundVoucher.objects.count(), CustomerNotification.objects.count()) == (0, 0, 0)
