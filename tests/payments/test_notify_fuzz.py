@@ -1,0 +1,105 @@
+"""Channel notifications under random damage: whatever arrives, the answer is a refusal in the channel's form, never a
+5xx, and nothing changes. A genuine notification, mutated one part at a time (a byte of the body, a header, a field
+of Alipay's form), must never be taken for the real one."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from payments.models import ChannelAttempt
+from payments.simulator import client as simulator_client
+from refunds.models import Refund, RefundEvent, RefundState
+from tests.payments.test_notify_endpoints import _post, _refund_awaiting_outcome
+
+pytestmark = pytest.mark.django_db
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+REFUSED = {
+    "alipay": (400, b"fail"),
+    "wechat": (400, b'{"code": "FAIL", "message": "invalid notification"}'),
+}
+WECHAT_HEADERS = ["Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial"]
+HEADER_VALUES = st.text(max_size=40) | st.sampled_from(["0", "-1", "99999999999999999999", "1e9", " ", "WECHATPAY2"])
+
+
+def _snapshot(refund: Refund) -> tuple[Any, ...]:
+    refund.refresh_from_db()
+    return (refund.state, refund.channel_refund_id, RefundEvent.objects.count(), ChannelAttempt.objects.count())
+
+
+def _flip(body: bytes, at: int, value: int) -> bytes:
+    if not body:
+        return bytes([value])
+    at %= len(body)
+    replacement = value if value != body[at] else (value + 1) % 256
+    return body[:at] + bytes([replacement]) + body[at + 1 :]
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+def test_damaged_notifications_are_refused_and_change_nothing(
+    client: Any, api: Any, customer: Any, channel: str, channel_simulator: Any
+) -> None:
+    refund = _refund_awaiting_outcome(api, customer, channel, channel_simulator)
+    genuine_headers, genuine_body = simulator_client.build_notification(
+        channel=channel,
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.order.payment.out_trade_no,
+        base_url=channel_simulator.url,
+    )
+    before = _snapshot(refund)
+    assert before[0] == RefundState.REFUNDING
+    form = dict(parse_qsl(genuine_body.decode(), keep_blank_values=True)) if channel == "alipay" else {}
+
+    damage = st.one_of(
+        st.tuples(st.just("byte"), st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=255)),
+        st.tuples(st.just("header"), st.sampled_from(WECHAT_HEADERS), HEADER_VALUES),
+        st.tuples(st.just("drop-header"), st.sampled_from(WECHAT_HEADERS), st.none()),
+        st.tuples(st.just("field"), st.sampled_from(sorted(form) or ["-"]), st.text(max_size=40)),
+        st.tuples(st.just("drop-field"), st.sampled_from(sorted(form) or ["-"]), st.none()),
+        st.tuples(st.just("body"), st.binary(max_size=400), st.none()),
+    )
+
+    @FUZZ
+    @given(damage=damage)
+    def check(damage: tuple[str, Any, Any]) -> None:
+        kind, where, value = damage
+        headers, body = dict(genuine_headers), genuine_body
+        if kind == "byte":
+            body = _flip(body, where, value)
+        elif kind == "header":
+            if channel == "alipay" or genuine_headers.get(where) == value:
+                return  # Alipay signs no header; an unchanged header is no damage
+            headers[where] = value
+        elif kind == "drop-header":
+            if channel == "alipay":
+                return
+            headers.pop(where, None)
+        elif kind in ("field", "drop-field"):
+            if channel == "wechat" or (kind == "field" and form[where] == value):
+                return
+            fields = {k: v for k, v in form.items() if not (kind == "drop-field" and k == where)}
+            if kind == "field":
+                fields[where] = value
+            body = urlencode(fields).encode()
+        else:
+            if value == genuine_body:
+                return
+            body = value
+        response = _post(client, channel, headers, body)
+        assert (response.status_code, response.content) == REFUSED[channel], (damage, response.content[:200])
+        assert _snapshot(refund) == before
+
+    check()
+    # The genuine notification still settles the refund afterwards: nothing above spoilt it.
+    response = _post(client, channel, genuine_headers, genuine_body)
+    assert response.status_code == 200
+    assert _snapshot(refund)[0] == RefundState.REFUNDED
