@@ -1,0 +1,76 @@
+"""Carrier notifications that pass the signature check but carry anything at all: fields missing, of the wrong type,
+unknown statuses, odd times, another refund's reference, bodies that are not an object. What the carrier signed is
+read with the same care as what it did not: never a 5xx, and a refusal changes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logistics.carriers import signing
+from logistics.models import CarrierEvent, Interception
+from refunds.models import RefundEvent
+from tests.logistics.test_notifications import URL, _event, intercepting  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.django_db
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=70)
+    | st.sampled_from(["", "succeeded", "failed", "delivered", "in_transit", "2026-02-30T25:00:00+08:00", "9" * 80])
+)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+)
+
+
+def _snapshot() -> tuple[Any, ...]:
+    return (
+        tuple(Interception.objects.order_by("pk").values_list("status", flat=True)),
+        CarrierEvent.objects.count(),
+        RefundEvent.objects.count(),
+    )
+
+
+def test_signed_nonsense_never_answers_5xx(intercepting: Any) -> None:  # noqa: F811
+    genuine = _event(intercepting)
+    fields = sorted(genuine)
+    secret = django_settings.CARRIER_NOTIFY_SECRET
+
+    @FUZZ
+    @given(
+        changes=st.dictionaries(st.sampled_from(fields) | st.text(max_size=10), VALUES, max_size=4),
+        dropped=st.lists(st.sampled_from(fields), max_size=3),
+        whole=st.none() | VALUES,
+    )
+    def check(changes: dict[str, Any], dropped: list[str], whole: Any) -> None:
+        if whole is not None:
+            event: Any = whole
+        else:
+            event = {k: v for k, v in {**genuine, **changes}.items() if k not in dropped}
+        body = json.dumps(event, ensure_ascii=False).encode("utf-8")
+        headers = signing.signed_headers(secret, body)
+        with transaction.atomic():
+            before = _snapshot()
+            response = Client().post(URL, data=body, content_type="application/json", headers=headers)
+            assert response.status_code < 500, (event, response.status_code)
+            if response.status_code >= 400:
+                assert _snapshot() == before, event
+            transaction.set_rollback(True)
+
+    check()
