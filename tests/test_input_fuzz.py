@@ -7,17 +7,13 @@ a 400). Hypothesis shrinks any failure to the smallest request that shows it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from django.core.cache import cache
-from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mall.models import Order, OrderItem
@@ -26,33 +22,12 @@ from refunds.models import Dispute, Refund, RefundEvent, ReturnShipment
 from refunds.services import refund_approve, refund_reject
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, make_order
+from tests.fuzzing import JSON_VALUES, NUMBERISH, SCALARS, fuzz, rolled_back
 from tests.refunds.conftest import staff_user
 
 pytestmark = pytest.mark.django_db
 
-FUZZ = settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,  # the same examples on every run: a failure in CI is a failure on a laptop
-)
-
-# JSON scalars the parsers and serializers must survive: huge and negative numbers, non-finite ones (Python's
-# json writes NaN and Infinity), exponents, numeric strings of every shape, NUL and other control characters.
-NUMBERISH = st.sampled_from(
-    ["1", "0", "-1", "0.001", "0.0001", "1e3", "1E-3", "NaN", "Infinity", "-Infinity", "1" * 40, "", " 1 ", "٣", "0x10"]
-)
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**80), max_value=2**80)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=40)
-    | NUMBERISH
-)
-JSON_VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-)
+FUZZ = fuzz(120)
 
 
 def _snapshot() -> tuple[Any, ...]:
@@ -64,16 +39,6 @@ def _snapshot() -> tuple[Any, ...]:
         tuple(Order.objects.order_by("pk").values_list("status", "shipping_fee_refund_claimed")),
         tuple(OrderItem.objects.order_by("pk").values_list("refund_claimed_quantity", "refund_claimed_amount")),
     )
-
-
-@contextlib.contextmanager
-def _undone() -> Iterator[None]:
-    """Every example starts from the same shop: what one accepted request changed is rolled back after it, and
-    the cache (throttle counters, locks, idempotency keys) starts empty so that every request reaches its view."""
-    cache.clear()
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def _check(response: Any, before: tuple[Any, ...]) -> None:
@@ -179,7 +144,7 @@ def test_apply_never_answers_5xx(shop: dict[str, Any]) -> None:
     api = shop["api"]
     keys = st.none() | st.text(max_size=70) | st.text(min_size=60, max_size=70)  # around the 64-character limit
 
-    @settings(FUZZ, max_examples=300)
+    @fuzz(300)
     @given(body=_apply_body(shop), key=keys, as_json=st.sampled_from([True, True, True, False]))
     def check(body: Any, key: str | None, as_json: bool) -> None:
         headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
@@ -191,7 +156,7 @@ def test_apply_never_answers_5xx(shop: dict[str, Any]) -> None:
                 {str(k): v if isinstance(v, str) else json.dumps(v, allow_nan=True) for k, v in fields.items()}
             )
             content_type = "application/x-www-form-urlencoded"
-        with _undone():
+        with rolled_back():
             before = _snapshot()
             _check(api.post("/api/v1/refunds/", data, content_type=content_type, **headers), before)
 
@@ -216,7 +181,7 @@ def test_malformed_bodies_never_answer_5xx(shop: dict[str, Any]) -> None:
     @FUZZ
     @given(path=st.sampled_from(targets), body=st.binary(max_size=300), content_type=st.sampled_from(content_types))
     def check(path: str, body: bytes, content_type: str) -> None:
-        with _undone():
+        with rolled_back():
             before = _snapshot()
             _check(api.generic("POST", path, body, content_type=content_type), before)
 
@@ -228,7 +193,7 @@ def test_refund_actions_never_answer_5xx(shop: dict[str, Any]) -> None:
     api = shop["api"]
     text = st.text(max_size=80) | st.sampled_from(["SF", "SF1234567890", "YT-0001", "a b", "x" * 65])
 
-    @settings(FUZZ, max_examples=200)
+    @fuzz(200)
     @given(
         refund_no=st.sampled_from(shop["refund_nos"]),
         action=st.sampled_from(["return-shipment", "dispute"]),
@@ -242,7 +207,7 @@ def test_refund_actions_never_answer_5xx(shop: dict[str, Any]) -> None:
         ),
     )
     def check(refund_no: str, action: str, body: Any) -> None:
-        with _undone():
+        with rolled_back():
             before = _snapshot()
             response = api.post(
                 f"/api/v1/refunds/{refund_no}/{action}/",

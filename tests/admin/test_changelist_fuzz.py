@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.admin.conftest import failed_refund, inspecting_refund, login, pending_refund, refunded_refund
+from tests.fuzzing import fuzz
 
 pytestmark = pytest.mark.django_db
 ODD_VALUES = st.sampled_from(
@@ -56,12 +57,7 @@ def test_changelists_never_answer_5xx(role: str, request: Any) -> None:
     assert pages, "no changelist this role may read"
     parameters = sorted({(url, name) for url, names in pages.items() for name in names})
 
-    @settings(
-        max_examples=200,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        derandomize=True,
-    )
+    @fuzz(200)
     @given(
         url=st.sampled_from(sorted(pages)),
         query=st.lists(

@@ -8,10 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
-from django.db import transaction
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from refunds import services
@@ -28,6 +26,7 @@ from tests.admin.conftest import (
     refunded_refund,
 )
 from tests.factories import UserFactory
+from tests.fuzzing import fuzz, rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -119,19 +118,12 @@ def _requests(console: dict[str, Any]) -> Any:
 def test_console_forms_never_answer_5xx(console: dict[str, Any]) -> None:
     client, finance = console["client"], console["finance"]
 
-    @settings(
-        max_examples=300,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        derandomize=True,
-    )
+    @fuzz(300)
     @given(request=_requests(console))
     def check(request: tuple[str, dict[str, str]]) -> None:
         url, data = request
-        cache.clear()
-        with transaction.atomic():
+        with rolled_back():
             response = (finance if "reconciliation" in url else client).post(url, data)
-            transaction.set_rollback(True)
         assert response.status_code < 500, (url, {k: v[:40] for k, v in data.items()}, response.status_code)
 
     check()

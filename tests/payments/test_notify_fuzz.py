@@ -8,21 +8,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.models import ChannelAttempt
 from payments.simulator import client as simulator_client
 from refunds.models import Refund, RefundEvent, RefundState
+from tests.fuzzing import fuzz
 from tests.payments.test_notify_endpoints import _post, _refund_awaiting_outcome
 
 pytestmark = pytest.mark.django_db
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
-)
+FUZZ = fuzz(150)
 REFUSED = {
     "alipay": (400, b"fail"),
     "wechat": (400, b'{"code": "FAIL", "message": "invalid notification"}'),
