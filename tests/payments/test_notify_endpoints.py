@@ -40,6 +40,17 @@ def _refund_awaiting_outcome(api: Any, customer: Any, channel: str, simulator: A
     return refund
 
 
+def _notification_for(refund: Refund, simulator: Any, *, age_seconds: float = 0) -> tuple[dict[str, str], bytes]:
+    """The notification the channel sends for ``refund`` (as the simulator holds it), signed ``age_seconds`` ago."""
+    return simulator_client.build_notification(
+        channel=refund.channel,
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.order.payment.out_trade_no,
+        age_seconds=age_seconds,
+        base_url=simulator.url,
+    )
+
+
 def _post(client: Any, channel: str, headers: dict[str, str], body: bytes) -> Any:
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
     content_type = headers.get("Content-Type") or headers.get("content-type") or "application/json"
@@ -54,12 +65,7 @@ def test_valid_notification_settles_once(
     # The money went back an hour before the notification reaches us (say, across midnight).
     [booked] = [r for r in channel_simulator.ledger.refunds.values() if r.out_refund_no == refund.out_refund_no]
     booked.succeeded_at = succeeded_at = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
-    headers, body = simulator_client.build_notification(
-        channel=channel,
-        out_refund_no=refund.out_refund_no,
-        out_trade_no=refund.order.payment.out_trade_no,
-        base_url=channel_simulator.url,
-    )
+    headers, body = _notification_for(refund, channel_simulator)
     first = _post(client, channel, headers, body)
     again = _post(client, channel, headers, body)
     assert (first.status_code, first.content) == OK[channel]
@@ -77,13 +83,7 @@ def test_forged_or_stale_notification_changes_nothing(
     client: Any, api: Any, customer: Any, channel: str, attack: str, channel_simulator: Any
 ) -> None:
     refund = _refund_awaiting_outcome(api, customer, channel, channel_simulator)
-    headers, body = simulator_client.build_notification(
-        channel=channel,
-        out_refund_no=refund.out_refund_no,
-        out_trade_no=refund.order.payment.out_trade_no,
-        age_seconds=600 if attack == "stale" else 0,
-        base_url=channel_simulator.url,
-    )
+    headers, body = _notification_for(refund, channel_simulator, age_seconds=600 if attack == "stale" else 0)
     if attack == "tampered":
         body = body.replace(b"1", b"2", 1)
     events = RefundEvent.objects.filter(refund=refund).count()
