@@ -1,6 +1,7 @@
 """The console's own forms under random input: every action button on refunds in each state, notes, compensation
 and disputes (open, note, resolve), posted by a supervisor, and starting a reconciliation run, posted by finance.
-Values sit around each field's limits (lengths at the column's size, odd decimals, bad dates). Never a 5xx. Each
+Values sit around each field's limits (lengths at the column's size, odd decimals, bad dates). Never a 5xx, and a
+form shown again with its errors, or a refusal, changed nothing. Each
 example is rolled back, so every one starts from the same refunds."""
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciliation.models import ReconciliationRun
 from refunds import services
 from refunds.admin import ACTS_BY_NAME
 from refunds.disputes import dispute_open_by_customer
-from refunds.models import Refund
+from refunds.models import Dispute, DisputeNote, Refund, RefundEvent
 from tests.admin.conftest import (
     awaiting_return_refund,
     delivered_order,
@@ -66,6 +68,16 @@ def console(supervisor: Any, supervisor2: Any, finance: Any) -> dict[str, Any]:
         "order_no": order.order_no,
         "item_ids": list(order.items.values_list("pk", flat=True)),
     }
+
+
+def _snapshot() -> tuple[Any, ...]:
+    return (
+        tuple(Refund.objects.order_by("pk").values_list("state", "amount")),
+        RefundEvent.objects.count(),
+        tuple(Dispute.objects.order_by("pk").values_list("status", "outcome")),
+        DisputeNote.objects.count(),
+        ReconciliationRun.objects.count(),
+    )
 
 
 def _requests(console: dict[str, Any]) -> Any:
@@ -123,8 +135,12 @@ def test_console_forms_never_answer_5xx(console: dict[str, Any]) -> None:
     def check(request: tuple[str, dict[str, str]]) -> None:
         url, data = request
         with rolled_back():
+            before = _snapshot()
             response = (finance if "reconciliation" in url else client).post(url, data)
-        assert response.status_code < 500, (url, {k: v[:40] for k, v in data.items()}, response.status_code)
+            shown = (url, {k: v[:40] for k, v in data.items()}, response.status_code)
+            assert response.status_code < 500, shown
+            if response.status_code in (200, 403):  # the form shown again with its errors, or refused
+                assert _snapshot() == before, shown
 
     check()
     # Nothing above stayed: every refund is where the fixture left it.
