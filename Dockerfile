@@ -26,8 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_DEBUG=0 \
     PORT=8000 \
     MALL_VAR_DIR=/app/var \
-    STATIC_ROOT=/app/staticfiles \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc
+    STATIC_ROOT=/app/staticfiles
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmariadb3 \
     && rm -rf /var/lib/apt/lists/* \
@@ -43,8 +42,8 @@ COPY . .
 # without a secret key when debug is off; this one exists only for this build step and is not kept in the image.
 RUN DJANGO_SECRET_KEY=collectstatic-at-build-time-only DATABASE_URL= REDIS_URL= \
     python manage.py collectstatic --no-input -v0 \
-    && mkdir -p /app/var \
-    && chown mall:mall /app/var
+    && mkdir -p /app/var/prometheus \
+    && chown -R mall:mall /app/var
 USER mall:mall
 EXPOSE 8000
 
@@ -53,8 +52,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; host = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.'); host = 'localhost' if host in ('', '*') else host; request = urllib.request.Request('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), headers={'Host': host}); urllib.request.urlopen(request, timeout=4)"]
 
-# prometheus_client's multiprocess mode needs an empty directory at every start: files left by an earlier
-# container would be summed into the new process's metrics.
-ENTRYPOINT ["/bin/sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec \"$@\"", "--"]
 # The web line of the Procfile; compose runs the worker and scheduler lines with the same image.
 CMD ["/bin/sh", "-c", "exec gunicorn mall.wsgi --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-3} --config deploy/gunicorn.conf.py"]

@@ -1,6 +1,16 @@
-"""gunicorn settings: Prometheus multiprocess mode needs dead workers marked so their series are dropped."""
+"""gunicorn settings. Prometheus multiprocess mode: the master points every worker at the host's metrics
+directory before any of them imports prometheus_client (mall/metrics_dir.py), and marks dead workers so their
+live gauges are dropped."""
 
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mall.metrics_dir import mark_process_dead, use_host_directory
+
+use_host_directory()  # first: nothing the master imports may load prometheus_client before it
 
 accesslog = "-"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
@@ -8,7 +18,4 @@ graceful_timeout = 20
 
 
 def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
+    mark_process_dead(worker.pid)

@@ -25,7 +25,7 @@ from payments.channels.base import (
     RefundStatus,
 )
 from payments.channels.registry import get_channel, notify_url, uses_simulator
-from payments.metrics import CHANNEL_CALLS, REFUND_OUTCOMES, REFUND_PROCESS_DURATION
+from payments.metrics import CHANNEL_CALLS
 from payments.models import AttemptOutcome, ChannelAttempt
 from refunds import flow
 from refunds.models import Refund, RefundState
@@ -111,13 +111,9 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
         flow.refund_mark_refunded(
             refund=refund, channel_refund_id=result.channel_refund_id or "", refunded_at=result.succeeded_at
         )
-        REFUND_OUTCOMES.labels(refund.channel, "success").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "refunded"
     if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
         flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
-        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "failed"
     return str(result.status)
 
@@ -167,8 +163,6 @@ def refund_execute(*, refund_id: int) -> str:
     except ChannelRejected as error:
         _record(refund, "refund", AttemptOutcome.REJECTED, started, code=error.code, message=error.message)
         flow.refund_mark_failed(refund=refund, note=f"{error.code}: {error.message}"[:500])
-        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "failed"
     except ChannelTemporaryError as error:
         _record(refund, "refund", AttemptOutcome.TEMPORARY_ERROR, started, code=error.code, message=error.message)
@@ -216,8 +210,6 @@ def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTempora
         return _settle(refund, "query", result, started)
     _record(refund, "query", result.status, started, raw=result.raw)
     flow.refund_mark_failed(refund=refund, note=f"no answer after retries: {error}"[:500])
-    REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-    REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
     return "failed"
 
 

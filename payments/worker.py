@@ -18,12 +18,15 @@ worker's heartbeat expires, and the sweeps in ``payments.jobs`` hand its refund 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from django.db import close_old_connections
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
+
+from mall.metrics_dir import mark_process_dead
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,13 @@ class JobWorker(SimpleWorker):
         super().bootstrap(*args, **kwargs)
         warm_up()
         close_old_connections()
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        finally:
+            # As gunicorn's child_exit does for a web worker: this process's live gauges leave the host's sums.
+            mark_process_dead(os.getpid())
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         close_old_connections()

@@ -95,6 +95,23 @@ def test_compose_runs_every_procfile_process_with_its_command(compose: dict[str,
         assert container_command(services[name]["command"]) == procfile[name], name
 
 
+def test_the_worker_containers_metrics_are_served_and_scraped(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert container_command(services["metrics"]["command"]) == procfile_commands()["metrics"]
+    # The metrics process reads the directory the worker records into (the default under MALL_VAR_DIR=/app/var).
+    shared = "worker-metrics:/app/var/prometheus"
+    assert shared in services["worker"]["volumes"]
+    assert shared in services["metrics"]["volumes"]
+    assert "worker-metrics" in compose["volumes"]
+    prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+        for job in prometheus["scrape_configs"]
+    }
+    assert targets == {"fruit-mall-web": ["web:8000"], "fruit-mall-worker": ["metrics:9101"]}
+    assert set(services["prometheus"]["depends_on"]) == {"web", "metrics"}
+
+
 def test_image_default_command_is_the_procfile_web_line() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd_lines = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
