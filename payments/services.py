@@ -13,19 +13,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
+from mall.transactions import atomic_with_retry
 from payments.channels.base import (
     ChannelRejected,
     ChannelTemporaryError,
     RefundChannel,
+    RefundNotification,
     RefundRequest,
     RefundResult,
     RefundStatus,
 )
 from payments.channels.registry import get_channel, notify_url, uses_simulator
-from payments.metrics import CHANNEL_CALLS
+from payments.metrics import CHANNEL_CALLS, REFUND_OUTCOMES, REFUND_PROCESS_DURATION
 from payments.models import AttemptOutcome, ChannelAttempt
 from refunds import flow
 from refunds.models import Refund, RefundState
@@ -111,9 +112,13 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
         flow.refund_mark_refunded(
             refund=refund, channel_refund_id=result.channel_refund_id or "", refunded_at=result.succeeded_at
         )
+        REFUND_OUTCOMES.labels(refund.channel, "success").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "refunded"
     if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
         flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
+        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "failed"
     return str(result.status)
 
@@ -161,8 +166,10 @@ def refund_execute(*, refund_id: int) -> str:
         _introduce_trade_to_simulator(refund)
         return _ask_channel(refund, channel, started)
     except ChannelRejected as error:
-        _record(refund, "refund", AttemptOutcome.REJECTED, started, code=error.code, message=error.message)
-        flow.refund_mark_failed(refund=refund, note=f"{error.code}: {error.message}"[:500])
+        note = f"{error.code}: {error.message}"[:500]
+        _fail(refund, "refund", AttemptOutcome.REJECTED, started, note=note, code=error.code, message=error.message)
+        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "failed"
     except ChannelTemporaryError as error:
         _record(refund, "refund", AttemptOutcome.TEMPORARY_ERROR, started, code=error.code, message=error.message)
@@ -185,13 +192,29 @@ def _ask_channel(refund: Refund, channel: RefundChannel, started: float) -> str:
     return _settle(refund, "refund", channel.refund(_request(refund)), started)
 
 
-@transaction.atomic
+@atomic_with_retry(lock_wait_timeout=True)
 def _settle(refund: Refund, operation: str, result: RefundResult, started: float) -> str:
-    """Record the channel's answer and what it changes in one transaction: one commit per refund instead of two.
+    """Apply the channel's answer and record it in one transaction: one commit per refund instead of two.
     Should the change fail, the record goes with it; the job's retry asks the channel again with the same
-    request number and records the answer then."""
+    request number and records the answer then.
+
+    The change comes first because it locks the order and then the refund; the record's foreign key check
+    takes a shared lock on the refund, and taken first it would invert that order: an execution and a
+    notification settling the same refund at once would deadlock."""
+    outcome = _apply_result(refund, result, started)
     _record(refund, operation, result.status, started, raw=result.raw)
-    return _apply_result(refund, result, started)
+    return outcome
+
+
+@atomic_with_retry(lock_wait_timeout=True)
+def _fail(
+    refund: Refund, operation: str, outcome: str, started: float, *, note: str, code: str = "", message: str = ""
+) -> str:
+    """Hand the refund to a person and record the channel's last answer, in one transaction (change first, as
+    in ``_settle``)."""
+    flow.refund_mark_failed(refund=refund, note=note)
+    _record(refund, operation, outcome, started, code=code, message=message)
+    return "failed"
 
 
 def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTemporaryError) -> str:
@@ -208,8 +231,9 @@ def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTempora
         return "unknown"
     if result.status != RefundStatus.NOT_FOUND:
         return _settle(refund, "query", result, started)
-    _record(refund, "query", result.status, started, raw=result.raw)
-    flow.refund_mark_failed(refund=refund, note=f"no answer after retries: {error}"[:500])
+    _fail(refund, "query", result.status, started, note=f"no answer after retries: {error}"[:500])
+    REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
+    REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
     return "failed"
 
 
@@ -228,16 +252,19 @@ def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], 
     if notification.amount != refund.amount:
         logger.error("notification amount %s differs from refund %s", notification.amount, refund.refund_no)
         return refund
-    with transaction.atomic():
-        _record(refund, "notification", notification.status, started, raw=notification.raw)
-        if notification.status == RefundStatus.SUCCESS and refund.state != RefundState.REFUNDED:
-            flow.refund_mark_refunded(
-                refund=refund,
-                channel_refund_id=notification.channel_refund_id or "",
-                refunded_at=notification.succeeded_at,
-            )
-        elif (
-            notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING
-        ):
-            flow.refund_mark_failed(refund=refund, note=f"channel notified {notification.status}")
+    _settle_notification(refund, notification, started)
     return refund
+
+
+@atomic_with_retry(lock_wait_timeout=True)
+def _settle_notification(refund: Refund, notification: RefundNotification, started: float) -> None:
+    """Apply a notification and record it in one transaction, the change first (see ``_settle``)."""
+    if notification.status == RefundStatus.SUCCESS and refund.state != RefundState.REFUNDED:
+        flow.refund_mark_refunded(
+            refund=refund,
+            channel_refund_id=notification.channel_refund_id or "",
+            refunded_at=notification.succeeded_at,
+        )
+    elif notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING:
+        flow.refund_mark_failed(refund=refund, note=f"channel notified {notification.status}")
+    _record(refund, "notification", notification.status, started, raw=notification.raw)

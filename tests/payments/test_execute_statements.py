@@ -49,15 +49,15 @@ def test_an_execution_reads_once_and_writes_the_answer_with_its_change(
     locked = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite locks the whole file
     assert [_shape(query["sql"]) for query in queries.captured_queries] == [
         "SELECT refunds_refund",  # with its payment and the outcome of its last channel call
-        "SAVEPOINT",  # the test's transaction stands in for the commit: one block, from the record to the order
-        "INSERT payments_channelattempt",
-        f"SELECT mall_order{locked}",
+        "SAVEPOINT",  # the test's transaction stands in for the commit: one block, from the order to the record
+        f"SELECT mall_order{locked}",  # the order, then the refund, then what hangs off them
         f"SELECT refunds_refund{locked}",
         "UPDATE refunds_refund",
         "INSERT refunds_refundevent",
         "SELECT refunds_refund",  # the order's refunded total
         "UPDATE mall_order",
         "INSERT mall_orderevent",
+        "INSERT payments_channelattempt",
         "RELEASE",
     ]
 
