@@ -8,10 +8,12 @@ on SQLite, local files and in-process jobs with nothing configured. Production s
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +65,8 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_rq",
     "django_prometheus",
+    "axes",
+    "csp",
     "storages",
     "mall",
     "refunds",
@@ -82,7 +86,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mall.urls"
@@ -144,6 +151,10 @@ JOB_QUEUES = ("default", "refunds", "notifications", "stock", "reconciliation")
 RQ_QUEUES = {name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
 # mall.jobs already hands jobs over after commit (and catches a failed hand-over), so django-rq enqueues at once.
 RQ = {"COMMIT_MODE": "auto"}
+# django-rq's own admin entry would let every staff member into the queues; mall.rq_dashboard mounts them guarded.
+RQ_SHOW_ADMIN_LINK = False
+# A monitoring system holding this token reads the queues' statistics (stats.json, metrics) without a login.
+RQ_API_TOKEN = os.environ.get("RQ_API_TOKEN", "")
 # Without Redis, jobs run in this process right after the transaction that scheduled them commits.
 JOBS_IN_PROCESS = not REDIS_URL
 
@@ -155,6 +166,48 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Failed logins (django-axes) ------------------------------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is refused (even with the
+# right password) until LOGIN_COOLOFF_MINUTES pass without another try, or someone unlocks it: the console's
+# "access attempts" list (superusers, operations, cs_supervisor) or `manage.py axes_reset_username`. Another
+# address can still log in as that user. API tokens never pass through axes.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "mall.login_lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # mall.login_lockout registers the lists
+# The client address is REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front (and the site is
+# reachable only through them), each appending the address it saw to X-Forwarded-For: the client is then the
+# TRUSTED_PROXY_COUNT-th entry from the right, whatever a client wrote before it. ipware counts the proxies listed
+# after the client (one fewer), and not strictly, so a header a client started itself still yields that entry.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT > 0:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------------------
+# Everything comes from this site (nothing from a CDN); a script or <style> element runs only with the nonce
+# its response carries (templates: {{ request.csp_nonce }}).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Language, time, money ------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -18,7 +18,7 @@ router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDis
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVoucherViewSet, basename="refund-voucher")
 
 urlpatterns = [
-    path("admin/django_rq/", include("django_rq.urls")),
+    path("admin/django_rq/", include("mall.rq_dashboard")),
     path("admin/", admin.site.urls),
     path("api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"),
     path("api/v1/", include(router.urls)),
