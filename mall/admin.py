@@ -118,3 +118,6 @@ class OrderAdmin(admin.ModelAdmin):
 admin.site.site_header = _("Fruit mall refund console")
 admin.site.site_title = _("Fruit mall refunds")
 admin.site.index_title = _("Refund back office")
+
+# Failed-login lockouts: the lists a supervisor or an operator unlocks from.
+from mall import login_lockout  # noqa: E402, F401

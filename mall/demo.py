@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from mall import services
 from mall.models import Channel, Order, Product, SaleUnit, Stock
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, roles_bootstrap
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS, roles_bootstrap
 
 PRODUCTS = [
     # sku, name, unit, price, shelf life days
@@ -206,7 +206,12 @@ def demo_seed(*, customers: int = 3) -> DemoSet:
                 "orders": [_order_json(order) for order in orders],
             }
         )
-    for role, label in ((CUSTOMER_SERVICE, "agent"), (CS_SUPERVISOR, "supervisor"), (FINANCE, "finance")):
+    for role, label in (
+        (CUSTOMER_SERVICE, "agent"),
+        (CS_SUPERVISOR, "supervisor"),
+        (FINANCE, "finance"),
+        (OPERATIONS, "operator"),
+    ):
         password = _password()
         with transaction.atomic():
             staff = user_model.objects.create_user(username=f"{label}_{run}", password=password, is_staff=True)

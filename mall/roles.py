@@ -8,7 +8,8 @@ from django.db import transaction
 CUSTOMER_SERVICE = "customer_service"
 CS_SUPERVISOR = "cs_supervisor"
 FINANCE = "finance"
-ROLES = (CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE)
+OPERATIONS = "operations"
+ROLES = (CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE, OPERATIONS)
 
 # app_label.codename; permissions of apps that are not installed yet are skipped, so the command can run at
 # any point in the project's history.
@@ -39,10 +40,20 @@ _WORK_REFUNDS = [
     "refunds.confirm_return",
     "refunds.work_dispute",
 ]
+# Login lockouts (django-axes): seeing the attempts, and deleting them to unlock someone before the cool-off ends.
+_UNLOCK_LOGINS = ["axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accessfailurelog"]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     CUSTOMER_SERVICE: [*_VIEW_SHOP, *_WORK_REFUNDS],
-    CS_SUPERVISOR: [*_VIEW_SHOP, *_WORK_REFUNDS, "refunds.approve_large_refund", "refunds.override_refund"],
+    CS_SUPERVISOR: [
+        *_VIEW_SHOP,
+        *_WORK_REFUNDS,
+        "refunds.approve_large_refund",
+        "refunds.override_refund",
+        *_UNLOCK_LOGINS,
+    ],
     FINANCE: [*_VIEW_SHOP, *_VIEW_REFUNDS, *_VIEW_DISPUTES],
+    # The job queues (django-rq's dashboard, see mall.rq_dashboard): only this role and superusers reach them.
+    OPERATIONS: ["django_rq.admin", *_UNLOCK_LOGINS],
 }
 
 

@@ -33,7 +33,12 @@ def test_seed_demo_json_shape_and_states() -> None:
     assert set(order) == {"order_no", "status", "channel", "total_amount", "items"}
     assert set(order["items"][0]) == {"id", "sku", "quantity", "unit_price"}
     assert order["total_amount"] == "136.80"
-    assert {tuple(s["groups"]) for s in data["staff"]} == {("customer_service",), ("cs_supervisor",), ("finance",)}
+    assert {tuple(s["groups"]) for s in data["staff"]} == {
+        ("customer_service",),
+        ("cs_supervisor",),
+        ("finance",),
+        ("operations",),
+    }
 
 
 def test_seed_demo_credentials_work() -> None:

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS
 from refunds.models import Refund
 from tests.admin.conftest import pending_refund
 from tests.factories import UserFactory
@@ -55,22 +55,30 @@ def chromium(django_db_setup: None) -> Iterator[Any]:
 def open_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     contexts = []
+    # Chromium reports what the Content-Security-Policy blocked as console errors; no page may have any.
+    csp_violations: list[str] = []
 
-    def login(username: str) -> Any:
+    def note_csp_violation(page: Any, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(f"{page.url}: {message.text}")
+
+    def login(username: str, landing: str = "#refund-dashboard") -> Any:
         context = chromium.new_context(locale="en-US", viewport={"width": 1440, "height": 1000})
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: note_csp_violation(page, message))
         page.set_default_timeout(15_000)
         page.goto(f"{live_server.url}/admin/login/?next=/admin/")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
-        page.wait_for_selector("#refund-dashboard")
+        page.wait_for_selector(landing)
         return page
 
     yield login
     for context in contexts:
         context.close()
+    assert csp_violations == []
 
 
 def state_label(refund: Refund) -> str:
@@ -191,3 +199,20 @@ def test_agent_compensates_and_works_a_dispute(open_page: Any) -> None:
     assert "¥9.00" in page.inner_text("#refund-workbench")
     compensation = Refund.objects.get(order=rejected.order, reason="compensation")
     assert (compensation.amount, compensation.created_by.username) == (Decimal("9.00"), "agent_sun")
+
+
+@pytest.mark.services
+def test_an_operator_opens_the_job_queues_from_the_index(open_page: Any) -> None:
+    from django_rq.settings import get_queues_map
+
+    staff_user(OPERATIONS, "ops_wu")
+    page = open_page("ops_wu", landing="#job-queues")
+    page.click("#job-queues a")
+    page.wait_for_selector("a:text-is('refunds')")
+    assert page.url.endswith("/admin/django_rq/")
+    shot(page, "job_queues")
+    base = page.url.split("/admin/")[0]
+    page.goto(f"{base}/admin/django_rq/queues/{get_queues_map()['refunds']}/")
+    page.wait_for_selector("#content-main")
+    assert page.title().startswith("Queued Jobs in refunds")
+    shot(page, "job_queue_refunds")

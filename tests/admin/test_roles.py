@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, roles_bootstrap
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS, roles_bootstrap
 from tests.admin.conftest import login, pending_refund
 from tests.factories import UserFactory
 
@@ -56,8 +56,18 @@ def test_each_role_has_exactly_its_permissions() -> None:
     assert {p for p in group_perms(CS_SUPERVISOR) if p.startswith(("mall.", "refunds."))} == supervisor_perms
     assert {p for p in group_perms(FINANCE) if p.startswith(("mall.", "refunds."))} == VIEW_SHOP | VIEW_REFUNDS
     # Nobody may add, change or delete refund or dispute rows: every change goes through a service.
-    for role in (CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE):
-        assert not {p for p in group_perms(role) if p.split(".")[1].startswith(("add_", "change_", "delete_"))}
+    for role in (CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE, OPERATIONS):
+        assert not {
+            p
+            for p in group_perms(role)
+            if p.startswith(("mall.", "refunds.")) and p.split(".")[1].startswith(("add_", "change_", "delete_"))
+        }
+    # Only operations reaches the job queues; it and supervisors unlock logins (deleting axes' access attempts).
+    unlock = {"axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accessfailurelog"}
+    assert group_perms(OPERATIONS) == {"django_rq.admin"} | unlock
+    assert {p for p in group_perms(CS_SUPERVISOR) if p.startswith(("axes.", "django_rq."))} == unlock
+    for role in (CUSTOMER_SERVICE, FINANCE):
+        assert not {p for p in group_perms(role) if p.startswith(("axes.", "django_rq."))}
 
 
 def test_bootstrap_is_idempotent_and_restores_exact_permissions() -> None:
@@ -67,7 +77,7 @@ def test_bootstrap_is_idempotent_and_restores_exact_permissions() -> None:
     out = StringIO()
     call_command("bootstrap_roles", stdout=out)
     assert roles_bootstrap() == first
-    assert Group.objects.filter(name__in=[CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE]).count() == 3
+    assert Group.objects.filter(name__in=[CUSTOMER_SERVICE, CS_SUPERVISOR, FINANCE, OPERATIONS]).count() == 4
     assert "refunds.delete_refund" not in group_perms(FINANCE)
     assert f"{FINANCE}: {first[FINANCE]} permissions" in out.getvalue()
 
