@@ -25,6 +25,7 @@ from mall.jobs import job_enqueue
 from mall.models import PAID_STATUSES, Order, OrderItem
 from mall.numbering import new_number
 from mall.services import Actor
+from mall.transactions import atomic_with_retry
 from refunds import policy
 from refunds.exceptions import (
     AmountExceeded,
@@ -362,28 +363,59 @@ def refund_apply(
     if order_id is None:
         raise OrderNotFound(field="order_no")
     try:
-        with order_lock(order_id), transaction.atomic():
-            order = _lock_order(order_id)
-            _check_customer_reason(order, reason, kind)
-            refund = _create(
-                order=order,
+        with order_lock(order_id):
+            return _apply_to_locked_order(
+                customer=customer,
+                order_id=order_id,
                 reason=reason,
                 kind=kind,
-                source=RefundSource.CUSTOMER,
-                requests=items,
-                actor=customer,
+                items=items,
                 description=description,
                 idempotency_key=idempotency_key or None,
                 fingerprint=fingerprint,
-                keep_loaded=True,
             )
     except IntegrityError:
-        # Two requests with the same Idempotency-Key raced: the other one won and holds the refund.
+        # The same key on another order of the customer's, committed between our look-up and our insert.
         if idempotency_key:
             replay = _idempotent_replay(customer, idempotency_key, fingerprint)
             if replay is not None:
                 return replay, False
         raise
+
+
+@atomic_with_retry
+def _apply_to_locked_order(
+    *,
+    customer: Any,
+    order_id: int,
+    reason: str,
+    kind: str,
+    items: Sequence[ItemRequest],
+    description: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> tuple[Refund, bool]:
+    order = _lock_order(order_id)
+    if idempotency_key:
+        # Looked up again under the order's row lock: a request with the same key that was here first has
+        # committed its refund by now, and this one answers with it instead of applying a second time (which
+        # the amounts it claimed would refuse).
+        replay = _idempotent_replay(customer, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    _check_customer_reason(order, reason, kind)
+    refund = _create(
+        order=order,
+        reason=reason,
+        kind=kind,
+        source=RefundSource.CUSTOMER,
+        requests=items,
+        actor=customer,
+        description=description,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        keep_loaded=True,
+    )
     return refund, True
 
 
