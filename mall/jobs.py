@@ -19,6 +19,8 @@ from django.db import transaction
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
+from mall.logging import job_log_scope, job_meta
+
 logger = logging.getLogger(__name__)
 
 # Retry delays (seconds) for temporary errors; the number of entries is the number of retries.
@@ -46,14 +48,19 @@ def _dispatch(
 ) -> None:
     # A dotted path (late binding) lets an app schedule work owned by an app that depends on it.
     if settings.JOBS_IN_PROCESS:
-        try:
-            (import_string(func) if isinstance(func, str) else func)(*args)
-        except Exception:
-            # In-process jobs have no worker to retry them: the sweeps find the work again from the database.
-            logger.exception("in-process job %s%r failed", getattr(func, "__name__", func), args)
+        # Its lines keep the request id of the request that scheduled it, as a job on a worker would.
+        with job_log_scope(func=_job_name(func), queue=queue) as outcome:
+            try:
+                (import_string(func) if isinstance(func, str) else func)(*args)
+            except Exception:
+                # In-process jobs have no worker to retry them: the sweeps find the work again from the database.
+                outcome.status = "failed"
+                logger.exception("in-process job %s%r failed", getattr(func, "__name__", func), args)
         return
     try:
-        _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(func, *args, retry=_retry(retry_intervals))
+        _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(
+            func, *args, retry=_retry(retry_intervals), meta=job_meta()
+        )
     except Exception:
         logger.exception("could not enqueue %s%r on %s; the re-dispatch sweep will pick it up", func, args, queue)
 
@@ -71,9 +78,10 @@ def _enqueue_many(
     rq_queue = _queue(queue, settings.RQ_QUEUES[queue]["URL"])
     target: Any = func  # a callable or its dotted path; RQ takes both
     retry = _retry(retry_intervals)
+    meta = job_meta()
     for start in range(0, len(arg_lists), ENQUEUE_CHUNK):
         chunk = arg_lists[start : start + ENQUEUE_CHUNK]
-        rq_queue.enqueue_many([Queue.prepare_data(target, args, retry=retry) for args in chunk])
+        rq_queue.enqueue_many([Queue.prepare_data(target, args, retry=retry, meta=meta) for args in chunk])
 
 
 def jobs_fan_out(func: str, arg_lists: list[tuple[Any, ...]], queue: str, retry_intervals: tuple[int, ...]) -> int:

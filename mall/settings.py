@@ -16,6 +16,8 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from mall import logging as mall_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MALL_VAR_DIR", BASE_DIR / "var"))
 
@@ -77,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "mall.logging.RequestLogMiddleware",  # first after the metrics: every line of the request has its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -316,14 +319,13 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "水果商城 <noreply@fruit-mall.example>")
 
 # --- Logging --------------------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One line per record on stderr for every process (web, worker, scheduler): JSON in production, readable text in
+# development; LOG_FORMAT=json|console overrides. mall.logging adds the request id, job and refund number and masks
+# secrets; mall.logging.RequestLogMiddleware writes each request's one access line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise RuntimeError(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}")
+LOGGING = mall_logging.logging_config(json=LOG_FORMAT == "json", level=os.environ.get("LOG_LEVEL", "INFO"))
 
 # --- Production hardening (manage.py check --deploy) ----------------------------------------------------
 if not DEBUG:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
+from mall.logging import log_context_bind
 from payments import notifications, services, vouchers
 from payments.models import CustomerNotification, RefundVoucher
 from refunds import restock
@@ -35,6 +36,7 @@ def refund_follow_up(refund_id: int) -> dict[str, str]:
     of three). Each part is idempotent and runs whatever happened to the others; if one raised, the job raises
     once all have run, so that RQ retries it and the repeat does only what is still missing."""
     refund = Refund.objects.select_related("order__payment", "order__shipment", "customer").get(pk=refund_id)
+    log_context_bind(refund_no=refund.refund_no)
     if refund.state != RefundState.REFUNDED:
         return {"skipped": str(refund.state)}
     done: dict[str, str] = {}
@@ -104,7 +106,8 @@ def sweep_refunding(dry_run: bool = False) -> list[int]:
 
 
 def sweep_after_refund(dry_run: bool = False) -> list[int]:
-    """Refunded refunds still missing their voucher or notification (a job lost after the refund landed)."""
+    """Refunded refunds still missing their voucher or notification (a job lost after the refund landed). A
+    customer with no address gets the message recorded here as `no_contact`, without a job, and is done."""
     cutoff = timezone.now() - STALE_AFTER
     refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__lt=cutoff)
     missing_voucher = refunded.exclude(pk__in=RefundVoucher.objects.values("refund_id"))
@@ -115,7 +118,13 @@ def sweep_after_refund(dry_run: bool = False) -> list[int]:
             acted.append(refund_id)
             if not dry_run:
                 job_enqueue(refund_issue_voucher, refund_id)
-    for batch in _ids(missing_note):
+    for batch in _ids(missing_note.filter(notifications.NO_ADDRESS)):
+        acted += batch
+        if not dry_run:
+            notifications.notifications_record_no_contact(
+                refunds=Refund.objects.select_related("order", "customer").filter(pk__in=batch)
+            )
+    for batch in _ids(missing_note.exclude(notifications.NO_ADDRESS)):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:

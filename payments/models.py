@@ -44,6 +44,8 @@ class NotificationStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
+    # The customer has no email address or phone: the message is kept (the inbox shows it) and never retried.
+    NO_CONTACT = "no_contact", _("no contact: inbox only")
 
 
 class CustomerNotification(models.Model):

@@ -1,23 +1,29 @@
 """Telling the customer their money is back. A record per (refund, event, medium) makes sending idempotent;
 senders sit behind one small interface: email through Django's mail backend, SMS through an SMS gateway
-adapter (the bundled one writes to the log, as the shop has no SMS contract in this environment)."""
+adapter (the bundled one writes to the log, as the shop has no SMS contract in this environment). A customer with
+no address on any medium gets the message recorded as `no_contact` once (what the inbox shows), and no retries."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from mall.logging import log_context_bind
 from payments.models import CustomerNotification, NotificationStatus
 from refunds.models import Refund
 
 logger = logging.getLogger(__name__)
 EVENT_REFUNDED = "refunded"
+# Refunds whose customer has no address on any medium (the same fields as ``_recipient``).
+NO_ADDRESS = Q(customer__email="") & Q(order__receiver_phone="")
 
 
 class Sender(Protocol):
@@ -70,7 +76,9 @@ def _recipient(refund: Refund, medium: str) -> str:
 def refund_notify_customer(*, refund_id: int) -> dict[str, str]:
     """Send the 'refunded' message on every medium the customer has; each at most once. Raises if a send
     failed and attempts remain, so the job is retried (up to NOTIFICATION_MAX_ATTEMPTS)."""
-    return notify_refunded(Refund.objects.select_related("order", "customer").get(pk=refund_id))
+    refund = Refund.objects.select_related("order", "customer").get(pk=refund_id)
+    log_context_bind(refund_no=refund.refund_no)
+    return notify_refunded(refund)
 
 
 def notify_refunded(refund: Refund) -> dict[str, str]:
@@ -78,6 +86,8 @@ def notify_refunded(refund: Refund) -> dict[str, str]:
     subject, body = _message(refund)
     wanted = {sender.medium: (sender, _recipient(refund, sender.medium)) for sender in senders()}
     wanted = {medium: pair for medium, pair in wanted.items() if pair[1]}
+    if not wanted:
+        return notifications_record_no_contact(refunds=[refund])[refund.pk]
     notes = _notes(refund)
     missing = [
         CustomerNotification(
@@ -117,6 +127,34 @@ def notify_refunded(refund: Refund) -> dict[str, str]:
     if failed:
         raise RuntimeError(f"notification of refund {refund.refund_no} will be retried")
     return results
+
+
+def notifications_record_no_contact(*, refunds: Iterable[Refund]) -> dict[int, dict[str, str]]:
+    """Record the 'refunded' message of refunds whose customer has no address, once per medium, as `no_contact`:
+    kept for the customer to read in the shop, and never handed to a sender or retried. Returns each refund's
+    statuses by medium. The refunds must be loaded with their order and customer."""
+    records = []
+    for refund in refunds:
+        subject, body = _message(refund)
+        records += [
+            CustomerNotification(
+                refund=refund,
+                event=EVENT_REFUNDED,
+                medium=sender.medium,
+                recipient="",
+                subject=subject,
+                body=body,
+                status=NotificationStatus.NO_CONTACT,
+            )
+            for sender in senders()
+        ]
+    # A concurrent run that recorded them first wins; what is stored is read back.
+    CustomerNotification.objects.bulk_create(records, ignore_conflicts=True)
+    statuses: dict[int, dict[str, str]] = {record.refund_id: {} for record in records}
+    stored = CustomerNotification.objects.filter(refund_id__in=list(statuses), event=EVENT_REFUNDED)
+    for refund_id, medium, status in stored.values_list("refund_id", "medium", "status"):
+        statuses[refund_id][medium] = status
+    return statuses
 
 
 def _notes(refund: Refund) -> dict[str, CustomerNotification]:

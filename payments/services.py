@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
 from mall.transactions import atomic_with_retry
+from mall.logging import log_context_bind
 from payments.channels.base import (
     ChannelRejected,
     ChannelTemporaryError,
@@ -154,6 +155,7 @@ def refund_execute(*, refund_id: int) -> str:
     retry. Safe to run twice, concurrently or after a crash: the channel request number never changes."""
     started = time.monotonic()
     refund = _refund_with_last_outcome(refund_id)
+    log_context_bind(refund_no=refund.refund_no)
     if refund.state != RefundState.REFUNDING:
         return f"skipped: {refund.state}"
     channel = get_channel(refund.channel)
@@ -249,6 +251,7 @@ def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], 
     if refund is None:
         logger.warning("notification for unknown refund request %s", notification.out_refund_no)
         return None
+    log_context_bind(refund_no=refund.refund_no)
     if notification.amount != refund.amount:
         logger.error("notification amount %s differs from refund %s", notification.amount, refund.refund_no)
         return refund

@@ -26,6 +26,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
+from mall.logging import rq_job_log_scope
 from mall.metrics_dir import mark_process_dead
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class JobWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         close_old_connections()
         try:
-            super().execute_job(job, queue)
+            with rq_job_log_scope(job, queue):  # the job's lines carry its request id; its own line ends them
+                super().execute_job(job, queue)
         finally:
             close_old_connections()
