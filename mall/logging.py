@@ -13,6 +13,7 @@ This module is imported by gunicorn's configuration before Django is set up: it 
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -166,6 +167,7 @@ class JsonFormatter(_LibraryJsonFormatter):
         kwargs.setdefault("fmt", ["levelname", "name", "message"])
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("timestamp", True)
+        kwargs.setdefault("json_ensure_ascii", False)  # Chinese names and messages stay readable and searchable
         super().__init__(*args, **kwargs)
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
@@ -250,6 +252,12 @@ def logging_config(*, json: bool, level: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django.db.backends": {"level": "WARNING"}},
     }
+
+
+def configure(config: dict[str, Any]) -> None:
+    """``LOGGING_CONFIG``: ``LOGGING``, and Python's warnings (``py.warnings``) through the same handler."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 def gunicorn_logconfig(*, json: bool, level: str) -> dict[str, Any]:

@@ -326,6 +326,7 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("console" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "console"):
     raise RuntimeError(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}")
 LOGGING = mall_logging.logging_config(json=LOG_FORMAT == "json", level=os.environ.get("LOG_LEVEL", "INFO"))
+LOGGING_CONFIG = "mall.logging.configure"
 
 # --- Production hardening (manage.py check --deploy) ----------------------------------------------------
 if not DEBUG:

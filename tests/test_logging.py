@@ -278,3 +278,26 @@ def test_production_logs_are_json_and_development_logs_readable() -> None:
     assert log_format(DJANGO_DEBUG="1") == "console"
     assert log_format(DJANGO_DEBUG="1", LOG_FORMAT="json") == "json"
     assert django_settings.LOGGING["handlers"]["console"]["filters"] == ["context", "rq_job_chatter"]
+
+
+def test_a_process_writes_warnings_and_chinese_text_as_json_lines() -> None:
+    script = (
+        "import django, logging, warnings; django.setup(); "
+        "warnings.warn('static files not collected'); "
+        "logging.getLogger('payments.notifications').info('已退款 %s', 'R1', extra={'token': 'abc'})"
+    )
+    env = {**os.environ, "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "mall.settings"}
+    env.setdefault("DJANGO_SECRET_KEY", uuid.uuid4().hex)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.decode().splitlines()]
+    ours = [_without_timing(line) for line in lines if line["logger"] in ("py.warnings", "payments.notifications")]
+    assert ours == [
+        {
+            "level": "WARNING",
+            "logger": "py.warnings",
+            "message": "<string>:1: UserWarning: static files not collected\n",
+        },
+        {"level": "INFO", "logger": "payments.notifications", "message": "已退款 R1", "token": "***"},
+    ]
+    assert "已退款 R1".encode() in done.stderr  # written as text, not \\u escapes
