@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -370,9 +371,10 @@ class PerishableClaimAdmin(ReadOnlyAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        if not request.user.has_perm("refunds.approve_refund"):
+        refund = self.get_object(request, unquote(object_id))
+        if refund is None or not request.user.has_perm("refunds.approve_refund"):
+            # Django's own page: read-only for those who may not settle, "not found" for an id no claim has.
             return super().change_view(request, object_id, form_url, extra_context)
-        refund = get_object_or_404(self.get_queryset(request), pk=object_id)
         items = [
             (
                 item.order_item_id,

@@ -15,7 +15,6 @@ has one record per condition. Completing the inspection:
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,7 +28,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
 
 from logistics.exceptions import InspectionNotAllowed, InvalidInspection
 from logistics.models import (
@@ -44,6 +42,7 @@ from logistics.models import (
 )
 from mall.jobs import job_enqueue
 from mall.models import OrderItem, Product, SaleUnit, Shipment
+from mall.photos import PhotoRefused, photo_type
 from mall.services import stock_adjust
 from refunds import flow
 from refunds.adjustments import ItemReduction, perishable_claim_amount, proportional_amount, refund_reduce
@@ -55,7 +54,6 @@ RESTOCK_RETURNED_JOB = "logistics.jobs.restock_returned"
 QTY = Decimal("0.001")
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 9
-PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 WRITE_OFF_REASONS = {Condition.DISCOUNT: WriteOffReason.DISCOUNT, Condition.SPOILED: WriteOffReason.SPOILED}
 
 
@@ -79,14 +77,9 @@ def _read_photos(photos: Sequence[UploadedFile[Any]]) -> list[tuple[bytes, str, 
         if not data or len(data) > MAX_PHOTO_BYTES:
             raise InvalidInspection(_("A photo may be at most 5 MB."), field="photos")
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image_format = image.format
-                image.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise InvalidInspection(_("The file is not a JPEG, PNG or WebP photo."), field="photos") from None
-        if image_format not in PHOTO_FORMATS:
-            raise InvalidInspection(_("The file is not a JPEG, PNG or WebP photo."), field="photos")
-        content_type, extension = PHOTO_FORMATS[image_format]
+            content_type, extension = photo_type(data)
+        except PhotoRefused as refused:
+            raise InvalidInspection(str(refused), field="photos") from None
         read.append((data, content_type, extension))
     return read
 

@@ -267,6 +267,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mall.api_common.exception_handler",
+    # DRF's own three, with JSON nested deeper than mall.parsers.MAX_JSON_DEPTH refused before it is decoded.
+    "DEFAULT_PARSER_CLASSES": [
+        "mall.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_THROTTLE_RATES": {"refund_apply": os.environ.get("REFUND_APPLY_THROTTLE", "30/min")},
 }

@@ -29,3 +29,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
 ]
+
+# A request refused before any view (body too large, too many fields) answers in the API's error shape under /api/.
+handler400 = "mall.error_views.bad_request"

@@ -43,6 +43,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from mall.models import Channel, Order
 from refunds import flow, services
@@ -372,11 +373,14 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        pk = object_pk(Refund, object_id)
         refund = (
             Refund.objects.select_related("order__payment", "order__shipment", "customer", "created_by")
             .prefetch_related("items__order_item", "evidence", "events__actor", "disputes")
-            .filter(pk=object_id)
+            .filter(pk=pk)
             .first()
+            if pk is not None
+            else None
         )
         context = dict(extra_context or {})
         if refund is not None and self.has_view_permission(request, refund):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from mall.models import Order
 from refunds.admin_forms import DisputeNoteForm, DisputeOpenForm, DisputeResolveForm
@@ -87,11 +88,14 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        pk = object_pk(Dispute, object_id)
         dispute = (
             Dispute.objects.select_related("order", "refund", "customer", "resolution_refund")
             .prefetch_related("notes__author")
-            .filter(pk=object_id)
+            .filter(pk=pk)
             .first()
+            if pk is not None
+            else None
         )
         context = dict(extra_context or {})
         if dispute is not None:

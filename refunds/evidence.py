@@ -11,31 +11,15 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
 
+from mall.photos import PhotoRefused, photo_type
 from refunds.exceptions import EvidenceRejected, RefundNotAllowed
 from refunds.models import Refund, RefundEvidence, RefundState
 from refunds.services import refund_record_event
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 9
-FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 CLOSED_STATES = (RefundState.REFUNDED, RefundState.CANCELLED)
-
-
-def _sniff(data: bytes) -> tuple[str, str]:
-    """The photo's real type, from its bytes; anything else is refused."""
-    import io
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise EvidenceRejected(_("The file is not a JPEG, PNG or WebP photo."), field="file") from None
-    if image_format not in FORMATS:
-        raise EvidenceRejected(_("The file is not a JPEG, PNG or WebP photo."), field="file")
-    return FORMATS[image_format]
 
 
 def refund_add_evidence(*, refund: Refund, actor: Any, upload: UploadedFile[bytes]) -> RefundEvidence:
@@ -46,7 +30,10 @@ def refund_add_evidence(*, refund: Refund, actor: Any, upload: UploadedFile[byte
         raise EvidenceRejected(_("A photo may be at most 5 MB."), field="file")
     if not data:
         raise EvidenceRejected(_("The file is empty."), field="file")
-    content_type, extension = _sniff(data)
+    try:
+        content_type, extension = photo_type(data)
+    except PhotoRefused as refused:
+        raise EvidenceRejected(str(refused), field="file") from None
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
         if locked.state in CLOSED_STATES:

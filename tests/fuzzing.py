@@ -42,6 +42,37 @@ JSON_VALUES = st.recursive(
 )
 
 
+def nested_arrays(levels: int, inner: str = "") -> str:
+    return "[" * levels + inner + "]" * levels
+
+
+def nested_objects(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def _nested(levels: int, shape: str) -> str:
+    if shape == "arrays":
+        return nested_arrays(levels)
+    if shape == "objects":
+        return nested_objects(levels)
+    if shape == "mixed":
+        openers = ["[" if level % 2 else '{"k":' for level in range(levels)]
+        return "".join(openers) + "0" + "".join("]" if level % 2 else "}" for level in reversed(range(levels)))
+    return "[" * levels  # never closed
+
+
+# JSON nested around the parsers' limit (mall.parsers.MAX_JSON_DEPTH, 32) and far beyond Python's recursion limit,
+# as (text, levels): arrays, objects, both alternating, or brackets never closed.
+DEEP_JSON = st.builds(
+    lambda levels, shape: (_nested(levels, shape), levels),
+    levels=st.integers(min_value=30, max_value=34) | st.sampled_from([100, 999, 1_000, 5_000, 100_000]),
+    shape=st.sampled_from(["arrays", "objects", "mixed", "open"]),
+)
+
+# Body sizes relative to a limit (DATA_UPLOAD_MAX_MEMORY_SIZE, a notification's cap): under, at, just over, far over.
+SIZE_OFFSETS = st.sampled_from([-1, 0, 1, 2, 4096, 2**20])
+
+
 @contextlib.contextmanager
 def rolled_back() -> Iterator[None]:
     """Run one example from the same state as the last: what it changed is rolled back after it, and the cache

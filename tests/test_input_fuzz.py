@@ -13,16 +13,18 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from django.conf import settings
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mall.models import Order, OrderItem
+from mall.parsers import MAX_JSON_DEPTH
 from mall.roles import CUSTOMER_SERVICE
 from refunds.models import Dispute, Refund, RefundEvent, ReturnShipment
 from refunds.services import refund_approve, refund_reject
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, make_order
-from tests.fuzzing import JSON_VALUES, NUMBERISH, SCALARS, fuzz, rolled_back
+from tests.fuzzing import DEEP_JSON, JSON_VALUES, NUMBERISH, SCALARS, SIZE_OFFSETS, fuzz, rolled_back
 from tests.refunds.conftest import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +189,44 @@ def test_malformed_bodies_never_answer_5xx(shop: dict[str, Any]) -> None:
         with rolled_back():
             before = _snapshot()
             _check(api.generic("POST", path, body, content_type=content_type), before)
+
+    check()
+
+
+def test_deep_and_oversized_bodies_never_answer_5xx(shop: dict[str, Any]) -> None:
+    """JSON nested around the parsers' limit and far beyond Python's recursion limit, alone or as a field of an
+    otherwise fine body, and bodies around the size limit: refused with the exact code, and nothing changes."""
+    api = shop["api"]
+    targets = ["/api/v1/refunds/"] + [
+        f"/api/v1/refunds/{refund_no}/{action}/"
+        for refund_no in shop["refund_nos"]
+        for action in ("return-shipment", "dispute")
+    ]
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    @fuzz(80)
+    @given(
+        path=st.sampled_from(targets),
+        deep=DEEP_JSON,
+        field=st.none() | st.sampled_from(["items", "order_no", "reason", "carrier", "description"]),
+        oversize=st.none() | SIZE_OFFSETS,
+    )
+    def check(path: str, deep: tuple[str, int], field: str | None, oversize: int | None) -> None:
+        text, levels = deep
+        body = text if field is None else f'{{"{field}": {text}}}'
+        levels += field is not None
+        if oversize is not None:  # padded with spaces (insignificant in JSON) to the limit plus the offset
+            body += " " * (limit + oversize - len(body.encode()))
+        with rolled_back():
+            before = _snapshot()
+            response = api.post(path, body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+            _check(response, before)
+            if oversize is not None and oversize > 0:
+                expected = (413, {"code": "request_too_large", "detail": "The request body is too large."})
+                assert (response.status_code, response.json()) == expected
+            elif levels > MAX_JSON_DEPTH:
+                detail = f"JSON nested deeper than {MAX_JSON_DEPTH} levels."
+                assert (response.status_code, response.json()) == (400, {"code": "parse_error", "detail": detail})
 
     check()
 

@@ -28,6 +28,7 @@ from logistics.carriers.base import (
     NotificationInvalid,
     NotificationKind,
 )
+from mall.parsers import json_loads
 
 _OUTCOMES = {o.value: o for o in InterceptionOutcome}
 
@@ -67,7 +68,7 @@ class HttpCarrier:
             raise CarrierTemporaryError("carrier busy or failing", code=str(response.status_code))
         try:
             signing.verify(self.secret, response.headers, response.content, max_age=NOTIFICATION_MAX_AGE_SECONDS)
-            data = json.loads(response.content)
+            data = json_loads(response.content)
         except (signing.SignatureError, ValueError):
             raise CarrierTemporaryError("unverifiable carrier answer", code="bad_answer") from None
         if not isinstance(data, dict):
@@ -97,7 +98,7 @@ class HttpCarrier:
         except signing.SignatureError as error:
             raise NotificationInvalid(str(error)) from None
         try:
-            data = json.loads(body)
+            data = json_loads(body)
             kind = NotificationKind(str(data["type"]))
             event_id = str(data["event_id"])
             tracking_no = str(data["tracking_no"])

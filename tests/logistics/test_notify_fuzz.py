@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from logistics.carriers import signing
 from logistics.models import CarrierEvent, Interception
+from logistics.views import MAX_NOTIFICATION_BYTES
+from mall.parsers import MAX_JSON_DEPTH
 from refunds.models import RefundEvent
-from tests.fuzzing import JSON_VALUES, fuzz, rolled_back
+from tests.fuzzing import DEEP_JSON, JSON_VALUES, fuzz, rolled_back
 from tests.logistics.test_notifications import URL, _event, intercepting  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -59,5 +61,34 @@ def test_signed_nonsense_never_answers_5xx(intercepting: Any) -> None:  # noqa: 
             assert response.status_code < 500, (event, response.status_code)
             if response.status_code >= 400:
                 assert _snapshot() == before, event
+
+    check()
+
+
+def test_signed_deep_nesting_is_refused_and_changes_nothing(intercepting: Any) -> None:  # noqa: F811
+    """JSON nested around the limit and far beyond the recursion limit, as the whole body or as one field of the
+    genuine notification, correctly signed: deeper than the limit is refused with 400; never a 5xx."""
+    genuine = json.dumps(_event(intercepting), ensure_ascii=False)
+    secret = django_settings.CARRIER_NOTIFY_SECRET
+
+    @fuzz(60)
+    @given(deep=DEEP_JSON, field=st.none() | st.sampled_from(["note", "status", "reference", "extra"]))
+    def check(deep: tuple[str, int], field: str | None) -> None:
+        text, levels = deep
+        body = text if field is None else genuine[:-1] + f', "{field}": {text}}}'
+        levels += field is not None
+        raw = body.encode("utf-8")
+        with rolled_back():
+            before = _snapshot()
+            response = Client().post(
+                URL, data=raw, content_type="application/json", headers=signing.signed_headers(secret, raw)
+            )
+            assert response.status_code < 500, (body[:80], response.status_code)
+            if len(raw) > MAX_NOTIFICATION_BYTES:
+                assert response.status_code == 413, body[:80]
+            elif levels > MAX_JSON_DEPTH:
+                assert response.status_code == 400, body[:80]
+            if response.status_code >= 400:
+                assert _snapshot() == before, body[:80]
 
     check()
