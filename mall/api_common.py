@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from mall.exceptions import BusinessError
+from mall.outage import RETRY_AFTER_SECONDS, log_unavailable, unavailable_body, unavailable_dependency
 
 
 class Pagination(PageNumberPagination):
@@ -22,7 +23,13 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every error body has ``code`` and ``detail``; validation errors add ``fields`` naming each field at fault."""
+    """Every error body has ``code`` and ``detail``; validation errors add ``fields`` naming each field at fault.
+    The database or Redis out of reach is a 503 ``service_unavailable`` naming it."""
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        log_unavailable(context["request"], dependency, exc)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return Response(unavailable_body(dependency), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
     if isinstance(exc, BusinessError):
         body: dict[str, Any] = {"code": exc.code, "detail": force_str(exc.message)}
         if exc.field:

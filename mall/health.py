@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 
+REDIS_TIMEOUT_SECONDS = 1.0
+
 
 @never_cache
 @require_GET
@@ -30,8 +32,16 @@ def _check_database() -> None:
 
 def _check_redis() -> None:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    # One try of at most a second: a Redis that is down, or hangs, is named at once instead of holding the probe.
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         client.ping()
     finally:

@@ -32,3 +32,5 @@ urlpatterns = [
 
 # A request refused before any view (body too large, too many fields) answers in the API's error shape under /api/.
 handler400 = "mall.error_views.bad_request"
+# A failure outside any view that was the database or Redis out of reach answers 503 naming it; anything else 500.
+handler500 = "mall.outage.server_error"

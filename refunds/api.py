@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
+from mall.outage import REDIS_DOWN
 from refunds import evidence, flow, services
 from refunds.exceptions import InvalidRefundRequest
 from refunds.models import Refund, RefundEvent
@@ -27,6 +29,8 @@ from refunds.serializers import (
     RefundSerializer,
     ReturnShipmentInSerializer,
 )
+
+logger = logging.getLogger(__name__)
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each field at fault."),
@@ -61,7 +65,7 @@ class ApplicationThrottle(ScopedRateThrottle):
     """The per-customer rate of a scope (``refund_apply``) as ScopedRateThrottle counts it: a sliding window of
     the requests it let through. With Redis the window is a sorted set that one script prunes, counts and adds
     to in a single round trip (the cache-based throttle reads and writes a pickled list: two). Without Redis,
-    ScopedRateThrottle itself."""
+    ScopedRateThrottle itself. While Redis does not answer it lets every request through."""
 
     _script: Any = None
 
@@ -77,14 +81,24 @@ class ApplicationThrottle(ScopedRateThrottle):
         if self.key is None or self.num_requests is None or self.duration is None:
             return True
         self.now = self.timer()
-        if ApplicationThrottle._script is None:
-            from django_redis import get_redis_connection
+        from django_redis import get_redis_connection
 
-            ApplicationThrottle._script = get_redis_connection("default").register_script(_SLIDING_WINDOW)
-        allowed, count, oldest = ApplicationThrottle._script(
-            keys=[cache.make_key(f"{self.key}:window")],
-            args=[self.now, self.duration, self.num_requests, uuid.uuid4().hex],
-        )
+        client = get_redis_connection("default")
+        script = ApplicationThrottle._script
+        if script is None or script.registered_client is not client:  # once per connection (and per cache reset)
+            script = ApplicationThrottle._script = client.register_script(_SLIDING_WINDOW)
+        try:
+            allowed, count, oldest = script(
+                keys=[cache.make_key(f"{self.key}:window")],
+                args=[self.now, self.duration, self.num_requests, uuid.uuid4().hex],
+            )
+        except REDIS_DOWN as error:
+            # Open, not shut: an outage of the counter must not stop applications, which the database still
+            # checks one by one (PRODUCT.md: without Redis the database holds the line).
+            logger.warning(
+                "Redis unreachable (%s); the application throttle lets this request through", type(error).__name__
+            )
+            return True
         # What ScopedRateThrottle.wait() reads: as many entries as are in the window, the oldest last.
         self.history = [float(oldest)] * int(count) if oldest else []
         return bool(allowed)

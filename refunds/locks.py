@@ -1,5 +1,5 @@
 """The per-order application lock: Redis serialises applications across processes; the database's row
-lock (taken inside the service) holds the line on its own when Redis is not configured."""
+lock (taken inside the service) holds the line on its own when Redis is not configured, or does not answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from redis.exceptions import LockNotOwnedError
 
+from mall.outage import REDIS_DOWN
 from refunds.exceptions import RefundBusy
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,21 @@ def order_lock(order_id: int) -> Iterator[None]:
     lock = get_redis_connection("default").lock(
         f"mall:lock:refund-order:{order_id}", timeout=LOCK_TIMEOUT_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
     )
-    if not lock.acquire():
+    try:
+        acquired: bool | None = lock.acquire()
+    except REDIS_DOWN as error:
+        logger.warning(
+            "Redis unreachable (%s); the application on order %s relies on the database row lock alone",
+            type(error).__name__,
+            order_id,
+        )
+        acquired = None
+    if acquired is None:
+        # Without Redis the application goes on under the order's row lock alone, as with no Redis configured:
+        # the database refuses any claim above what was paid either way.
+        yield
+        return
+    if not acquired:
         raise RefundBusy()
     try:
         yield
@@ -39,3 +54,10 @@ def order_lock(order_id: int) -> Iterator[None]:
             # The holder overran the lock's expiry (and someone may hold it now); the row lock still protected
             # the data, and the work done stands.
             logger.warning("refund lock of order %s expired before its holder finished", order_id)
+        except REDIS_DOWN as error:
+            logger.warning(
+                "Redis unreachable (%s) releasing the refund lock of order %s; it expires within %d s",
+                type(error).__name__,
+                order_id,
+                LOCK_TIMEOUT_SECONDS,
+            )
