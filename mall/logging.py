@@ -275,8 +275,11 @@ def gunicorn_logconfig(*, json: bool, level: str) -> dict[str, Any]:
 # --- requests -----------------------------------------------------------------------------------------------------
 
 
+_MAX_LOGGED_URL_PART = 2000  # a hostile request's path or query string does not make a line of megabytes
+
+
 def _query(query_string: str) -> str:
-    pairs = parse_qsl(query_string, keep_blank_values=True)
+    pairs = parse_qsl(query_string[:_MAX_LOGGED_URL_PART], keep_blank_values=True)
     return "&".join(f"{key}={MASK if secret_key(key) else value}" for key, value in pairs)
 
 
@@ -296,7 +299,7 @@ class RequestLogMiddleware:
                 _bind_refund_no((getattr(response, "data", None) or {}) if response.status_code < 400 else {})
             extra: dict[str, Any] = {
                 "method": request.method,
-                "path": request.path,
+                "path": request.path[:_MAX_LOGGED_URL_PART],
                 "status": response.status_code,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 "user_id": _user_id(request),
@@ -304,7 +307,7 @@ class RequestLogMiddleware:
             if request.META.get("QUERY_STRING"):
                 extra["query"] = _query(request.META["QUERY_STRING"])
             level = logging.ERROR if response.status_code >= 500 else logging.INFO
-            access_logger.log(level, "%s %s %s", request.method, request.path, response.status_code, extra=extra)
+            access_logger.log(level, "%s %s %s", request.method, extra["path"], response.status_code, extra=extra)
             # Django's handler would add its own "Not Found: ..." line after the request's context has ended.
             response._has_been_logged = True  # type: ignore[attr-defined]
         return response

@@ -301,3 +301,11 @@ def test_a_process_writes_warnings_and_chinese_text_as_json_lines() -> None:
         {"level": "INFO", "logger": "payments.notifications", "message": "已退款 R1", "token": "***"},
     ]
     assert "已退款 R1".encode() in done.stderr  # written as text, not \\u escapes
+
+
+@pytest.mark.django_db
+def test_a_huge_path_or_query_string_is_cut_in_the_line(client: Any, log_lines: Lines) -> None:
+    client.get("/healthz/" + "a" * 5000, {"q": "b" * 5000, "secret": "s"})
+    (line,) = log_lines()
+    assert (len(line["path"]), line["message"]) == (2000, f"GET {line['path']} 404")
+    assert line["query"] == "q=" + "b" * 1998
