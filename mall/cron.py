@@ -1,4 +1,4 @@
-"""Periodic jobs, registered with rq's cron scheduler (``manage.py rqcron mall.cron``; run exactly one).
+"""Periodic jobs, registered with rq's cron scheduler (``manage.py run_scheduler mall.cron``; run exactly one).
 
 Each app declares its periodic jobs in its ``jobs.py`` with ``periodic_job_register``; rq 2.x reads cron
 strings in UTC, so each declaration states the Asia/Shanghai time it means.

@@ -13,23 +13,37 @@ give is kept by other means:
 
 A worker that dies mid-job (killed, out of memory) leaves the job in RQ's started registry; RQ fails it once the
 worker's heartbeat expires, and the sweeps in ``payments.jobs`` hand its refund out again from the database.
+
+Redis going away does not end the worker (RQ's own loop quits on most Redis errors, and under a Procfile runner
+one process ending stops them all). Each step of RQ's loop that talks to Redis (registration, suspension check,
+maintenance, heartbeat, state, dequeue) is retried with a capped backoff (``mall.outage.Backoff``: 0.5 s doubling
+to 10 s) until Redis answers again, with one warning when the outage starts and one line when it ends. A job that
+ran while Redis went away keeps its effects in the database; only RQ's record of its outcome is lost, and the
+sweeps hand out again whatever the database shows unfinished. RQ's scheduler process (``--with-scheduler``, which
+enqueues retries when their time comes) dies with the outage and is started again once Redis answers.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import close_old_connections
+from redis import Redis
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
 from mall.logging import rq_job_log_scope
 from mall.metrics_dir import mark_process_dead
+from mall.outage import REDIS_DOWN, Backoff, ride_out
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def warm_up() -> None:
@@ -44,7 +58,86 @@ def warm_up() -> None:
 
 
 class JobWorker(SimpleWorker):
-    """A SimpleWorker that warms up before its first job and keeps Django's database connection healthy."""
+    """A SimpleWorker that warms up before its first job, keeps Django's database connection healthy, and waits
+    out a Redis outage instead of exiting."""
+
+    # RQ's own wait between dequeues that Redis refused grows to this (RQ's default is a minute).
+    max_connection_wait_time = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before RQ's constructor: it already asks Redis for this worker's address.
+        self._redis_backoff = Backoff("Redis (worker)")
+        self._command_backoff = Backoff("Redis (worker command channel)", quiet=True)
+        super().__init__(*args, **kwargs)
+
+    def _redis(self, call: Callable[[], T]) -> T:
+        """``call()``, retried with backoff while Redis does not answer; a stop request ends the wait."""
+        stopping = lambda: bool(getattr(self, "_stop_requested", False))  # noqa: E731 - not set yet in __init__
+        try:
+            return ride_out(call, self._redis_backoff, stopping=stopping)
+        except REDIS_DOWN as error:
+            raise StopRequested() from error
+
+    def _set_ip_address(self, connection: Redis) -> None:
+        self._redis(functools.partial(super()._set_ip_address, connection))
+
+    def register_birth(self) -> None:
+        self._redis(super().register_birth)
+
+    def subscribe(self) -> None:
+        self._redis(super().subscribe)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        self._redis(functools.partial(super().check_for_suspension, burst))
+
+    def run_maintenance_tasks(self) -> None:
+        self._redis(super().run_maintenance_tasks)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # RQ retries a refused dequeue itself; a Redis that hangs (a timeout) or fails around the dequeue is ours.
+        return self._redis(functools.partial(super().dequeue_job_and_maintain_ttl, timeout, max_idle_time))
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:  # queued on a pipeline: no round trip here
+            super().heartbeat(timeout, pipeline)
+            return
+        self._redis(functools.partial(super().heartbeat, timeout))
+        self._restart_dead_scheduler()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        if pipeline is not None:
+            super().set_state(state, pipeline)
+            return
+        self._redis(functools.partial(super().set_state, state))
+
+    def set_shutdown_requested_date(self) -> None:
+        # Called from the stop signal's handler, in the middle of a job: a Redis outage must not break the job.
+        try:
+            super().set_shutdown_requested_date()  # type: ignore[no-untyped-call]
+        except REDIS_DOWN:
+            logger.warning("worker %s: stop requested while Redis is unreachable; not recorded there", self.name)
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        """The thread that listens for commands (stop, kill a job) waits out an outage too, quietly: the main loop
+        already reports it. Any other error ends that thread, as in RQ."""
+        if not isinstance(exc, REDIS_DOWN):
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+            return
+        self._command_backoff.wait(exc)
+        if self._redis_backoff.down_since is None:  # the main loop reached Redis again: start the next wait short
+            self._command_backoff.recovered()
+
+    def _restart_dead_scheduler(self) -> None:
+        """RQ's scheduler process exits when Redis goes away; start it again as soon as Redis answers, instead of
+        at RQ's next maintenance (up to 10 minutes later), so that retries falling due are not held back."""
+        scheduler = self.scheduler
+        if scheduler is None or scheduler._process is None or scheduler._process.is_alive() or self._stop_requested:
+            return
+        logger.warning("worker %s: starting RQ's scheduler process again", self.name)
+        try:
+            scheduler.acquire_locks(auto_start=True)
+        except REDIS_DOWN as error:
+            logger.warning("worker %s: scheduler not started again yet (%s)", self.name, type(error).__name__)
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
@@ -54,6 +147,9 @@ class JobWorker(SimpleWorker):
     def teardown(self) -> None:
         try:
             super().teardown()  # type: ignore[no-untyped-call]
+        except REDIS_DOWN as error:
+            # Stopping during an outage: RQ's record of this worker expires by itself.
+            logger.warning("worker %s stopped while Redis was unreachable (%s)", self.name, type(error).__name__)
         finally:
             # As gunicorn's child_exit does for a web worker: this process's live gauges leave the host's sums.
             mark_process_dead(os.getpid())
@@ -63,5 +159,14 @@ class JobWorker(SimpleWorker):
         try:
             with rq_job_log_scope(job, queue):  # the job's lines carry its request id; its own line ends them
                 super().execute_job(job, queue)
+        except REDIS_DOWN as error:
+            # RQ could not record the job's start or outcome. What the job did is in the database; a refund it did
+            # not finish is still `refunding` there, and the sweeps hand it out again.
+            logger.warning(
+                "worker %s: Redis unreachable (%s) around job %s; its outcome is not recorded in RQ",
+                self.name,
+                type(error).__name__,
+                job.id,
+            )
         finally:
             close_old_connections()

@@ -1,6 +1,6 @@
 """Refund jobs: the sweeps that start refunds by themselves and approve the ones nobody reviewed in time.
 
-Scheduled by ``manage.py rqcron mall.cron`` (one process); each can be run once by hand with
+Scheduled by ``manage.py run_scheduler mall.cron`` (one process); each can be run once by hand with
 ``manage.py run_job <name> [--dry-run]``. rq 2.x reads cron strings in UTC; the shop's business day is
 Asia/Shanghai (UTC+8, no daylight saving time), so every schedule below states the Shanghai time it means.
 These run every few minutes around the clock, where the two clocks only differ by the hour digit.

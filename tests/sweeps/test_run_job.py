@@ -1,5 +1,5 @@
 """Every periodic job can be run once by hand (`manage.py run_job`), listed with its schedule, and dry-run
-without changing anything; the scheduler (`rqcron mall.cron`) registers the same jobs."""
+without changing anything; the scheduler (`run_scheduler mall.cron`) registers the same jobs."""
 
 from __future__ import annotations
 
@@ -118,4 +118,4 @@ def test_the_scheduler_registers_every_job() -> None:
 def test_procfile_runs_the_scheduler_on_mall_cron() -> None:
     procfile = Path(__file__).resolve().parents[2] / "Procfile"
     lines = dict(line.split(": ", 1) for line in procfile.read_text().splitlines() if ": " in line)
-    assert lines["scheduler"] == "python manage.py rqcron mall.cron"
+    assert lines["scheduler"] == "python manage.py run_scheduler mall.cron"

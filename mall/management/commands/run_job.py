@@ -1,7 +1,7 @@
 """Run one periodic job once, by hand: ``manage.py run_job <name> [--dry-run]``; ``--list`` names them all.
 
-The jobs are the ones the scheduler runs (``manage.py rqcron mall.cron``): each app declares its periodic jobs
-in its ``jobs.py``, found here the same way. The job runs in this process, not on a queue.
+The jobs are the ones the scheduler runs (``manage.py run_scheduler mall.cron``): each app declares its periodic
+jobs in its ``jobs.py``, found here the same way. The job runs in this process, not on a queue.
 """
 
 from __future__ import annotations
