@@ -32,6 +32,7 @@ from logistics.models import CarrierEvent, Inspection, Interception, Interceptio
 from mall.jobs import job_enqueue
 from mall.models import Shipment
 from mall.services import stock_adjust
+from mall.transactions import atomic_with_retry
 from refunds import flow
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
 from refunds.models import Refund, RefundState, ReturnShipment
@@ -257,27 +258,28 @@ def return_receive(*, refund: Refund, actor: Any = None, note: str = "") -> Refu
 # --- carrier notifications ---------------------------------------------------------------------------------
 
 
+# One transaction: an event whose handling failed is not kept, so the carrier's retry handles it again; one that
+# lost a deadlock runs again at once.
+@atomic_with_retry
 def carrier_notification_handle(*, notification: CarrierNotification) -> str:
     """Act on a verified carrier notification once. Returns what it did (kept on the ``CarrierEvent``)."""
-    # One transaction: an event whose handling failed is not kept, so the carrier's retry handles it again.
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                event = CarrierEvent.objects.create(
-                    event_id=notification.event_id,
-                    kind=notification.kind.value,
-                    carrier=notification.carrier,
-                    tracking_no=notification.tracking_no,
-                    status=notification.outcome.value if notification.outcome else "",
-                    occurred_at=notification.occurred_at,
-                )
-        except IntegrityError:
-            return "duplicate"
-        if notification.kind == NotificationKind.INTERCEPTION:
-            outcome = _interception_notified(notification)
-        else:
-            outcome = _delivered_notified(notification)
-        CarrierEvent.objects.filter(pk=event.pk).update(outcome=outcome[:255])
+    try:
+        with transaction.atomic():
+            event = CarrierEvent.objects.create(
+                event_id=notification.event_id,
+                kind=notification.kind.value,
+                carrier=notification.carrier,
+                tracking_no=notification.tracking_no,
+                status=notification.outcome.value if notification.outcome else "",
+                occurred_at=notification.occurred_at,
+            )
+    except IntegrityError:
+        return "duplicate"
+    if notification.kind == NotificationKind.INTERCEPTION:
+        outcome = _interception_notified(notification)
+    else:
+        outcome = _delivered_notified(notification)
+    CarrierEvent.objects.filter(pk=event.pk).update(outcome=outcome[:255])
     return outcome
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from mall.models import Order, OrderItem
@@ -55,23 +54,22 @@ def staff_refund_create(
 ) -> Refund:
     """Create a compensation or dispute refund of ``amount`` (the total of ``items``), applying the caps.
 
-    The actor's user row is locked first so that two refunds by the same agent cannot both squeeze under the
-    daily cap; the order is locked after it (inside ``refund_create_by_staff``), the one lock order used here.
+    The caps are checked under the actor's user row lock, so that two refunds by the same agent cannot both
+    squeeze under the daily cap. That row is locked after the order's (``refund_create_by_staff`` calls the check
+    once it holds the order): every event a person writes on a locked order takes the same two rows in that order.
     """
     if not actor.has_perm("refunds.create_staff_refund"):
         raise ReviewForbidden(_("You may not create compensation refunds."))
     if not note.strip():
         raise InvalidRefundRequest(_("A reason is required."), field="reason")
-    with transaction.atomic():
+
+    def caps_allow() -> bool:
         get_user_model().objects.select_for_update().only("pk").get(pk=actor.pk)
-        return refund_create_by_staff(
-            order=order,
-            reason=reason,
-            items=items,
-            actor=actor,
-            note=note.strip(),
-            within_cap=within_caps(actor=actor, amount=amount),
-        )
+        return within_caps(actor=actor, amount=amount)
+
+    return refund_create_by_staff(
+        order=order, reason=reason, items=items, actor=actor, note=note.strip(), within_cap=caps_allow
+    )
 
 
 def compensation_create(

@@ -26,7 +26,7 @@ from refunds.models import (
     RefundReason,
     RefundState,
 )
-from refunds.services import ItemRequest, refund_record_event
+from refunds.services import ItemRequest, _lock_refund, refund_record_event
 
 CENT = Decimal("0.01")
 
@@ -56,8 +56,10 @@ def _clean_text(text: str, field: str, limit: int) -> str:
 def dispute_open_by_customer(*, customer: Any, refund: Refund, reason: str) -> Dispute:
     """The customer contests the decision on their own refund. One dispute per refund: the arbitration is final."""
     reason = _clean_text(reason, "reason", 1000)
-    # Lock the refund row alone: a joined SELECT ... FOR UPDATE would lock the order too, out of lock order.
-    refund = Refund.objects.select_for_update().get(pk=refund.pk, customer=customer)
+    # The order first, then the refund: the dispute's foreign key to the order takes a lock on the order row too.
+    refund = _lock_refund(refund.pk, order_id=refund.order_id)
+    if refund.customer_id != customer.pk:
+        raise Refund.DoesNotExist
     if not refund_is_disputable(refund):
         raise DisputeNotAllowed(_("Only a rejected or partly refunded refund can be disputed."), state=refund.state)
     if Dispute.objects.filter(refund=refund).exists():
@@ -81,7 +83,7 @@ def dispute_open_by_agent(*, actor: Any, order: Order, reason: str, refund: Refu
     _check_worker(actor)
     reason = _clean_text(reason, "reason", 1000)
     if refund is not None:
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        refund = _lock_refund(refund.pk)  # the order first (see dispute_open_by_customer)
         if refund.order_id != order.pk:
             raise InvalidRefundRequest(_("The refund is not of this order."), field="refund")
         if Dispute.objects.filter(refund=refund, status=DisputeStatus.OPEN).exists():

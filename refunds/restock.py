@@ -38,7 +38,9 @@ def restock_unshipped(refund: Refund) -> dict[int, Decimal]:
     references (the unique index), never by a pattern over every movement."""
     if refund.state != RefundState.REFUNDED or not refund.order.is_not_shipped():
         return {}
-    items = list(refund.items.select_related("order_item__product"))
+    # Stock rows are locked in product order, the order stock allocation locks them in: one transaction here
+    # holds several of them until it commits.
+    items = list(refund.items.select_related("order_item__product").order_by("order_item__product_id", "pk"))
     line_ids = [item.order_item_id for item in items]
     refunds_of_lines = list(
         RefundItem.objects.filter(order_item_id__in=line_ids).values_list("order_item_id", "refund__refund_no")

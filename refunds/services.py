@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -445,9 +446,12 @@ def _check_customer_reason(order: Order, reason: str, kind: str) -> None:
             raise RefundNotAllowed(_("The after-sale period of this order has ended."), field="order_no")
 
 
-def refund_create_by_system(*, order: Order, reason: str, items: Sequence[ItemRequest], note: str = "") -> Refund:
-    """A refund the system starts itself (shipping timeout, out of stock, price anomaly)."""
-    with order_lock(order.pk), transaction.atomic():
+def refund_create_by_system(
+    *, order: Order, reason: str, items: Sequence[ItemRequest], note: str = "", order_lock_held: bool = False
+) -> Refund:
+    """A refund the system starts itself (shipping timeout, out of stock, price anomaly). ``order_lock_held``:
+    the caller took the order's application lock before its own transaction, which holds the order's row."""
+    with nullcontext() if order_lock_held else order_lock(order.pk), transaction.atomic():
         locked = _lock_order(order.pk)
         return _create(
             order=locked,
@@ -461,10 +465,17 @@ def refund_create_by_system(*, order: Order, reason: str, items: Sequence[ItemRe
 
 
 def refund_create_by_staff(
-    *, order: Order, reason: str, items: Sequence[ItemRequest], actor: Any, note: str, within_cap: bool
+    *,
+    order: Order,
+    reason: str,
+    items: Sequence[ItemRequest],
+    actor: Any,
+    note: str,
+    within_cap: bool | Callable[[], bool],
 ) -> Refund:
     """A compensation or dispute refund created by customer service. ``within_cap`` is the caller's check of
-    the compensation caps; above them a supervisor other than the creator must approve."""
+    the compensation caps; above them a supervisor other than the creator must approve. A check that locks rows
+    of its own is passed as a callable: it runs once the order is locked, keeping the order's lock first."""
     with order_lock(order.pk), transaction.atomic():
         locked = _lock_order(order.pk)
         return _create(
@@ -475,7 +486,7 @@ def refund_create_by_staff(
             requests=items,
             actor=actor,
             description=note,
-            staff_cap_ok=within_cap,
+            staff_cap_ok=within_cap() if callable(within_cap) else within_cap,
         )
 
 

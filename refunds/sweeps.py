@@ -44,6 +44,7 @@ from mall.services import (
     stock_allocation_plan,
 )
 from refunds import auto_approval
+from refunds.locks import order_lock
 from refunds.models import Refund, RefundEvent, RefundReason, RefundState
 from refunds.services import (
     ItemRequest,
@@ -285,8 +286,11 @@ def _short_lines(lines: Sequence[AllocationLine]) -> list[AllocationLine]:
 
 def order_stock_allocate(*, order_id: int) -> Refund | None:
     """Allocate stock to a paid order; refund at once, in the same transaction, the lines stock cannot cover
-    (reason ``out_of_stock``, approved by the system), and tell the customer on the refund's timeline."""
-    with transaction.atomic():
+    (reason ``out_of_stock``, approved by the system), and tell the customer on the refund's timeline.
+
+    The order's application lock is taken before the transaction that locks the order's row: waiting for it
+    while holding the row would stall an application that holds it and waits for the row."""
+    with order_lock(order_id), transaction.atomic():
         order = Order.objects.get(pk=order_id)
         short = _short_lines(stock_allocate(order=order))
         if not short:
@@ -298,6 +302,7 @@ def order_stock_allocate(*, order_id: int) -> Refund | None:
             reason=RefundReason.OUT_OF_STOCK,
             items=[ItemRequest(order_item_id=line.order_item_id, quantity=line.short) for line in short],
             note=_("Out of stock at allocation: %(items)s") % {"items": missing},
+            order_lock_held=True,
         )
         refund_record_event(
             refund=refund,
