@@ -8,8 +8,11 @@ import json
 import logging
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -309,3 +312,51 @@ def test_a_huge_path_or_query_string_is_cut_in_the_line(client: Any, log_lines: 
     (line,) = log_lines()
     assert (len(line["path"]), line["message"]) == (2000, f"GET {line['path']} 404")
     assert line["query"] == "q=" + "b" * 1998
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis_url() -> Iterator[str]:
+    """A Redis server of the test's own (what a process enqueues there reaches no other test), stopped after."""
+    port = _free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_the_procfile_scheduler_writes_only_json_lines(private_redis_url: str) -> None:
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("scheduler:"))
+    command = shlex.split(line.split(":", 1)[1])
+    assert command[:2] == ["python", "manage.py"]
+    env = {**os.environ, "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "mall.settings"}
+    env["REDIS_URL"] = private_redis_url
+    env.setdefault("DJANGO_SECRET_KEY", uuid.uuid4().hex)
+    process = subprocess.Popen(
+        [sys.executable, *command[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        time.sleep(6)  # long enough to load its jobs and enqueue those due at start
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert any(line["logger"] == "rq.cron" and line["message"].startswith("Registered ") for line in lines)
+    assert any(line["logger"] == "rq.cron" and line["message"].startswith("Enqueued ") for line in lines)
