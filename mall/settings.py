@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mall.api_common.exception_handler",
-    # DRF's own three, with JSON nested deeper than mall.parsers.MAX_JSON_DEPTH refused before it is decoded.
+    # DRF's own three, with JSON nested deeper than mall.json_limits.MAX_JSON_DEPTH refused before it is decoded.
     "DEFAULT_PARSER_CLASSES": [
         "mall.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

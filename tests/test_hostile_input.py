@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from mall.parsers import MAX_JSON_DEPTH, JSONTooDeep, json_depth, json_loads
+from mall.json_limits import MAX_JSON_DEPTH, JSONTooDeep, json_depth, json_loads
 from mall.photos import MAX_PIXELS
 from refunds.evidence import MAX_BYTES
 from refunds.models import Refund, RefundEvidence

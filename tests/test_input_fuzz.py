@@ -17,8 +17,8 @@ from django.conf import settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mall.json_limits import MAX_JSON_DEPTH
 from mall.models import Order, OrderItem
-from mall.parsers import MAX_JSON_DEPTH
 from mall.roles import CUSTOMER_SERVICE
 from refunds.models import Dispute, Refund, RefundEvent, ReturnShipment
 from refunds.services import refund_approve, refund_reject

@@ -28,7 +28,7 @@ from logistics.carriers.base import (
     NotificationInvalid,
     NotificationKind,
 )
-from mall.parsers import json_loads
+from mall.json_limits import json_loads
 
 _OUTCOMES = {o.value: o for o in InterceptionOutcome}
 

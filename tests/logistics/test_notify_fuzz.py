@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from logistics.carriers import signing
 from logistics.models import CarrierEvent, Interception
 from logistics.views import MAX_NOTIFICATION_BYTES
-from mall.parsers import MAX_JSON_DEPTH
+from mall.json_limits import MAX_JSON_DEPTH
 from refunds.models import RefundEvent
 from tests.fuzzing import DEEP_JSON, JSON_VALUES, fuzz, rolled_back
 from tests.logistics.test_notifications import URL, _event, intercepting  # noqa: F401 - the fixture

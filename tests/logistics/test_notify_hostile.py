@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from logistics.carriers import signing
-from mall.parsers import MAX_JSON_DEPTH
+from mall.json_limits import MAX_JSON_DEPTH
 from tests.fuzzing import nested_arrays, nested_objects
 from tests.logistics.test_notifications import URL, _event, _nothing_changed, _post, intercepting  # noqa: F401
 
