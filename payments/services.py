@@ -15,8 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
-from mall.transactions import atomic_with_retry
 from mall.logging import log_context_bind
+from mall.transactions import atomic_with_retry
 from payments.channels.base import (
     ChannelRejected,
     ChannelTemporaryError,
@@ -27,7 +27,7 @@ from payments.channels.base import (
     RefundStatus,
 )
 from payments.channels.registry import get_channel, notify_url, uses_simulator
-from payments.metrics import CHANNEL_CALLS, REFUND_OUTCOMES, REFUND_PROCESS_DURATION
+from payments.metrics import CHANNEL_CALLS
 from payments.models import AttemptOutcome, ChannelAttempt
 from refunds import flow
 from refunds.models import Refund, RefundState
@@ -113,13 +113,9 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
         flow.refund_mark_refunded(
             refund=refund, channel_refund_id=result.channel_refund_id or "", refunded_at=result.succeeded_at
         )
-        REFUND_OUTCOMES.labels(refund.channel, "success").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "refunded"
     if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
         flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
-        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
         return "failed"
     return str(result.status)
 
@@ -169,10 +165,9 @@ def refund_execute(*, refund_id: int) -> str:
         return _ask_channel(refund, channel, started)
     except ChannelRejected as error:
         note = f"{error.code}: {error.message}"[:500]
-        _fail(refund, "refund", AttemptOutcome.REJECTED, started, note=note, code=error.code, message=error.message)
-        REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-        REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
-        return "failed"
+        return _fail(
+            refund, "refund", AttemptOutcome.REJECTED, started, note=note, code=error.code, message=error.message
+        )
     except ChannelTemporaryError as error:
         _record(refund, "refund", AttemptOutcome.TEMPORARY_ERROR, started, code=error.code, message=error.message)
         if _temporary_failures(refund) >= settings.REFUND_CHANNEL_MAX_ATTEMPTS:
@@ -233,10 +228,7 @@ def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTempora
         return "unknown"
     if result.status != RefundStatus.NOT_FOUND:
         return _settle(refund, "query", result, started)
-    _fail(refund, "query", result.status, started, note=f"no answer after retries: {error}"[:500])
-    REFUND_OUTCOMES.labels(refund.channel, "failed").inc()
-    REFUND_PROCESS_DURATION.labels(refund.channel).observe(time.monotonic() - started)
-    return "failed"
+    return _fail(refund, "query", result.status, started, note=f"no answer after retries: {error}"[:500])
 
 
 def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], body: bytes) -> Refund | None:
