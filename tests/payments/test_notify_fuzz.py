@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from payments.models import ChannelAttempt
 from refunds.models import Refund, RefundEvent, RefundState
-from tests.fuzzing import fuzz
+from tests.fuzzing import DEEP_JSON, fuzz
 from tests.payments.test_notify_endpoints import OK, _notification_for, _post, _refund_awaiting_outcome
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +45,7 @@ def _damages(channel: str, form: dict[str, str]) -> Any:
     common = [
         st.tuples(st.just("byte"), st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=255)),
         st.tuples(st.just("body"), st.none(), st.binary(max_size=400)),
+        st.tuples(st.just("body"), st.none(), DEEP_JSON.map(lambda deep: deep[0].encode())),
     ]
     if channel == "wechat":
         return st.one_of(
