@@ -5,6 +5,8 @@ PORT ?= 8000
 
 .PHONY: run test setup setup-dev migrate seed lint format typecheck bench graph messages clean
 
+# Debug pages are for a developer's machine: `make run` turns them on, nothing else does (Procfile.dev too).
+run: export DJANGO_DEBUG ?= 1
 run: setup  ## set up and run the app on its embedded defaults (SQLite, local files, jobs in process) with demo data
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class MallConfig(AppConfig):
     name = "mall"
     verbose_name = _("Shop")
+
+    def ready(self) -> None:
+        from mall import checks  # noqa: F401 - registers the deployment checks

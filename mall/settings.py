@@ -1,8 +1,8 @@
 """Settings for the fruit mall refund back office.
 
 Everything comes from the environment; every value has an embedded default so that a fresh checkout runs
-on SQLite, local files and in-process jobs with nothing configured. Production sets ``DJANGO_DEBUG=0``,
-``DJANGO_SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL``.
+on SQLite, local files and in-process jobs with nothing configured. Debug is off unless ``DJANGO_DEBUG=1`` (as
+``make run`` sets it). Production sets ``DJANGO_SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from mall import logging as mall_logging
+from mall.secret_key import host_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MALL_VAR_DIR", BASE_DIR / "var"))
@@ -44,11 +45,16 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-# The development key only ever exists in DEBUG mode; production refuses to start without a real one.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ("dev-insecure-key-only-for-local-debug" if DEBUG else "")
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+# Debug pages are something a developer turns on (`make run` does); a process started with nothing set never shows them.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# The development key only ever exists in DEBUG mode. Without DJANGO_SECRET_KEY and with debug off, a strong key is
+# generated once into the var dir and shared by every process of this host (mall/secret_key.py, with a warning);
+# `manage.py check --deploy` still refuses that (mall.W001): each host would sign with a key of its own.
+SECRET_KEY_FILE = VAR_DIR / "secret-key"
+SECRET_KEY_GENERATED = not DEBUG and not os.environ.get("DJANGO_SECRET_KEY")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
+    "dev-insecure-key-only-for-local-debug" if DEBUG else host_secret_key(SECRET_KEY_FILE)
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -135,6 +141,9 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     _db["OPTIONS"].setdefault("timeout", 20)
 DATABASES = {"default": _db}
+# Debug, or the embedded database (nothing configured): the bundled simulators with their development secret and
+# mail to the console are the defaults. A configured database with debug off is production and gets none of them.
+DEVELOPMENT_DEFAULTS = DEBUG or not DATABASE_URL
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, locks, job queues --------------------------------------------------------------------
@@ -331,7 +340,9 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 3)
 # --- Mail (customer notifications) ---------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEVELOPMENT_DEFAULTS
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -387,17 +398,18 @@ WECHAT_GATEWAY = os.environ.get("WECHAT_GATEWAY", "")  # empty: https://api.mch.
 PAYMENTS_NOTIFY_BASE_URL = os.environ.get("PAYMENTS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
 CHANNEL_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_TIMEOUT_SECONDS") or 10)
 CHANNEL_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_STATEMENT_TIMEOUT_SECONDS") or 120)
-CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEBUG)
+CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEVELOPMENT_DEFAULTS)
 CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")
 CHANNEL_SIMULATOR_KEYS_DIR = Path(os.environ.get("CHANNEL_SIMULATOR_KEYS_DIR") or VAR_DIR / "channel-keys")
 # --- end of payment channels ----------------------------------------------------------------------------
 
 # --- Logistics ------------------------------------------------------------------------------------------
 # The carrier API (the bundled carrier simulator unless pointed elsewhere) and the secret it signs with, both
-# ways. Only DEBUG has a development secret; without one in production every carrier notification is refused.
+# ways. Only development (DEVELOPMENT_DEFAULTS) has a development secret; without one in production every carrier
+# notification is refused.
 CARRIER_SIMULATOR_URL = os.environ.get("CARRIER_SIMULATOR_URL", "http://127.0.0.1:8766")
 CARRIER_NOTIFY_SECRET = os.environ.get("CARRIER_NOTIFY_SECRET") or (
-    "dev-carrier-secret-only-for-local-debug" if DEBUG else ""
+    "dev-carrier-secret-only-for-local-debug" if DEVELOPMENT_DEFAULTS else ""
 )
 CARRIER_TIMEOUT_SECONDS = float(os.environ.get("CARRIER_TIMEOUT_SECONDS") or 10)
 # Where the carrier posts its notifications: this site's base URL as the carrier reaches it.

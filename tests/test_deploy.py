@@ -1,15 +1,23 @@
-"""Deployment: production settings pass Django's deploy checks, and the compose stack runs the Procfile's processes
-configured only by environment, with no secret written into the repository."""
+"""Deployment: production settings pass Django's deploy checks, a process started with nothing set serves no debug
+pages, the Procfile's release line prepares a release (and `honcho start` survives it), the compose stack and the
+systemd units run the Procfile's processes configured only by environment, with no secret written into the
+repository, and the nginx site in front of them parses and hands on the client's scheme and address."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +63,164 @@ def test_check_deploy_fails_on_development_settings(tmp_path: Path) -> None:
     assert "security.W009" in result.stderr  # weak SECRET_KEY
 
 
-def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
+def test_check_deploy_refuses_a_generated_secret_key(tmp_path: Path) -> None:
+    # The application runs on a key generated for this host, but a deployment must set one key for every host.
     result = run_manage(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="", ALLOWED_HOSTS="mall.example.com")
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+    assert "mall.W001" in result.stderr
+    assert f"DJANGO_SECRET_KEY is not set: this host signs with the key generated into {tmp_path / 'secret-key'}" in (
+        result.stderr
+    )
+    assert "security.W009" not in result.stderr  # the generated key itself is strong
+
+
+# --- the settings' defaults, each read by a process of its own with exactly the environment given ------------------
+
+# Everything these tests decide on; whatever the test run itself was given is taken away.
+DEFAULTS_INPUTS = (
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CHANNEL_SIMULATOR_ENABLED",
+    "CARRIER_NOTIFY_SECRET",
+    "EMAIL_BACKEND",
+    "SECURE_SSL_REDIRECT",
+    "STATIC_ROOT",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
+SHOWN = (
+    "DEBUG",
+    "SECRET_KEY",
+    "CHANNEL_SIMULATOR_ENABLED",
+    "CARRIER_NOTIFY_SECRET",
+    "EMAIL_BACKEND",
+    "SECURE_SSL_REDIRECT",
+    "STORAGES",
+)
+SHOW_SETTINGS = (
+    "import json; from django.conf import settings; "
+    f"print(json.dumps({{name: getattr(settings, name, None) for name in {SHOWN!r}}}))"
+)
+
+
+def clean_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    kept = {key: value for key, value in os.environ.items() if key not in DEFAULTS_INPUTS}
+    return {**kept, "DJANGO_SETTINGS_MODULE": "mall.settings", "MALL_VAR_DIR": str(tmp_path), **env}
+
+
+def settings_with(tmp_path: Path, **env: str) -> tuple[dict[str, Any], str]:
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_SETTINGS],
+        cwd=ROOT,
+        env=clean_environment(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+MYSQL_URL = "mysql://mall:secret@db.example.com:3306/mall"  # read, never connected to
+
+
+def test_nothing_set_runs_the_embedded_defaults_without_debug(tmp_path: Path) -> None:
+    shown, _ = settings_with(tmp_path)
+    assert shown["DEBUG"] is False
+    assert shown["SECURE_SSL_REDIRECT"] is True
+    assert shown["STORAGES"]["staticfiles"]["BACKEND"] == MANIFEST_STORAGE
+    # The embedded database means a trial: the simulators, their development secret and mail to the console.
+    assert shown["CHANNEL_SIMULATOR_ENABLED"] is True
+    assert shown["CARRIER_NOTIFY_SECRET"] == "dev-carrier-secret-only-for-local-debug"
+    assert shown["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_a_configured_database_without_debug_is_production(tmp_path: Path) -> None:
+    shown, _ = settings_with(tmp_path, DATABASE_URL=MYSQL_URL, DJANGO_SECRET_KEY="k" * 60)
+    assert shown["DEBUG"] is False
+    assert shown["CHANNEL_SIMULATOR_ENABLED"] is False
+    assert shown["CARRIER_NOTIFY_SECRET"] == ""
+    assert shown["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert shown["SECURE_SSL_REDIRECT"] is True
+    explicit, _ = settings_with(
+        tmp_path,
+        DATABASE_URL=MYSQL_URL,
+        DJANGO_SECRET_KEY="k" * 60,
+        CHANNEL_SIMULATOR_ENABLED="1",
+        CARRIER_NOTIFY_SECRET="trial-secret",
+        SECURE_SSL_REDIRECT="0",
+    )
+    assert explicit["CHANNEL_SIMULATOR_ENABLED"] is True
+    assert explicit["CARRIER_NOTIFY_SECRET"] == "trial-secret"
+    assert explicit["SECURE_SSL_REDIRECT"] is False
+
+
+def test_debug_is_what_a_developer_turns_on(tmp_path: Path) -> None:
+    shown, stderr = settings_with(tmp_path, DJANGO_DEBUG="1", DATABASE_URL=MYSQL_URL)
+    assert shown["DEBUG"] is True
+    assert shown["SECRET_KEY"] == "dev-insecure-key-only-for-local-debug"
+    assert shown["SECURE_SSL_REDIRECT"] is False  # Django's default: no production hardening in debug
+    assert shown["STORAGES"]["staticfiles"]["BACKEND"] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+    assert shown["CHANNEL_SIMULATOR_ENABLED"] is True
+    assert shown["CARRIER_NOTIFY_SECRET"] == "dev-carrier-secret-only-for-local-debug"
+    assert shown["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert not (tmp_path / "secret-key").exists()
+    assert "DJANGO_SECRET_KEY is not set" not in stderr
+
+
+def test_without_a_secret_key_one_is_generated_once_per_host(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret-key"
+    first, stderr = settings_with(tmp_path)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert first["SECRET_KEY"] == key_file.read_text().strip()
+    assert len(first["SECRET_KEY"]) >= 80 and len(set(first["SECRET_KEY"])) >= 20
+    assert f"DJANGO_SECRET_KEY is not set: signing with the key generated into {key_file}" in stderr
+    assert "Production sets DJANGO_SECRET_KEY" in stderr
+    assert first["SECRET_KEY"] not in stderr
+    again, _ = settings_with(tmp_path)
+    assert again["SECRET_KEY"] == first["SECRET_KEY"]
+    assert [path.name for path in tmp_path.iterdir() if "secret" in path.name] == ["secret-key"]
+    # The environment's key always wins, and the file is left as it is.
+    given, stderr = settings_with(tmp_path, DJANGO_SECRET_KEY="given-" + "k" * 60)
+    assert given["SECRET_KEY"] == "given-" + "k" * 60
+    assert "DJANGO_SECRET_KEY is not set" not in stderr
+    assert key_file.read_text().strip() == first["SECRET_KEY"]
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path: Path) -> None:
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", SHOW_SETTINGS],
+            cwd=ROOT,
+            env=clean_environment(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    keys = {json.loads(process.communicate(timeout=60)[0])["SECRET_KEY"] for process in starting}
+    assert keys == {(tmp_path / "secret-key").read_text().strip()}
+    assert sorted(path.name for path in tmp_path.iterdir() if "secret" in path.name) == ["secret-key"]
+
+
+def test_a_damaged_key_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "secret-key").write_text("short\n")
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_SETTINGS],
+        cwd=ROOT,
+        env=clean_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"{tmp_path / 'secret-key'} holds no usable secret key: delete it, or set DJANGO_SECRET_KEY" in result.stderr
+    assert (tmp_path / "secret-key").read_text() == "short\n"
 
 
 # --- docker-compose.yml, read as YAML (works without any Docker tooling) ------------------------------------
@@ -241,3 +403,152 @@ def test_docker_compose_refuses_to_run_without_the_secrets(tmp_path: Path) -> No
     )
     assert refused.returncode != 0
     assert "in .env" in refused.stderr
+
+
+# --- the Procfile's release line ---------------------------------------------------------------------------------
+
+
+def procfile_lines(name: str = "Procfile") -> list[tuple[str, str]]:
+    lines = []
+    for line in (ROOT / name).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            process, command = line.split(":", 1)
+            lines.append((process.strip(), command.strip()))
+    return lines
+
+
+def test_the_procfile_releases_before_its_processes() -> None:
+    lines = procfile_lines()
+    assert dict(lines)["release"] == "python manage.py release"
+    # honcho hands the base PORT to the first line and PORT+100 to the next kind: web must stay first.
+    assert lines[0][0] == "web"
+
+
+def test_debug_is_turned_on_by_make_run_and_procfile_dev_only() -> None:
+    assert "run: export DJANGO_DEBUG ?= 1" in (ROOT / "Makefile").read_text().splitlines()
+    for process, command in procfile_lines("Procfile.dev"):
+        assert command.startswith("DJANGO_DEBUG=${DJANGO_DEBUG:-1} python manage.py "), process
+    for process, command in procfile_lines():
+        assert "DJANGO_DEBUG" not in command, process
+
+
+def run_release(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", dict(procfile_lines())["release"]],
+        cwd=ROOT,
+        env=clean_environment(
+            tmp_path, DJANGO_SECRET_KEY="k" * 60, PATH=f"{Path(sys.executable).parent}:{PATH}", **env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+PATH = os.environ.get("PATH", "/usr/bin:/bin")
+
+
+@pytest.mark.slow
+def test_the_release_line_migrates_and_collects_once_then_changes_nothing(tmp_path: Path) -> None:
+    first = run_release(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert re.search(r"Applying refunds\.0001_\w+\.\.\. OK", first.stdout), first.stdout
+    assert "static files copied to" in first.stdout
+    manifest = tmp_path / "staticfiles" / "staticfiles.json"
+    collected = {path: path.stat().st_mtime_ns for path in (tmp_path / "staticfiles").rglob("*")}
+    assert manifest in collected
+    assert "admin/css/base.css" in json.loads(manifest.read_text())["paths"]
+    database = (tmp_path / "db.sqlite3").read_bytes()
+
+    again = run_release(tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Release: migrations applied and static files collected already; nothing to do.\n" in again.stdout
+    assert "Applying" not in again.stdout and "copied" not in again.stdout
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "staticfiles").rglob("*")} == collected
+    assert (tmp_path / "db.sqlite3").read_bytes() == database
+
+    # One collected file gone: only the static files are collected again.
+    (tmp_path / "staticfiles" / "admin" / "css" / "base.css").unlink()
+    repaired = run_release(tmp_path)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "1 static file copied to" in repaired.stdout
+    assert "Applying" not in repaired.stdout
+    assert (tmp_path / "staticfiles" / "admin" / "css" / "base.css").exists()
+
+
+def http_get(url: str, **headers: str) -> tuple[int, str, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace"), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace"), dict(error.headers)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def honcho(tmp_path: Path, port: int, *processes: str) -> subprocess.Popen[str]:
+    env = clean_environment(tmp_path, SECURE_SSL_REDIRECT="0", PATH=f"{Path(sys.executable).parent}:{PATH}")
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "honcho"), "start", "--no-colour", "-p", str(port), *processes],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stop_honcho(process: subprocess.Popen[str]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    for pid in re.findall(r"started \(pid=(\d+)\)", output):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), 0)
+            raise AssertionError(f"honcho left process {pid} running")
+    return output
+
+
+@pytest.mark.slow
+def test_honcho_start_runs_the_release_line_and_serves_no_debug_pages(tmp_path: Path) -> None:
+    port = free_port()
+    # Nothing released yet: the release line does it, then ends `honcho start` and says to start again, because the
+    # web it started beside listed the static files before they were there.
+    unreleased = honcho(tmp_path, port, "web", "release")
+    output = stop_honcho(unreleased) if unreleased.wait(timeout=300) is None else unreleased.communicate()[0]
+    assert unreleased.returncode == 1, output
+    assert "(migrations and static files were not ready): it is done now, start again" in output
+    assert (tmp_path / "staticfiles" / "staticfiles.json").exists()
+
+    released = honcho(tmp_path, port, "web", "release")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and released.poll() is None:
+            with contextlib.suppress(OSError):
+                if http_get(f"{base}/healthz")[0] == 200:
+                    break
+            time.sleep(0.5)
+        assert http_get(f"{base}/healthz")[0] == 200
+        status, page, _ = http_get(f"{base}/admin/login/")
+        assert status == 200
+        stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, page[:2000]  # the hashed name, from the manifest the release wrote
+        status, _, headers = http_get(base + stylesheet[1])
+        assert status == 200 and headers["Cache-Control"] == "max-age=315360000, public, immutable"
+        status, page, _ = http_get(f"{base}/no-such-page/")
+        assert status == 404
+        for leak in ("Traceback", "Using the URLconf", "DATABASE_URL", "SECRET_KEY", "settings.py", str(ROOT)):
+            assert leak not in page, leak
+        assert released.poll() is None  # the release line stays up beside web
+    finally:
+        output = stop_honcho(released)
+    assert "Release: migrations applied and static files collected already; nothing to do." in output
+    assert "Release: done; staying up beside the other processes until honcho stops them." in output
