@@ -6,15 +6,22 @@ repository, and the nginx site in front of them parses and hands on the client's
 from __future__ import annotations
 
 import contextlib
+import datetime
+import http.client
+import http.server
+import importlib.util
 import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -552,3 +559,330 @@ def test_honcho_start_runs_the_release_line_and_serves_no_debug_pages(tmp_path: 
         output = stop_honcho(released)
     assert "Release: migrations applied and static files collected already; nothing to do." in output
     assert "Release: done; staying up beside the other processes until honcho stops them." in output
+
+
+# --- systemd units (deploy/systemd/, docs/deploy-systemd.md) ------------------------------------------------------
+
+SYSTEMD = ROOT / "deploy" / "systemd"
+APP_DIR = "/opt/fruit-mall"
+UNIT_OF_PROCESS = {
+    "release": "fruit-mall-release.service",
+    "web": "fruit-mall-web.service",
+    "worker": "fruit-mall-worker@.service",
+    "scheduler": "fruit-mall-scheduler.service",
+    "metrics": "fruit-mall-metrics.service",
+}
+SIMULATORS = {"channels", "carriers"}  # trials only: an optional note in the guide, no units
+PROCFILE_DEFAULT = re.compile(r"\$\{(?P<name>[A-Z_]+):-(?P<default>[^}]*)\}")
+
+
+def unit(name: str) -> dict[str, dict[str, list[str]]]:
+    """Section -> key -> every value given (systemd allows a key more than once)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for line in (SYSTEMD / name).read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, value = line.split("=", 1)
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+def unit_environment(service: dict[str, list[str]]) -> dict[str, str]:
+    return dict(assignment.split("=", 1) for line in service.get("Environment", []) for assignment in line.split())
+
+
+def exec_start(name: str) -> list[str]:
+    (line,) = unit(name)["Service"]["ExecStart"]
+    return shlex.split(line)
+
+
+def test_every_procfile_process_has_a_unit_running_its_command() -> None:
+    procfile = dict(procfile_lines())
+    assert set(procfile) == set(UNIT_OF_PROCESS) | SIMULATORS
+    for process, name in UNIT_OF_PROCESS.items():
+        program, *arguments = shlex.split(PROCFILE_DEFAULT.sub(r"${\g<name>}", procfile[process]))
+        executable, *unit_arguments = exec_start(name)
+        assert executable == f"{APP_DIR}/.venv/bin/{program}", name
+        if process == "web":
+            # The one difference: behind nginx, gunicorn listens on the loopback only.
+            bind = arguments.index("--bind") + 1
+            assert (arguments[bind], unit_arguments[bind]) == ("0.0.0.0:${PORT}", "127.0.0.1:${PORT}")
+            unit_arguments[bind] = arguments[bind]
+        assert unit_arguments == arguments, name
+        # ${NAME} in a unit comes from its Environment= defaults: the same defaults as the Procfile's ${NAME:-x}.
+        defaults = {match["name"]: match["default"] for match in PROCFILE_DEFAULT.finditer(procfile[process])}
+        environment = unit_environment(unit(name)["Service"])
+        assert {key: environment.get(key) for key in defaults} == defaults, name
+
+
+@pytest.fixture(scope="module")
+def management_commands() -> set[str]:
+    listed = subprocess.run(
+        [sys.executable, "manage.py", "help", "--commands"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return set(listed.stdout.split())
+
+
+def test_every_unit_names_a_real_command_of_this_project(management_commands: set[str]) -> None:
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+    from rq.worker.base import BaseWorker
+
+    for name in UNIT_OF_PROCESS.values():
+        executable, *arguments = exec_start(name)
+        if executable.endswith("/python"):
+            assert arguments[0] == "manage.py", name
+            assert arguments[1] in management_commands, name
+        else:
+            assert executable.endswith("/gunicorn"), name
+            assert importlib.util.find_spec(arguments[0]) is not None, arguments[0]
+            assert (ROOT / arguments[arguments.index("--config") + 1]).is_file()
+    assert {"release", "rqworker", "run_scheduler", "metrics_server"} <= management_commands
+
+    worker = exec_start(UNIT_OF_PROCESS["worker"])[3:]
+    worker_class = worker[worker.index("--worker-class") + 1]
+    assert issubclass(import_string(worker_class), BaseWorker)
+    queues = [word for word in worker if not word.startswith("--") and word != worker_class]
+    assert sorted(queues) == sorted(settings.JOB_QUEUES)
+    assert queues[0] == "refunds"  # money first
+    assert importlib.util.find_spec(exec_start(UNIT_OF_PROCESS["scheduler"])[-1]) is not None  # mall.cron
+
+
+def test_units_run_as_the_dedicated_user_with_the_environment_file() -> None:
+    for name in UNIT_OF_PROCESS.values():
+        service = unit(name)["Service"]
+        assert service["User"] == ["fruit-mall"] and service["Group"] == ["fruit-mall"], name
+        assert service["WorkingDirectory"] == [APP_DIR], name
+        assert service["EnvironmentFile"] == ["/etc/fruit-mall/env"], name
+        environment = unit_environment(service)
+        assert environment["DJANGO_DEBUG"] == "0", name
+        assert environment["MALL_VAR_DIR"] == "/var/lib/fruit-mall" and service["StateDirectory"] == ["fruit-mall"]
+        # One metrics directory per host, for every unit: none may remove it when it stops.
+        assert environment["PROMETHEUS_MULTIPROC_DIR"] == "/run/fruit-mall/prometheus", name
+        assert service["RuntimeDirectory"] == ["fruit-mall"] and service["RuntimeDirectoryPreserve"] == ["yes"]
+        assert service["ProtectSystem"] == ["strict"] and service["NoNewPrivileges"] == ["yes"], name
+        assert unit(name)["Install"]["WantedBy"] == ["fruit-mall.target"], name
+    users = (SYSTEMD / "fruit-mall.sysusers").read_text().splitlines()
+    assert 'u fruit-mall - "Fruit mall refund back office" /var/lib/fruit-mall /usr/sbin/nologin' in users
+
+
+def test_the_release_unit_runs_once_before_the_processes() -> None:
+    release = unit(UNIT_OF_PROCESS["release"])
+    assert release["Service"]["Type"] == ["oneshot"]
+    assert release["Service"]["RemainAfterExit"] == ["yes"]  # a worker's restart does not run it again
+    for process, name in UNIT_OF_PROCESS.items():
+        if process == "release":
+            continue
+        section = unit(name)["Unit"]
+        assert "fruit-mall-release.service" in " ".join(section["Wants"]).split(), name
+        assert "fruit-mall-release.service" in " ".join(section["After"]).split(), name
+        assert section["PartOf"] == ["fruit-mall.target"], name
+    assert unit("fruit-mall.target")["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_the_environment_file_template_sets_only_what_the_settings_read() -> None:
+    settings_source = (ROOT / "mall" / "settings.py").read_text()
+    values = dict(
+        line.split("=", 1)
+        for line in (SYSTEMD / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXY_COUNT"} <= set(values)
+    assert values["TRUSTED_PROXY_COUNT"] == "1"  # nginx, the one proxy in front
+    for key, value in values.items():
+        assert f'"{key}"' in settings_source or key in {"PORT", "WEB_CONCURRENCY"}, key
+        if SECRET_NAME.search(key):
+            assert value.startswith("replace"), key
+        assert "replace-me@" not in value or key == "DATABASE_URL", key
+
+
+def test_systemd_accepts_the_units(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here (Debian's systemd package has it)")
+    venv = Path(sys.executable).parent.parent
+    for path in [*SYSTEMD.glob("*.service"), *SYSTEMD.glob("*.target")]:
+        # Pointed at this checkout, whose programs exist: verify checks that every ExecStart is executable.
+        text = path.read_text().replace(f"{APP_DIR}/.venv", str(venv)).replace(APP_DIR, str(ROOT))
+        (tmp_path / path.name).write_text(text)
+    units = sorted(str(path) for path in tmp_path.iterdir())
+    assert len(units) == 6
+    verified = subprocess.run(
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout + verified.stderr == ""  # not even a warning (an unknown key is only a warning)
+
+
+# --- nginx in front (deploy/nginx/fruit-mall.conf) ----------------------------------------------------------------
+
+NGINX_SITE = ROOT / "deploy" / "nginx" / "fruit-mall.conf"
+
+
+def nginx_binary() -> str:
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    assert nginx, "no nginx: scripts/bootstrap.sh dev installs Debian's nginx-light"
+    return nginx
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mall.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def nginx_config(directory: Path, *, http: int = 80, https: int = 443, upstream: int = 8000) -> Path:
+    """The site as shipped, inside a main configuration of its own, with test certificates (and ports, if given)."""
+    cert_path, key_path = self_signed_certificate(directory)
+    site = NGINX_SITE.read_text()
+    replacements = {
+        "/etc/letsencrypt/live/mall.example.com/fullchain.pem": str(cert_path),
+        "/etc/letsencrypt/live/mall.example.com/privkey.pem": str(key_path),
+        "listen 80;": f"listen 127.0.0.1:{http};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https} ssl http2;",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",
+    }
+    for shipped, here in replacements.items():
+        assert site.count(shipped) == 1, shipped
+        site = site.replace(shipped, here)
+    site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)  # no IPv6 on every test host
+    (directory / "site.conf").write_text(site)
+    main = directory / "nginx.conf"
+    main.write_text(
+        f"daemon off;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {directory}/site.conf;\n}}\n"
+    )
+    return main
+
+
+def test_nginx_accepts_the_site(tmp_path: Path) -> None:
+    main = nginx_config(tmp_path)
+    tested = subprocess.run(
+        [nginx_binary(), "-t", "-c", str(main), "-p", f"{tmp_path}/", "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tested.returncode == 0, tested.stderr
+    assert "test is successful" in tested.stderr
+
+
+def test_nginx_body_limit_takes_the_largest_upload() -> None:
+    from logistics import inspection
+
+    (limit,) = re.findall(r"client_max_body_size (\d+)m;", NGINX_SITE.read_text())
+    largest = inspection.MAX_PHOTOS * inspection.MAX_PHOTO_BYTES  # one inspection record with all its photos
+    assert largest < int(limit) * 1024 * 1024 <= largest + 8 * 1024 * 1024
+
+
+class _EchoHeaders(http.server.BaseHTTPRequestHandler):
+    """The application's place: answers every request with the path and headers it received."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        body = json.dumps({"path": self.path, "headers": dict(self.headers)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def https_get(port: int, path: str, **headers: str) -> tuple[int, bytes, dict[str, str]]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    try:
+        connection.request("GET", path, headers={"Host": "mall.example.com", **headers})
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.headers)
+    finally:
+        connection.close()
+
+
+def test_nginx_redirects_to_https_and_hands_on_the_clients_scheme_and_address(tmp_path: Path) -> None:
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHeaders)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    http_port, https_port = free_port(), free_port()
+    main = nginx_config(tmp_path, http=http_port, https=https_port, upstream=upstream.server_address[1])
+    nginx = subprocess.Popen(
+        [nginx_binary(), "-c", str(main), "-p", f"{tmp_path}/", "-e", str(tmp_path / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and nginx.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", https_port), timeout=1):
+                break
+            time.sleep(0.1)
+        assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
+
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/admin/login/?next=/admin/", headers={"Host": "mall.example.com"})
+        redirect = plain.getresponse()
+        assert redirect.status == 301
+        assert redirect.headers["Location"] == "https://mall.example.com/admin/login/?next=/admin/"
+        plain.close()
+
+        status, body, _ = https_get(
+            https_port, "/api/v1/orders/?page=2", **{"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "http"}
+        )
+        assert status == 200
+        seen = json.loads(body)
+        assert seen["path"] == "/api/v1/orders/?page=2"
+        assert seen["headers"]["Host"] == "mall.example.com"
+        assert seen["headers"]["X-Forwarded-Proto"] == "https"  # what Django's SECURE_PROXY_SSL_HEADER reads
+        assert seen["headers"]["X-Forwarded-For"] == "127.0.0.1"  # the client nginx saw, not what it claimed
+        assert seen["headers"]["X-Real-IP"] == "127.0.0.1"
+
+        status, _, _ = https_get(https_port, "/metrics")
+        assert status == 404
+        assert "/metrics" not in _EchoHeaders.seen  # never reached the application
+
+        status, _, _ = https_get(https_port, "/api/v1/refunds/", **{"Content-Length": str(50 * 1024 * 1024 + 1)})
+        assert status == 413  # refused on its declared length, before any of it is read
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=20)
+        upstream.shutdown()
+        upstream.server_close()
