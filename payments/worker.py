@@ -20,7 +20,7 @@ maintenance, heartbeat, state, dequeue) is retried with a capped backoff (``mall
 to 10 s) until Redis answers again, with one warning when the outage starts and one line when it ends. A job that
 ran while Redis went away keeps its effects in the database; only RQ's record of its outcome is lost, and the
 sweeps hand out again whatever the database shows unfinished. RQ's scheduler process (``--with-scheduler``, which
-enqueues retries when their time comes) dies with the outage and is started again once Redis answers.
+enqueues retries when their time comes) waits out the outage the same way.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ from typing import Any, TypeVar
 
 from django.db import close_old_connections
 from redis import Redis
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
+from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
 
 from mall.logging import rq_job_log_scope
@@ -55,6 +57,40 @@ def warm_up() -> None:
 
     warm_channels()
     register_font()
+
+
+class OutageTolerantScheduler(RQScheduler):
+    """RQ's scheduler process, waiting out a Redis outage instead of exiting on the first error. Asked to stop
+    during an outage, it gives up waiting and its loop ends at the next turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redis_backoff = Backoff("Redis (RQ scheduler)")
+
+    def _redis(self, call: Callable[[], T], stopped: T) -> T:
+        try:
+            return ride_out(call, self._redis_backoff, stopping=lambda: bool(self._stop_requested))
+        except REDIS_DOWN:
+            return stopped
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        return self._redis(functools.partial(super().acquire_locks, auto_start), set())
+
+    def register_birth(self) -> None:
+        self._redis(super().register_birth, None)
+
+    def heartbeat(self) -> None:
+        self._redis(super().heartbeat, None)
+
+    def enqueue_scheduled_jobs(self) -> None:
+        self._redis(super().enqueue_scheduled_jobs, None)
+
+    def stop(self) -> None:
+        try:
+            super().stop()  # type: ignore[no-untyped-call]
+        except REDIS_DOWN as error:
+            # Its locks and record expire by themselves within a minute; another worker's scheduler takes over.
+            logger.warning("RQ scheduler %s stopped while Redis was unreachable (%s)", self.name, type(error).__name__)
 
 
 class JobWorker(SimpleWorker):
@@ -127,9 +163,38 @@ class JobWorker(SimpleWorker):
         if self._redis_backoff.down_since is None:  # the main loop reached Redis again: start the next wait short
             self._command_backoff.recovered()
 
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own, with the scheduler that waits out an outage (RQ names its class in the method's body)."""
+        self.scheduler = OutageTolerantScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return  # another worker's scheduler serves these queues
+        if not burst:
+            self.scheduler.start()  # type: ignore[no-untyped-call]
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()  # type: ignore[no-untyped-call]
+            self.scheduler.register_death()
+
     def _restart_dead_scheduler(self) -> None:
-        """RQ's scheduler process exits when Redis goes away; start it again as soon as Redis answers, instead of
-        at RQ's next maintenance (up to 10 minutes later), so that retries falling due are not held back."""
+        """Should RQ's scheduler process have died all the same, start it again once Redis answers rather than at
+        RQ's next maintenance (up to 10 minutes later), so that retries falling due are not held back."""
         scheduler = self.scheduler
         if scheduler is None or scheduler._process is None or scheduler._process.is_alive() or self._stop_requested:
             return

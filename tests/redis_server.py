@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -71,6 +72,16 @@ class PrivateRedis:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5)
+
+
+def use_redis(settings: Any, url: str) -> None:
+    """Point this process at ``url`` for everything Redis does here: cache, locks, throttle and job queues."""
+    from mall.settings import redis_cache
+
+    settings.REDIS_URL = url
+    settings.CACHES = {"default": redis_cache(url)}
+    settings.RQ_QUEUES = {name: {**config, "URL": url} for name, config in settings.RQ_QUEUES.items()}
+    settings.JOBS_IN_PROCESS = False
 
 
 @contextlib.contextmanager

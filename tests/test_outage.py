@@ -24,12 +24,11 @@ from django.utils import timezone
 from rq import Queue
 
 from mall.outage import server_error, unavailable_dependency
-from mall.settings import redis_cache
 from payments import jobs as payment_jobs
 from refunds.models import Refund, RefundState
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, make_order
-from tests.redis_server import PrivateRedis, free_port, private_redis
+from tests.redis_server import PrivateRedis, free_port, private_redis, use_redis
 
 DATABASE_DOWN = {"code": "service_unavailable", "detail": "The database is unavailable; please try again in a moment."}
 
@@ -38,10 +37,7 @@ DATABASE_DOWN = {"code": "service_unavailable", "detail": "The database is unava
 def own_redis(tmp_path: Path, settings: Any) -> Iterator[PrivateRedis]:
     """A private Redis that this process uses for everything: cache, locks, throttle and job queues."""
     with private_redis(tmp_path) as server:
-        settings.REDIS_URL = server.url
-        settings.CACHES = {"default": redis_cache(server.url)}
-        settings.RQ_QUEUES = {name: {**config, "URL": server.url} for name, config in settings.RQ_QUEUES.items()}
-        settings.JOBS_IN_PROCESS = False
+        use_redis(settings, server.url)
         yield server
 
 

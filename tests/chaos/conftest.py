@@ -1,0 +1,9 @@
+"""Chaos tests run the Procfile's processes for real against the channel simulator (a real HTTP server)."""
+
+from payments.simulator.testing import (  # noqa: F401 - fixtures shared with other test folders
+    channel_keys,
+    channel_simulator,
+    channel_simulator_server,
+    notification_inbox,
+    notification_inbox_server,
+)
