@@ -38,8 +38,8 @@ COPY requirements.txt .
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels -r requirements.txt
 COPY . .
-# Static files are collected into the image (whitenoise serves them, with hashed names). Settings refuse to load
-# without a secret key when debug is off; this one exists only for this build step and is not kept in the image.
+# Static files are collected into the image (whitenoise serves them, with hashed names). Without a secret key the
+# settings would generate one into var/ and so into the image; this one exists only for this build step.
 RUN DJANGO_SECRET_KEY=collectstatic-at-build-time-only DATABASE_URL= REDIS_URL= \
     python manage.py collectstatic --no-input -v0 \
     && mkdir -p /app/var/prometheus \

@@ -2,8 +2,8 @@
 
 A channel whose merchant settings are unset (``ALIPAY_APP_ID`` / ``WECHAT_MCH_ID``) talks to the bundled
 simulator at ``CHANNEL_SIMULATOR_URL`` with demo keys generated once into ``CHANNEL_SIMULATOR_KEYS_DIR`` —
-allowed when ``CHANNEL_SIMULATOR_ENABLED`` (the default in DEBUG), refused otherwise so that a production
-deployment missing its secrets fails loudly instead of refunding into a simulator.
+allowed when ``CHANNEL_SIMULATOR_ENABLED`` (the default in debug or on the embedded database), refused otherwise
+so that a production deployment missing its secrets fails loudly instead of refunding into a simulator.
 """
 
 from __future__ import annotations
