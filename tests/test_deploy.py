@@ -252,7 +252,8 @@ def container_command(command: str | list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
 
 
 def test_compose_runs_every_procfile_process_with_its_command(compose: dict[str, Any]) -> None:
