@@ -68,6 +68,7 @@ class Backoff:
         self.delay = first
         self.down_since: float | None = None
         self.tries = 0
+        self.outages = 0  # ended so far
 
     def wait(self, error: BaseException) -> None:
         if self.down_since is None:
@@ -92,6 +93,7 @@ class Backoff:
         lasted = time.monotonic() - self.down_since
         logger.log(self.level, "%s answers again after %.1f s (%d retries)", self.dependency, lasted, self.tries)
         self.down_since, self.delay, self.tries = None, self.first, 0
+        self.outages += 1
         return lasted
 
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from django.db import close_old_connections
 from redis import Redis
+from rq import worker_registration
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job
@@ -104,6 +105,7 @@ class JobWorker(SimpleWorker):
         # Before RQ's constructor: it already asks Redis for this worker's address.
         self._redis_backoff = Backoff("Redis (worker)")
         self._command_backoff = Backoff("Redis (worker command channel)", quiet=True)
+        self._outages_seen = 0
         super().__init__(*args, **kwargs)
 
     def _redis(self, call: Callable[[], T]) -> T:
@@ -138,6 +140,8 @@ class JobWorker(SimpleWorker):
             super().heartbeat(timeout, pipeline)
             return
         self._redis(functools.partial(super().heartbeat, timeout))
+        if self._redis_backoff.outages != self._outages_seen:
+            self._register_again()
         self._restart_dead_scheduler()
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
@@ -191,6 +195,21 @@ class JobWorker(SimpleWorker):
         finally:
             self.scheduler.release_locks()  # type: ignore[no-untyped-call]
             self.scheduler.register_death()
+
+    def _register_again(self) -> None:
+        """A Redis that came back empty has forgotten this worker: list it again, so that the queues' dashboard and
+        ``rq info`` still show it (RQ's heartbeat alone would leave a record without its birth or queues)."""
+        try:
+            if not self.connection.hexists(self.key, "birth"):
+                with self.connection.pipeline() as pipeline:
+                    pipeline.hset(self.key, mapping=self.serialize())
+                    worker_registration.register(self, pipeline)
+                    pipeline.expire(self.key, self.worker_ttl + 60)
+                    pipeline.execute()
+                logger.warning("worker %s: registered again after the outage", self.name)
+        except REDIS_DOWN:
+            return  # at the next heartbeat
+        self._outages_seen = self._redis_backoff.outages
 
     def _restart_dead_scheduler(self) -> None:
         """Should RQ's scheduler process have died all the same, start it again once Redis answers rather than at

@@ -32,6 +32,7 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+from rq import Worker
 
 from payments import jobs as payment_jobs
 from payments.simulator import client as simulator_client
@@ -340,6 +341,8 @@ def test_redis_killed_for_half_a_minute_while_customers_apply(
 
     for name, dependency in (("worker", "Redis (worker)"), ("scheduler", "Redis (scheduler)")):
         processes.wait_for_log(name, f"{dependency} answers again", timeout=15)  # the next try, at most 10 s on
+    processes.wait_for_log("worker", "registered again after the outage", timeout=5)
+    listed = [worker.name for worker in Worker.all(connection=redis_server.client())]
     accepted = {refund_no for _, status, refund_no in answers if status == 201}
     refund_ids = set(Refund.objects.filter(refund_no__in=accepted).values_list("pk", flat=True))
     swept = _sweep_three_minutes_on()
@@ -369,6 +372,7 @@ def test_redis_killed_for_half_a_minute_while_customers_apply(
     assert ready_during is not None and ready_during[:2] == (503, ["redis"]), ready_during
     # Both long-running processes saw the outage, said so once, and said once that it was over.
     assert _outage_lines(processes, "worker", "Redis (worker)") == (1, 1)
+    assert len(listed) == 1  # the Redis that came back empty knows the worker again (dashboard, `rq info`)
     assert _outage_lines(processes, "scheduler", "Redis (scheduler)") == (1, 1)
     assert _outage_lines(processes, "worker", "Redis (RQ scheduler)") == (1, 1)  # the worker's scheduler process
     assert "raised an exception" not in processes.log("worker")
