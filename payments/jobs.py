@@ -106,25 +106,29 @@ def sweep_refunding(dry_run: bool = False) -> list[int]:
 
 
 def sweep_after_refund(dry_run: bool = False) -> list[int]:
-    """Refunded refunds still missing their voucher or notification (a job lost after the refund landed). A
-    customer with no address gets the message recorded here as `no_contact`, without a job, and is done."""
+    """Refunded refunds whose follow-up was lost after the money landed (Redis away at that moment, a worker
+    killed). A refund without its voucher never had its follow-up finish: it gets the whole follow-up again
+    (message, voucher, and the restock of goods never shipped, which nothing else would redo; each part skips
+    what is done). A refund with its voucher but no message gets the message alone. A customer with no address
+    gets the message recorded here as `no_contact`, without a job, and is done."""
     cutoff = timezone.now() - STALE_AFTER
     refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__lt=cutoff)
     missing_voucher = refunded.exclude(pk__in=RefundVoucher.objects.values("refund_id"))
     missing_note = refunded.exclude(pk__in=CustomerNotification.objects.values("refund_id"))
     acted = []
-    for batch in _ids(missing_voucher):
-        for refund_id in batch:
-            acted.append(refund_id)
-            if not dry_run:
-                job_enqueue(refund_issue_voucher, refund_id)
     for batch in _ids(missing_note.filter(notifications.NO_ADDRESS)):
         acted += batch
         if not dry_run:
             notifications.notifications_record_no_contact(
                 refunds=Refund.objects.select_related("order", "customer").filter(pk__in=batch)
             )
-    for batch in _ids(missing_note.exclude(notifications.NO_ADDRESS)):
+    for batch in _ids(missing_voucher):
+        for refund_id in batch:
+            acted.append(refund_id)
+            if not dry_run:
+                job_enqueue(refund_follow_up, refund_id, queue="notifications")
+    with_voucher = missing_note.exclude(notifications.NO_ADDRESS).exclude(pk__in=missing_voucher.values("pk"))
+    for batch in _ids(with_voucher):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:
@@ -145,7 +149,7 @@ periodic_job_register(
     PeriodicJob(
         name="payments.sweep_after_refund",
         func=sweep_after_refund,
-        description=_("Issue missing vouchers and customer notifications of refunded refunds."),
+        description=_("Finish the follow-up (voucher, message, restock) of refunded refunds whose job was lost."),
         interval=300,
     )
 )

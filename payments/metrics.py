@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
@@ -49,4 +49,7 @@ def refund_left_refunding(sender: Any, instance: Any, source: Any, target: Any, 
         if payable_since is not None:
             REFUND_PROCESS_DURATION.labels(channel).observe(max((timezone.now() - payable_since).total_seconds(), 0))
 
-    transaction.on_commit(record, robust=True)
+    if connection.in_atomic_block:
+        transaction.on_commit(record, robust=True)
+    else:  # a transition outside any transaction has nothing to roll it back
+        record()

@@ -123,3 +123,29 @@ def test_follow_up_of_a_refund_not_refunded_does_nothing(customer: Any) -> None:
 
     assert jobs.refund_follow_up(refund.pk) == {"skipped": "refunding"}
     assert (len(mail.outbox), RefundVoucher.objects.count(), CustomerNotification.objects.count()) == (0, 0, 0)
+
+
+def test_a_lost_follow_up_is_run_again_by_the_sweep_restock_included(
+    refunded: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Redis was away when the money landed: no follow-up ran. The sweep hands out the whole follow-up again, so
+    the goods that never shipped go back on the shelf too (not only the voucher and the message)."""
+    from datetime import timedelta
+
+    from refunds.models import Refund
+
+    settings.JOBS_IN_PROCESS = True
+    Refund.objects.filter(pk=refunded.pk).update(refunded_at=timezone.now() - timedelta(minutes=10))
+    assert _stock(refunded) == Decimal("6")
+    assert RefundVoucher.objects.filter(refund=refunded).count() == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.sweep_after_refund() == [refunded.pk]
+
+    assert _stock(refunded) == Decimal("9")
+    assert RefundVoucher.objects.filter(refund=refunded).count() == 1
+    assert [message.to for message in mail.outbox] == [["buyer@example.com"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.sweep_after_refund() == []
+    assert _stock(refunded) == Decimal("9")
+    assert len(mail.outbox) == 1

@@ -78,12 +78,15 @@ def test_one_sweep_records_no_contact_and_the_next_queues_nothing_for_them(
         with django_capture_on_commit_callbacks(execute=True):
             jobs.sweep_after_refund()
         queued = queue.get_jobs()
+        # No voucher: each follow-up was lost, so each is handed out again whole (message, voucher, restock).
         assert [(job.func_name, job.args) for job in queued] == [
-            ("payments.jobs.refund_notify_customer", (reachable.pk,))
+            ("payments.jobs.refund_follow_up", (refund.pk,)) for refund in [*unreachable, reachable]
         ]
         assert _notes() == sorted(note for refund in unreachable for note in _no_contact(refund))
 
-        assert queued[0].perform() == {"email": "sent"}  # what the worker runs
+        # What the worker runs: a message recorded as no contact stays so (the records are checked below).
+        no_contact = "email: no_contact, sms: no_contact"
+        assert [job.perform()["notified"] for job in queued] == [no_contact] * 3 + ["email: sent"]
         queue.empty()
         assert [(d.recipients, d.message["Subject"].strip()) for d in smtp_sink.deliveries] == [
             (["fruit-lover@example.com"], f"您的退款 {reachable.refund_no} 已完成")
@@ -111,21 +114,21 @@ def test_in_process_the_second_sweep_runs_no_notification_job(
     settings.JOBS_IN_PROCESS = True
     unreachable, reachable = refunds
 
-    def notification_jobs_run() -> int:
+    def jobs_run() -> list[str]:
         # Every job run in process writes its one line (mall.logging.job_log_scope).
-        return sum(
-            1
+        return [
+            record.getMessage().split()[1]
             for record in caplog.records
-            if record.name == "mall.jobs.run" and record.getMessage().startswith("job payments.jobs.refund_notify")
-        )
+            if record.name == "mall.jobs.run" and record.getMessage().startswith("job ")
+        ]
 
     with caplog.at_level(logging.INFO, logger="mall.jobs.run"), django_capture_on_commit_callbacks(execute=True):
         first = jobs.sweep_after_refund()
-    assert notification_jobs_run() == 1
+    assert jobs_run() == ["payments.jobs.refund_follow_up"] * 4
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mall.jobs.run"), django_capture_on_commit_callbacks(execute=True):
         second = jobs.sweep_after_refund()
-    assert notification_jobs_run() == 0
+    assert jobs_run() == []
 
     everyone = sorted([refund.pk for refund in unreachable] + [reachable.pk])
     assert sorted(set(first)) == everyone  # all four needed a voucher; three were marked, one was notified
