@@ -61,8 +61,23 @@ def _dispatch(
         _queue(queue, settings.RQ_QUEUES[queue]["URL"]).enqueue(
             func, *args, retry=_retry(retry_intervals), meta=job_meta()
         )
-    except Exception:
-        logger.exception("could not enqueue %s%r on %s; the re-dispatch sweep will pick it up", func, args, queue)
+    except Exception as error:  # noqa: BLE001 - logged (a bug with its traceback); the sweeps redo the work
+        _log_not_enqueued(error, "%s%r on %s", _job_name(func), args, queue, them="it")
+
+
+def _log_not_enqueued(error: Exception, what: str, *what_args: Any, them: str) -> None:
+    """Work not handed to RQ is not lost (the re-dispatch sweeps find it in the database). Redis away is an
+    outage, said in one line without a traceback (one per job during an outage); anything else is a bug."""
+    from mall.outage import unavailable_dependency
+
+    if unavailable_dependency(error) == "redis":
+        logger.warning(
+            f"could not enqueue {what}: Redis unavailable (%s); the re-dispatch sweep will pick {them} up",
+            *what_args,
+            type(error).__name__,
+        )
+    else:
+        logger.exception(f"could not enqueue {what}; the re-dispatch sweep will pick {them} up", *what_args)
 
 
 def _job_name(func: Callable[..., Any] | str) -> str:
@@ -107,13 +122,8 @@ def _dispatch_many(
             ]
             # No retries of the fan-out itself: one that failed half way is the re-dispatch sweeps' to repair.
             _enqueue_many(jobs_fan_out, chunks, queue, ())
-    except Exception:
-        logger.exception(
-            "could not enqueue %d jobs %s on %s; the re-dispatch sweep will pick them up",
-            len(arg_lists),
-            _job_name(func),
-            queue,
-        )
+    except Exception as error:  # noqa: BLE001 - logged (a bug with its traceback); the sweeps redo the work
+        _log_not_enqueued(error, "%d jobs %s on %s", len(arg_lists), _job_name(func), queue, them="them")
 
 
 def job_enqueue_many(
