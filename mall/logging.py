@@ -222,6 +222,18 @@ _RQ_PER_JOB_MESSAGES = frozenset(
 )
 
 
+class ClientErrorTraceFilter(logging.Filter):
+    """Django logs a refused request (403, 404, 400) with the exception that refused it: the status says all an
+    operator needs, and a traceback in the log should mean a bug. 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.name.startswith("django.") and isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class RqJobChatterFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not (
@@ -237,6 +249,7 @@ def logging_config(*, json: bool, level: str) -> dict[str, Any]:
         "filters": {
             "context": {"()": "mall.logging.ContextFilter"},
             "rq_job_chatter": {"()": "mall.logging.RqJobChatterFilter"},
+            "client_error_trace": {"()": "mall.logging.ClientErrorTraceFilter"},
         },
         "formatters": {
             "json": {"()": "mall.logging.JsonFormatter"},
@@ -246,7 +259,7 @@ def logging_config(*, json: bool, level: str) -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if json else "console",
-                "filters": ["context", "rq_job_chatter"],
+                "filters": ["context", "rq_job_chatter", "client_error_trace"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -23,6 +23,7 @@ from django.conf import settings as django_settings
 
 from mall import jobs
 from mall.logging import (
+    ClientErrorTraceFilter,
     ConsoleFormatter,
     ContextFilter,
     JsonFormatter,
@@ -44,6 +45,7 @@ def log_lines() -> Iterator[Lines]:
     handler.setFormatter(JsonFormatter())
     handler.addFilter(ContextFilter())
     handler.addFilter(RqJobChatterFilter())
+    handler.addFilter(ClientErrorTraceFilter())
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -280,7 +282,11 @@ def test_production_logs_are_json_and_development_logs_readable() -> None:
     assert log_format(DJANGO_DEBUG="0", ALLOWED_HOSTS="shop.example") == "json"
     assert log_format(DJANGO_DEBUG="1") == "console"
     assert log_format(DJANGO_DEBUG="1", LOG_FORMAT="json") == "json"
-    assert django_settings.LOGGING["handlers"]["console"]["filters"] == ["context", "rq_job_chatter"]
+    assert django_settings.LOGGING["handlers"]["console"]["filters"] == [
+        "context",
+        "rq_job_chatter",
+        "client_error_trace",
+    ]
 
 
 def test_a_process_writes_warnings_and_chinese_text_as_json_lines() -> None:
@@ -360,3 +366,33 @@ def test_the_procfile_scheduler_writes_only_json_lines(private_redis_url: str) -
     lines = [json.loads(line) for line in output.splitlines()]
     assert any(line["logger"] == "rq.cron" and line["message"].startswith("Registered ") for line in lines)
     assert any(line["logger"] == "rq.cron" and line["message"].startswith("Enqueued ") for line in lines)
+
+
+@pytest.mark.django_db
+def test_a_refused_request_is_logged_without_a_traceback_and_a_bug_with_one(log_lines: Lines) -> None:
+    """A 403 is an answer, not a bug: Django's line for it keeps its status and loses the exception's traceback."""
+    from django.core.exceptions import PermissionDenied
+    from django.utils.log import log_response
+
+    try:
+        raise PermissionDenied("no")
+    except PermissionDenied as refused:
+        log_response("Forbidden (Permission denied): %s", "/admin/x/", response=_Status(403), exception=refused)
+    try:
+        raise RuntimeError("bug")
+    except RuntimeError as bug:
+        log_response("Internal Server Error: %s", "/admin/y/", response=_Status(500), exception=bug)
+    lines = [line for line in log_lines() if line["logger"] == "django.request"]
+    assert [(line["status_code"], line["message"], "exc_info" in line) for line in lines] == [
+        (403, "Forbidden (Permission denied): /admin/x/", False),
+        (500, "Internal Server Error: /admin/y/", True),
+    ]
+    assert "RuntimeError: bug" in lines[1]["exc_info"]
+
+
+class _Status:
+    """What log_response reads of a response."""
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self._has_been_logged = False
