@@ -8,9 +8,11 @@ on SQLite, local files and in-process jobs with nothing configured. Debug is off
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -376,8 +378,7 @@ if not DEBUG:
 
 # --- Payment channels -----------------------------------------------------------------------------------
 # Secrets come from the environment, inline or as a file named by NAME_FILE; never from the repository.
-# A channel whose merchant id is unset (ALIPAY_APP_ID / WECHAT_MCH_ID) talks to the bundled channel simulator
-# with demo keys generated once into CHANNEL_SIMULATOR_KEYS_DIR — only while CHANNEL_SIMULATOR_ENABLED.
+# PAYMENT_CHANNELS, at the end of this section, is what the adapters are built from.
 ALIPAY_APP_ID = os.environ.get("ALIPAY_APP_ID", "")
 ALIPAY_PRIVATE_KEY = os.environ.get("ALIPAY_PRIVATE_KEY", "")
 ALIPAY_PRIVATE_KEY_FILE = os.environ.get("ALIPAY_PRIVATE_KEY_FILE", "")
@@ -401,6 +402,76 @@ CHANNEL_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_STATEMENT_TIME
 CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEVELOPMENT_DEFAULTS)
 CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")
 CHANNEL_SIMULATOR_KEYS_DIR = Path(os.environ.get("CHANNEL_SIMULATOR_KEYS_DIR") or VAR_DIR / "channel-keys")
+# The ledger file the Procfiles start the simulator with: demo data made while it is not running goes there.
+CHANNEL_SIMULATOR_STATE_FILE = Path(
+    os.environ.get("CHANNEL_SIMULATOR_STATE_FILE") or VAR_DIR / "channel-simulator.json"
+)
+# The settings above that PAYMENT_CHANNELS is made from.
+PAYMENT_CHANNELS_INPUTS = (
+    "ALIPAY_APP_ID",
+    "ALIPAY_GATEWAY",
+    "ALIPAY_PRIVATE_KEY",
+    "ALIPAY_PRIVATE_KEY_FILE",
+    "ALIPAY_PUBLIC_KEY",
+    "ALIPAY_PUBLIC_KEY_FILE",
+    "WECHAT_MCH_ID",
+    "WECHAT_APP_ID",
+    "WECHAT_CERT_SERIAL_NO",
+    "WECHAT_PUBLIC_KEY_ID",
+    "WECHAT_GATEWAY",
+    "WECHAT_PRIVATE_KEY",
+    "WECHAT_PRIVATE_KEY_FILE",
+    "WECHAT_PUBLIC_KEY",
+    "WECHAT_PUBLIC_KEY_FILE",
+    "WECHAT_API_V3_KEY",
+    "WECHAT_API_V3_KEY_FILE",
+    "CHANNEL_SIMULATOR_ENABLED",
+    "CHANNEL_SIMULATOR_URL",
+    "CHANNEL_SIMULATOR_KEYS_DIR",
+)
+
+
+def payment_channels(setting: Callable[[str], Any]) -> dict[str, dict[str, Any]]:
+    """The channels' variants table (django-payments' PAYMENT_VARIANTS): code → adapter class and its options.
+
+    Options are named as their settings without the channel's prefix (``ALIPAY_APP_ID`` → ``app_id``); a secret
+    comes inline or from the file its ``_file`` option names. A channel without its merchant id gets the
+    simulator's gateway and the demo keys of CHANNEL_SIMULATOR_KEYS_DIR (``demo_keys``, generated on first use)
+    while CHANNEL_SIMULATOR_ENABLED; otherwise it stays incomplete, and building its adapter fails loudly instead
+    of refunding into a simulator."""
+
+    def text(name: str) -> str:
+        return str(setting(name) or "")
+
+    def options(prefix: str, names: tuple[str, ...], secrets: tuple[str, ...]) -> dict[str, str]:
+        found = {name.lower(): text(f"{prefix}_{name}") for name in names}
+        for name in secrets:
+            found |= {name.lower(): text(f"{prefix}_{name}"), f"{name.lower()}_file": text(f"{prefix}_{name}_FILE")}
+        return found
+
+    simulator = text("CHANNEL_SIMULATOR_URL").rstrip("/")
+    demo_keys = {"demo_keys": text("CHANNEL_SIMULATOR_KEYS_DIR")}
+    if text("ALIPAY_APP_ID") or not setting("CHANNEL_SIMULATOR_ENABLED"):
+        alipay = options("ALIPAY", ("APP_ID",), ("PRIVATE_KEY", "PUBLIC_KEY"))
+        alipay["gateway"] = text("ALIPAY_GATEWAY") or "https://openapi.alipay.com/gateway.do"
+    else:
+        alipay = {"gateway": f"{simulator}/gateway.do", **demo_keys}
+    if text("WECHAT_MCH_ID") or not setting("CHANNEL_SIMULATOR_ENABLED"):
+        wechat = options(
+            "WECHAT",
+            ("MCH_ID", "APP_ID", "CERT_SERIAL_NO", "PUBLIC_KEY_ID"),
+            ("PRIVATE_KEY", "PUBLIC_KEY", "API_V3_KEY"),
+        )
+        wechat["gateway"] = text("WECHAT_GATEWAY") or "https://api.mch.weixin.qq.com"
+    else:
+        wechat = {"gateway": simulator, **demo_keys}
+    return {
+        "alipay": {"ADAPTER": "payments.channels.alipay.AlipayChannel", "OPTIONS": alipay},
+        "wechat": {"ADAPTER": "payments.channels.wechat.WechatChannel", "OPTIONS": wechat},
+    }
+
+
+PAYMENT_CHANNELS = payment_channels(lambda name: globals()[name])
 # --- end of payment channels ----------------------------------------------------------------------------
 
 # --- Logistics ------------------------------------------------------------------------------------------

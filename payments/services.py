@@ -26,7 +26,7 @@ from payments.channels.base import (
     RefundResult,
     RefundStatus,
 )
-from payments.channels.registry import get_channel, notify_url, uses_simulator
+from payments.channels.registry import get_channel
 from payments.metrics import CHANNEL_CALLS
 from payments.models import AttemptOutcome, ChannelAttempt
 from refunds import flow
@@ -120,32 +120,6 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
     return str(result.status)
 
 
-# What the bundled simulator answers for a trade it was never told of (Alipay, WeChat Pay).
-SIMULATOR_UNKNOWN_TRADE_CODES = frozenset({"ACQ.TRADE_NOT_EXIST", "RESOURCE_NOT_EXISTS"})
-
-
-def _introduce_trade_to_simulator(refund: Refund) -> None:
-    """The bundled simulator only knows trades it was told of; a real gateway knows every payment it took.
-    Registering is idempotent, so the demo's orders (paid before the simulator started) can be refunded. Done
-    only when the simulator answered that it does not know the trade, so that a refund costs the same calls as
-    against a real gateway."""
-    from payments.simulator.client import SimulatorError, register_trade
-
-    payment = refund.order.payment
-    try:
-        register_trade(
-            channel=refund.channel,
-            out_trade_no=payment.out_trade_no,
-            trade_no=payment.trade_no,
-            amount=payment.amount,
-            notify_url=notify_url(refund.channel),
-            paid_at=payment.paid_at,
-            base_url=settings.CHANNEL_SIMULATOR_URL,
-        )
-    except SimulatorError as error:
-        raise ChannelTemporaryError(str(error), channel=refund.channel) from error
-
-
 def refund_execute(*, refund_id: int) -> str:
     """Move the money of one refund in `refunding`. Returns what happened; raises ChannelTemporaryError for a
     retry. Safe to run twice, concurrently or after a crash: the channel request number never changes."""
@@ -156,12 +130,6 @@ def refund_execute(*, refund_id: int) -> str:
         return f"skipped: {refund.state}"
     channel = get_channel(refund.channel)
     try:
-        try:
-            return _ask_channel(refund, channel, started)
-        except ChannelRejected as error:
-            if not (uses_simulator(refund.channel) and error.code in SIMULATOR_UNKNOWN_TRADE_CODES):
-                raise
-        _introduce_trade_to_simulator(refund)
         return _ask_channel(refund, channel, started)
     except ChannelRejected as error:
         note = f"{error.code}: {error.message}"[:500]

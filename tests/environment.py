@@ -10,5 +10,10 @@ their own (tests/test_deploy.py). A ``DJANGO_DEBUG`` given to pytest wins.
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_DEBUG", "1")
+# Demo data made by tests without a simulator running books its trades into a ledger file of the run's own.
+os.environ.setdefault(
+    "CHANNEL_SIMULATOR_STATE_FILE", os.path.join(tempfile.mkdtemp(prefix="mall-tests-"), "channel-simulator.json")
+)

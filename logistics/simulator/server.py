@@ -33,8 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from logistics.carriers import signing
-from logistics.carriers.base import NOTIFICATION_MAX_AGE_SECONDS
+from logistics.simulator import signing
+from logistics.simulator.signing import NOTIFICATION_MAX_AGE_SECONDS
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024

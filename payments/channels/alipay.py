@@ -78,6 +78,19 @@ class AlipaySettings:
     app_private_key: str = field(repr=False)
     alipay_public_key: str = field(repr=False)
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> AlipaySettings:
+        """From the channel's options in ``PAYMENT_CHANNELS``, as the registry makes them ready."""
+        return cls(
+            app_id=options["app_id"],
+            gateway=options["gateway"],
+            notify_url=options["notify_url"],
+            timeout=options["timeout"],
+            statement_timeout=options["statement_timeout"],
+            app_private_key=options["private_key"],
+            alipay_public_key=options["public_key"],
+        )
+
 
 class GatewayAliPay(AliPay):  # type: ignore[misc]
     """The SDK client, pointed at a chosen gateway.
@@ -130,6 +143,12 @@ class GatewayAliPay(AliPay):  # type: ignore[misc]
 
 class AlipayChannel:
     code = CODE
+    # The options it cannot work without, the merchant's id first.
+    REQUIRED_OPTIONS = ("app_id", "private_key", "public_key")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> AlipayChannel:
+        return cls(AlipaySettings.from_options(options))
 
     def __init__(self, config: AlipaySettings) -> None:
         self._config = config

@@ -1,9 +1,9 @@
-"""Pick a channel adapter by code, configured from Django settings.
+"""Pick a channel adapter by code from the variants table ``settings.PAYMENT_CHANNELS``.
 
-A channel whose merchant settings are unset (``ALIPAY_APP_ID`` / ``WECHAT_MCH_ID``) talks to the bundled
-simulator at ``CHANNEL_SIMULATOR_URL`` with demo keys generated once into ``CHANNEL_SIMULATOR_KEYS_DIR`` —
-allowed when ``CHANNEL_SIMULATOR_ENABLED`` (the default in debug or on the embedded database), refused otherwise
-so that a production deployment missing its secrets fails loudly instead of refunding into a simulator.
+Each entry names an adapter class (``ADAPTER``) and its ``OPTIONS`` (see the channel section of ``mall/settings.py``,
+which builds the table from the environment). Here options are made ready for the adapter: a secret is read from
+the file its ``_file`` option names, keys are normalised to the PEM the SDKs want, a ``demo_keys`` directory fills
+ids and keys from the demo key set, and a missing option is refused by the name of the setting it comes from.
 """
 
 from __future__ import annotations
@@ -14,41 +14,48 @@ import functools
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-from payments.channels.alipay import AlipayChannel, AlipaySettings
 from payments.channels.base import RefundChannel
-from payments.channels.wechat import WechatChannel, WechatSettings
-from payments.simulator.keys import SimulatorKeys, ensure_keys
+from payments.channels.demo_keys import DemoKeys, ensure_keys
 
-ALIPAY_GATEWAY = "https://openapi.alipay.com/gateway.do"
-WECHAT_GATEWAY = "https://api.mch.weixin.qq.com"
-CHANNEL_CODES = ("alipay", "wechat")
+if TYPE_CHECKING:
+    from payments.channels.alipay import AlipaySettings
+    from payments.channels.wechat import WechatSettings
+
 logger = logging.getLogger(__name__)
+NOT_CONFIGURED = (
+    "payment channel settings are missing and the channel simulator is not enabled "
+    "(set ALIPAY_*/WECHAT_* or CHANNEL_SIMULATOR_ENABLED=1)"
+)
 
 
 def get_channel(code: str) -> RefundChannel:
     """The adapter for ``code`` ('alipay' or 'wechat').
 
     Building one parses RSA keys and SDK clients (milliseconds of CPU), so adapters are built once per process
-    and configuration: the cache is keyed by the settings the adapter is made from (key files by path, size and
+    and configuration: the cache is keyed by what the adapter is made from (key files by path, size and
     modification time, so a rotated key file is read again) and looked up without parsing anything."""
-    if code not in CHANNEL_CODES:
-        raise LookupError(f"unknown payment channel {code!r}")
     return _built(code, _fingerprint(code))
+
+
+def channel_codes() -> list[str]:
+    return list(_table())
 
 
 def warm_channels() -> list[str]:
     """Build every configured adapter now (a worker does this before it starts taking jobs). Returns the codes
     built; a channel that cannot be built is left for its first job to report."""
     built = []
-    for code in CHANNEL_CODES:
+    for code in channel_codes():
         try:
             get_channel(code)
         except ImproperlyConfigured as error:
@@ -60,45 +67,45 @@ def warm_channels() -> list[str]:
 
 @functools.lru_cache(maxsize=8)
 def _built(code: str, fingerprint: str) -> RefundChannel:
-    if code == "alipay":
-        return AlipayChannel(alipay_settings())
-    return WechatChannel(wechat_settings())
+    adapter = import_string(_variant(code)["ADAPTER"])
+    channel: RefundChannel = adapter.from_options(channel_options(code))
+    return channel
 
 
-# Every setting an adapter is built from, by channel (secrets also as NAME_FILE).
-_COMMON_SETTINGS = (
-    "PAYMENTS_NOTIFY_BASE_URL",
-    "CHANNEL_TIMEOUT_SECONDS",
-    "CHANNEL_STATEMENT_TIMEOUT_SECONDS",
-    "CHANNEL_SIMULATOR_ENABLED",
-    "DEBUG",
-    "CHANNEL_SIMULATOR_URL",
-    "CHANNEL_SIMULATOR_KEYS_DIR",
-    "VAR_DIR",
-    "BASE_DIR",
-)
-_CHANNEL_SETTINGS = {
-    "alipay": ("ALIPAY_APP_ID", "ALIPAY_GATEWAY"),
-    "wechat": ("WECHAT_MCH_ID", "WECHAT_APP_ID", "WECHAT_CERT_SERIAL_NO", "WECHAT_PUBLIC_KEY_ID", "WECHAT_GATEWAY"),
-}
-_CHANNEL_SECRETS = {
-    "alipay": ("ALIPAY_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY"),
-    "wechat": ("WECHAT_PRIVATE_KEY", "WECHAT_PUBLIC_KEY", "WECHAT_API_V3_KEY"),
-}
+def _table() -> Mapping[str, Mapping[str, Any]]:
+    table: Mapping[str, Mapping[str, Any]] = getattr(settings, "PAYMENT_CHANNELS", {})
+    return table
+
+
+def _variant(code: str) -> Mapping[str, Any]:
+    try:
+        return _table()[code]
+    except KeyError:
+        raise LookupError(f"unknown payment channel {code!r}") from None
+
+
+def _options(code: str) -> Mapping[str, Any]:
+    options: Mapping[str, Any] = _variant(code).get("OPTIONS", {})
+    return options
+
+
+# Settings every adapter is built from besides its options.
+_COMMON_SETTINGS = ("PAYMENTS_NOTIFY_BASE_URL", "CHANNEL_TIMEOUT_SECONDS", "CHANNEL_STATEMENT_TIMEOUT_SECONDS")
 
 
 def _fingerprint(code: str) -> str:
     """A digest of what ``code``'s adapter is built from; the secrets themselves are not kept in the key."""
-    parts: list[str] = [code]
-    parts.extend(repr(_setting(name, None)) for name in (*_COMMON_SETTINGS, *_CHANNEL_SETTINGS[code]))
-    for name in _CHANNEL_SECRETS[code]:
-        parts.append(repr(_setting(name)))
-        path = str(_setting(f"{name}_FILE")).strip()
+    variant = _variant(code)
+    parts: list[str] = [code, repr(variant.get("ADAPTER"))]
+    parts.extend(repr(_setting(name, None)) for name in _COMMON_SETTINGS)
+    for name, value in sorted(_options(code).items()):
+        parts.append(f"{name}={value!r}")
+        path = str(value or "").strip() if name.endswith("_file") else ""
         try:
             stat = os.stat(path) if path else None
         except OSError:
             stat = None
-        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat else path)
+        parts.append(f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "")
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -108,101 +115,79 @@ def notify_url(code: str) -> str:
     return f"{base}/payments/notify/{code}/"
 
 
-def uses_simulator(code: str) -> bool:
-    return not _setting({"alipay": "ALIPAY_APP_ID", "wechat": "WECHAT_MCH_ID"}[code])
+def channel_options(code: str) -> dict[str, Any]:
+    """``code``'s options as its adapter takes them: secrets read, keys in PEM, notify URL and timeouts added.
+
+    Raises ImproperlyConfigured naming the setting to set when the channel's merchant id or a required option is
+    missing (the adapter class lists them in ``REQUIRED_OPTIONS``, merchant id first)."""
+    given = dict(_options(code))
+    demo_keys = str(given.pop("demo_keys", "") or "").strip()
+    options: dict[str, Any] = _load_demo_keys(demo_keys).options(code) if demo_keys else {}
+    secret_names = [name for name in given if f"{name}_file" in given]
+    for name, value in given.items():
+        if name not in secret_names and not name.endswith("_file") and (value or name not in options):
+            options[name] = str(value or "").strip()
+    required: tuple[str, ...] = getattr(import_string(_variant(code)["ADAPTER"]), "REQUIRED_OPTIONS", ())
+    if required and not options.get(required[0]):
+        raise ImproperlyConfigured(NOT_CONFIGURED)
+    for name in secret_names:
+        if _present(given, name) or name not in options:
+            options[name] = _secret(code, given, name)
+    for name in required:
+        if not options.get(name):
+            raise ImproperlyConfigured(f"{_setting_name(code, name)} is required for this payment channel")
+    for name in list(options):
+        if name.endswith("private_key"):
+            options[name] = private_key_pem(options[name])
+        elif name.endswith("public_key"):
+            options[name] = public_key_pem(options[name])
+    return {**options, "notify_url": notify_url(code), **_timeouts()}
 
 
 def alipay_settings() -> AlipaySettings:
-    common: dict[str, Any] = {"notify_url": notify_url("alipay"), **_timeouts()}
-    if uses_simulator("alipay"):
-        keys = simulator_keys()
-        return AlipaySettings(
-            app_id=keys.alipay_app_id,
-            gateway=_simulator_url() + "/gateway.do",
-            app_private_key=keys.alipay_app_private_key,
-            alipay_public_key=keys.alipay_platform_public_key,
-            **common,
-        )
-    return AlipaySettings(
-        app_id=str(_setting("ALIPAY_APP_ID")),
-        gateway=str(_setting("ALIPAY_GATEWAY") or ALIPAY_GATEWAY),
-        app_private_key=private_key_pem(_secret("ALIPAY_PRIVATE_KEY")),
-        alipay_public_key=public_key_pem(_secret("ALIPAY_PUBLIC_KEY")),
-        **common,
-    )
+    from payments.channels.alipay import AlipaySettings
+
+    return AlipaySettings.from_options(channel_options("alipay"))
 
 
 def wechat_settings() -> WechatSettings:
-    common: dict[str, Any] = {"notify_url": notify_url("wechat"), **_timeouts()}
-    if uses_simulator("wechat"):
-        keys = simulator_keys()
-        return WechatSettings(
-            mch_id=keys.wechat_mch_id,
-            app_id=keys.wechat_app_id,
-            cert_serial_no=keys.wechat_merchant_serial_no,
-            public_key_id=keys.wechat_public_key_id,
-            gateway=_simulator_url(),
-            private_key=keys.wechat_merchant_private_key,
-            public_key=keys.wechat_platform_public_key,
-            api_v3_key=keys.wechat_api_v3_key,
-            **common,
-        )
-    api_v3_key = _secret("WECHAT_API_V3_KEY").strip()
-    if len(api_v3_key.encode()) != 32:
-        raise ImproperlyConfigured("WECHAT_API_V3_KEY must be the 32-character API v3 key")
-    return WechatSettings(
-        mch_id=str(_setting("WECHAT_MCH_ID")),
-        app_id=_required("WECHAT_APP_ID"),
-        cert_serial_no=_required("WECHAT_CERT_SERIAL_NO"),
-        public_key_id=_required("WECHAT_PUBLIC_KEY_ID"),
-        gateway=str(_setting("WECHAT_GATEWAY") or WECHAT_GATEWAY),
-        private_key=private_key_pem(_secret("WECHAT_PRIVATE_KEY")),
-        public_key=public_key_pem(_secret("WECHAT_PUBLIC_KEY")),
-        api_v3_key=api_v3_key,
-        **common,
-    )
+    from payments.channels.wechat import WechatSettings
 
-
-def simulator_keys() -> SimulatorKeys:
-    if not _setting("CHANNEL_SIMULATOR_ENABLED", settings.DEBUG):
-        raise ImproperlyConfigured(
-            "payment channel settings are missing and the channel simulator is not enabled "
-            "(set ALIPAY_*/WECHAT_* or CHANNEL_SIMULATOR_ENABLED=1)"
-        )
-    default = Path(_setting("VAR_DIR", Path(settings.BASE_DIR) / "var")) / "channel-keys"
-    return _load_simulator_keys(str(_setting("CHANNEL_SIMULATOR_KEYS_DIR") or default))
+    return WechatSettings.from_options(channel_options("wechat"))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_simulator_keys(directory: str) -> SimulatorKeys:
+def _load_demo_keys(directory: str) -> DemoKeys:
     return ensure_keys(Path(directory))
 
 
-# --- settings access ------------------------------------------------------------------------------------
+# --- option access --------------------------------------------------------------------------------------
 def _setting(name: str, default: Any = "") -> Any:
     value = getattr(settings, name, default)
     return default if value is None else value
 
 
-def _required(name: str) -> str:
-    value = str(_setting(name)).strip()
-    if not value:
-        raise ImproperlyConfigured(f"{name} is required for this payment channel")
-    return value
+def _setting_name(code: str, option: str) -> str:
+    return f"{code}_{option}".upper()
 
 
-def _secret(name: str) -> str:
-    """A secret given inline (``NAME``) or as a file path (``NAME_FILE``); the value is never logged."""
-    value = str(_setting(name)).strip()
+def _present(given: Mapping[str, Any], name: str) -> bool:
+    return bool(str(given.get(name) or "").strip() or str(given.get(f"{name}_file") or "").strip())
+
+
+def _secret(code: str, given: Mapping[str, Any], name: str) -> str:
+    """A secret given inline or as a file path (``<name>_file``); the value is never logged."""
+    value = str(given.get(name) or "").strip()
     if value:
         return value
-    path = str(_setting(f"{name}_FILE")).strip()
+    setting = _setting_name(code, name)
+    path = str(given.get(f"{name}_file") or "").strip()
     if not path:
-        raise ImproperlyConfigured(f"{name} or {name}_FILE is required for this payment channel")
+        raise ImproperlyConfigured(f"{setting} or {setting}_FILE is required for this payment channel")
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ImproperlyConfigured(f"{name}_FILE cannot be read ({exc.strerror})") from None
+        raise ImproperlyConfigured(f"{setting}_FILE cannot be read ({exc.strerror})") from None
 
 
 def _timeouts() -> dict[str, float]:
@@ -210,10 +195,6 @@ def _timeouts() -> dict[str, float]:
         "timeout": float(_setting("CHANNEL_TIMEOUT_SECONDS", 10) or 10),
         "statement_timeout": float(_setting("CHANNEL_STATEMENT_TIMEOUT_SECONDS", 120) or 120),
     }
-
-
-def _simulator_url() -> str:
-    return str(_setting("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")).rstrip("/")
 
 
 # --- key formats ----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import IO, Any, TypeGuard
 
 import requests
+from django.core.exceptions import ImproperlyConfigured
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import build_authorization
 
@@ -78,9 +79,42 @@ class WechatSettings:
     public_key: str = field(repr=False)
     api_v3_key: str = field(repr=False)
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> WechatSettings:
+        """From the channel's options in ``PAYMENT_CHANNELS``, as the registry makes them ready."""
+        if len(options["api_v3_key"].encode()) != 32:
+            raise ImproperlyConfigured("WECHAT_API_V3_KEY must be the 32-character API v3 key")
+        return cls(
+            mch_id=options["mch_id"],
+            app_id=options["app_id"],
+            cert_serial_no=options["cert_serial_no"],
+            public_key_id=options["public_key_id"],
+            gateway=options["gateway"],
+            notify_url=options["notify_url"],
+            timeout=options["timeout"],
+            statement_timeout=options["statement_timeout"],
+            private_key=options["private_key"],
+            public_key=options["public_key"],
+            api_v3_key=options["api_v3_key"],
+        )
+
 
 class WechatChannel:
     code = CODE
+    # The options it cannot work without, the merchant's id first.
+    REQUIRED_OPTIONS = (
+        "mch_id",
+        "app_id",
+        "cert_serial_no",
+        "public_key_id",
+        "private_key",
+        "public_key",
+        "api_v3_key",
+    )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> WechatChannel:
+        return cls(WechatSettings.from_options(options))
 
     def __init__(self, config: WechatSettings) -> None:
         self._config = config

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import requests
@@ -19,6 +20,10 @@ class SimulatorError(Exception):
     """The simulator refused a setup call (bad input) or could not be reached."""
 
 
+class SimulatorUnreachable(SimulatorError):
+    """No simulator answered at the URL."""
+
+
 def _url(base_url: str | None) -> str:
     return str(base_url or getattr(settings, "CHANNEL_SIMULATOR_URL", None) or "http://127.0.0.1:8765").rstrip("/")
 
@@ -27,7 +32,7 @@ def _call(method: str, path: str, base_url: str | None, payload: dict[str, Any] 
     try:
         response = requests.request(method, _url(base_url) + path, json=payload, timeout=DEFAULT_TIMEOUT)
     except requests.RequestException as exc:
-        raise SimulatorError(f"channel simulator unreachable at {_url(base_url)}: {exc}") from exc
+        raise SimulatorUnreachable(f"channel simulator unreachable at {_url(base_url)}: {exc}") from exc
     if response.status_code >= 400:
         raise SimulatorError(f"{method} {path}: {response.status_code} {response.text}")
     return response.json()
@@ -42,8 +47,12 @@ def register_trade(
     notify_url: str = "",
     paid_at: datetime | None = None,
     base_url: str | None = None,
+    state_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Tell the simulator a trade was paid, so that refunds on it can be made. Idempotent."""
+    """Tell the simulator a trade was paid, so that refunds on it can be made. Idempotent.
+
+    With ``state_path``, a simulator that is not running yet gets the trade in the ledger file it will start from
+    (``manage.py channel_simulator --state``): demo data is made before the simulator starts."""
     if not isinstance(amount, Decimal):
         raise TypeError("amount must be a Decimal")
     payload: dict[str, Any] = {
@@ -55,7 +64,35 @@ def register_trade(
     }
     if paid_at is not None:
         payload["paid_at"] = paid_at.isoformat()
-    return cast(dict[str, Any], _call("POST", "/sim/trades", base_url, payload))
+    try:
+        return cast(dict[str, Any], _call("POST", "/sim/trades", base_url, payload))
+    except SimulatorUnreachable:
+        if state_path is None:
+            raise
+    return _book_trade(state_path, channel, out_trade_no, trade_no, amount, notify_url, paid_at)
+
+
+def _book_trade(
+    state_path: Path,
+    channel: str,
+    out_trade_no: str,
+    trade_no: str,
+    amount: Decimal,
+    notify_url: str,
+    paid_at: datetime | None,
+) -> dict[str, Any]:
+    from payments.simulator.ledger import Ledger, Trade
+
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    trade = Trade(channel, out_trade_no, trade_no, amount, notify_url)
+    if paid_at is not None:
+        trade.paid_at = paid_at
+    try:
+        trade = Ledger(state_path).register_trade(trade)
+    except ValueError as error:
+        raise SimulatorError(f"POST /sim/trades: {error}") from error
+    facts = {"channel": trade.channel, "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+    return facts | {"amount": str(trade.amount)}
 
 
 def add_fault(

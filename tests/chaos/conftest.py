@@ -1,6 +1,6 @@
 """Chaos tests run the Procfile's processes for real against the channel simulator (a real HTTP server)."""
 
-from payments.simulator.testing import (  # noqa: F401 - fixtures shared with other test folders
+from tests.channel_simulator import (  # noqa: F401 - fixtures shared with other test folders
     channel_keys,
     channel_simulator,
     channel_simulator_server,

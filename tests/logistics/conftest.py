@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from logistics.models import Warehouse
-from logistics.simulator.testing import (  # noqa: F401 - fixtures shared with other test folders
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
+from tests.carrier_simulator import (  # noqa: F401 - fixtures shared with other test folders
     carrier_inbox,
     carrier_inbox_server,
     carrier_secret,
     carrier_simulator,
     carrier_simulator_server,
 )
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
 from tests.refunds.conftest import staff_user
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from django.test import Client
 
-from logistics.simulator.testing import CarrierInbox
 from mall import services as mall_services
 from mall.models import Order, OrderItem, Product, SaleUnit, Stock
 from refunds import services
 from refunds.models import Refund
 from refunds.services import ItemRequest
+from tests.carrier_simulator import CarrierInbox
 from tests.factories import ProductFactory
 
 

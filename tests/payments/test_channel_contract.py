@@ -26,10 +26,10 @@ from payments.channels import (
     get_channel,
 )
 from payments.channels.base import CHINA_TZ
+from payments.channels.demo_keys import DemoKeys
 from payments.simulator import client, crypto
-from payments.simulator.keys import SimulatorKeys
 from payments.simulator.server import ChannelSimulator
-from payments.simulator.testing import NotificationInbox
+from tests.channel_simulator import NotificationInbox
 from tests.payments.helpers import ledger_refunds, paid_trade, refund_request, refunded_total
 
 EXPECT: dict[str, dict[str, Any]] = {
@@ -346,7 +346,7 @@ def _tampered(code: str, body: bytes) -> bytes:
 
 
 def _signed_with_wrong_key(
-    code: str, keys: SimulatorKeys, headers: dict[str, str], body: bytes
+    code: str, keys: DemoKeys, headers: dict[str, str], body: bytes
 ) -> tuple[dict[str, str], bytes]:
     """Well-formed, fresh, but signed with a key that is not the channel's (here: the merchant's own)."""
     if code == "alipay":
@@ -367,7 +367,7 @@ def test_a_forged_notification_is_refused(
     forgery: str,
     channel: RefundChannel,
     channel_simulator: ChannelSimulator,
-    channel_keys: SimulatorKeys,
+    channel_keys: DemoKeys,
     notification_inbox: NotificationInbox,
 ) -> None:
     trade = paid_trade(channel_simulator, code)

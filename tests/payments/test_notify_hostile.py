@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from payments.channels import registry
 from payments.simulator import crypto
 from tests.fuzzing import nested_arrays, nested_objects
 from tests.payments.test_notify_endpoints import OK, _notification_for, _post, _refund_awaiting_outcome
@@ -62,11 +61,11 @@ def test_an_unconfigured_channel_answers_503_and_changes_nothing(
 
 @pytest.mark.parametrize("body", [nested_arrays(50_000), nested_objects(5_000), "[" * 100_000])
 def test_a_signed_deeply_nested_wechat_notification_is_refused(
-    client: Any, api: Any, customer: Any, channel_simulator: Any, body: str, caplog: Any
+    client: Any, api: Any, customer: Any, channel_simulator: Any, channel_keys: Any, body: str, caplog: Any
 ) -> None:
     refund = _refund_awaiting_outcome(api, customer, "wechat", channel_simulator)
     before = _snapshot(refund)
-    keys = registry.simulator_keys()
+    keys = channel_keys
     stamp, nonce = str(int(time.time())), secrets.token_hex(16).upper()
     headers = {
         "Content-Type": "application/json",

@@ -17,11 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from payments.channels import RefundStatus, get_channel, notify_url, registry
 from payments.channels.alipay import AlipayChannel
+from payments.channels.demo_keys import DemoKeys
 from payments.channels.registry import alipay_settings, warm_channels, wechat_settings
 from payments.channels.wechat import WechatChannel
-from payments.simulator.keys import SimulatorKeys
 from payments.simulator.server import ChannelSimulator
-from payments.simulator.testing import NotificationInbox
+from tests.channel_simulator import NotificationInbox
 from tests.payments.helpers import ledger_refunds, paid_trade, refund_request
 
 UNCONFIGURED = {"ALIPAY_APP_ID": "", "WECHAT_MCH_ID": ""}
@@ -143,7 +143,7 @@ def _bare_base64(pem: str, *, private: bool) -> str:
 
 
 def test_keys_given_as_bare_base64_work(
-    channel_simulator: ChannelSimulator, channel_keys: SimulatorKeys, settings: Any
+    channel_simulator: ChannelSimulator, channel_keys: DemoKeys, settings: Any
 ) -> None:
     settings.ALIPAY_PRIVATE_KEY = _bare_base64(channel_keys.alipay_app_private_key, private=True)
     settings.ALIPAY_PUBLIC_KEY = _bare_base64(channel_keys.alipay_platform_public_key, private=False)
@@ -158,7 +158,7 @@ def test_keys_given_as_bare_base64_work(
 
 def test_secrets_never_show_in_reprs_or_logs(
     channel_simulator: ChannelSimulator,
-    channel_keys: SimulatorKeys,
+    channel_keys: DemoKeys,
     notification_inbox: NotificationInbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -186,7 +186,7 @@ def test_secrets_never_show_in_reprs_or_logs(
 
 
 def test_adapters_are_built_once_per_configuration_and_again_when_a_key_file_changes(
-    channel_simulator: ChannelSimulator, channel_keys: SimulatorKeys, settings: Any, monkeypatch: pytest.MonkeyPatch
+    channel_simulator: ChannelSimulator, channel_keys: DemoKeys, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alipay, wechat = get_channel("alipay"), get_channel("wechat")
 

@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payments.channels import ChannelRejected, ChannelTemporaryError, RefundStatus, get_channel
 from payments.channels.base import CHINA_TZ
+from payments.channels.demo_keys import DemoKeys
 from payments.simulator import client
 from payments.simulator.client import SimulatorError
-from payments.simulator.keys import SimulatorKeys
 from payments.simulator.server import ChannelSimulator, start_simulator
-from payments.simulator.testing import NotificationInbox
+from tests.channel_simulator import NotificationInbox
 from tests.payments.helpers import ledger_refunds, paid_trade, refund_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def test_registering_a_trade_is_idempotent_but_not_rewritable(channel_simulator:
     ]
 
 
-def test_the_ledger_survives_a_restart(channel_keys: SimulatorKeys, settings: Any, tmp_path: Path) -> None:
+def test_the_ledger_survives_a_restart(channel_keys: DemoKeys, settings: Any, tmp_path: Path) -> None:
     state = tmp_path / "ledger.json"
     first = start_simulator(channel_keys, state_path=state)
     try:
@@ -168,7 +168,7 @@ def test_the_ledger_survives_a_restart(channel_keys: SimulatorKeys, settings: An
         second.stop()
 
 
-def _point_settings_at(settings: Any, keys: SimulatorKeys, simulator: ChannelSimulator) -> None:
+def _point_settings_at(settings: Any, keys: DemoKeys, simulator: ChannelSimulator) -> None:
     settings.ALIPAY_APP_ID = keys.alipay_app_id
     settings.ALIPAY_PRIVATE_KEY = keys.alipay_app_private_key
     settings.ALIPAY_PUBLIC_KEY = keys.alipay_platform_public_key
@@ -176,7 +176,7 @@ def _point_settings_at(settings: Any, keys: SimulatorKeys, simulator: ChannelSim
     settings.CHANNEL_TIMEOUT_SECONDS = 2.0
 
 
-def test_a_timeout_fault_does_not_outlive_the_server(channel_keys: SimulatorKeys) -> None:
+def test_a_timeout_fault_does_not_outlive_the_server(channel_keys: DemoKeys) -> None:
     simulator = start_simulator(channel_keys)
     client.add_fault(channel="*", kind="timeout", operation="*", delay=30, base_url=simulator.url)
     caller = threading.Thread(

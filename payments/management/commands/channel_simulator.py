@@ -1,4 +1,7 @@
-"""``manage.py channel_simulator``: run the Alipay + WeChat Pay gateway simulator for the demo."""
+"""``manage.py channel_simulator``: run the Alipay + WeChat Pay gateway simulator for the demo.
+
+The simulator's entry point: it reads the settings and the demo keys the adapters use, and hands them over.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from payments.simulator.keys import ensure_keys
+from payments.channels.demo_keys import ensure_keys
 from payments.simulator.server import ChannelSimulator
 
 

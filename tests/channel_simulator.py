@@ -2,13 +2,17 @@
 
 Use them from any test folder by importing them into its ``conftest.py``::
 
-    from payments.simulator.testing import (  # noqa: F401
+    from tests.channel_simulator import (  # noqa: F401
         channel_keys, channel_simulator, channel_simulator_server, notification_inbox, notification_inbox_server,
     )
 
 ``channel_simulator`` resets the simulator's ledger and points the settings (hence ``get_channel``) at it,
 with a 0.5 s client timeout (10 s for statements); notifications go to ``notification_inbox`` unless the test changes
 ``settings.PAYMENTS_NOTIFY_BASE_URL`` (e.g. to ``live_server.url``).
+
+Settings read the environment once, so ``PAYMENT_CHANNELS`` is made once from ``ALIPAY_*``, ``WECHAT_*`` and
+``CHANNEL_SIMULATOR_*``. Tests change those one at a time (``settings.ALIPAY_APP_ID = ""``): while this module is
+loaded, the table is made again from them on each such change, as a process started with them would have it.
 """
 
 from __future__ import annotations
@@ -21,11 +25,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.test.signals import setting_changed
 
-from payments.simulator.keys import SimulatorKeys, ensure_keys
+from mall.settings import PAYMENT_CHANNELS_INPUTS, payment_channels
+from payments.channels.demo_keys import DemoKeys, ensure_keys
 from payments.simulator.server import ChannelSimulator, start_simulator
 
 TEST_CLIENT_TIMEOUT_SECONDS = 0.5
+
+
+def _remake_payment_channels(*, setting: str, enter: bool, **kwargs: Any) -> None:
+    # On leaving an override the settings before it come back with the table made from them: nothing to do.
+    if enter and setting in PAYMENT_CHANNELS_INPUTS:
+        django_settings.PAYMENT_CHANNELS = payment_channels(lambda name: getattr(django_settings, name, None))
+
+
+setting_changed.connect(_remake_payment_channels, dispatch_uid="tests.channel_simulator.payment_channels")
 
 
 @dataclass(frozen=True)
@@ -111,13 +127,13 @@ class NotificationInbox:
 
 
 @pytest.fixture(scope="session")
-def channel_keys(tmp_path_factory: pytest.TempPathFactory) -> SimulatorKeys:
+def channel_keys(tmp_path_factory: pytest.TempPathFactory) -> DemoKeys:
     """Fresh demo keys for this test session, in a temporary directory."""
     return ensure_keys(tmp_path_factory.mktemp("channel") / "keys")
 
 
 @pytest.fixture(scope="session")
-def channel_simulator_server(channel_keys: SimulatorKeys) -> Iterator[ChannelSimulator]:
+def channel_simulator_server(channel_keys: DemoKeys) -> Iterator[ChannelSimulator]:
     """The simulator, started once per session on a free 127.0.0.1 port."""
     simulator = start_simulator(channel_keys, notify_attempts=3, notify_backoff=0.05)
     yield simulator
@@ -140,7 +156,7 @@ def notification_inbox(notification_inbox_server: NotificationInbox) -> Notifica
 @pytest.fixture
 def channel_simulator(
     channel_simulator_server: ChannelSimulator,
-    channel_keys: SimulatorKeys,
+    channel_keys: DemoKeys,
     notification_inbox: NotificationInbox,
     settings: Any,
 ) -> ChannelSimulator:

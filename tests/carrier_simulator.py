@@ -2,7 +2,7 @@
 
 Use them from any test folder by importing them into its ``conftest.py``::
 
-    from logistics.simulator.testing import (  # noqa: F401
+    from tests.carrier_simulator import (  # noqa: F401
         carrier_inbox, carrier_inbox_server, carrier_secret, carrier_simulator, carrier_simulator_server,
     )
 
