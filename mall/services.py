@@ -27,9 +27,9 @@ from mall.models import (
     Stock,
     StockMovement,
 )
+from mall.money import CENT
 from mall.numbering import new_number
 
-CENT = Decimal("0.01")
 Actor = AbstractBaseUser | AnonymousUser | None
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mall.models import Order, OrderItem, OrderStatus
+from mall.money import is_whole_fen
 from mall.numbering import new_number
 from refunds.compensation import staff_refund_create
 from refunds.exceptions import AmountExceeded, DisputeNotAllowed, InvalidRefundRequest, ReviewForbidden
@@ -27,8 +28,6 @@ from refunds.models import (
     RefundState,
 )
 from refunds.services import ItemRequest, _lock_refund, refund_record_event
-
-CENT = Decimal("0.01")
 
 
 def refund_is_disputable(refund: Refund) -> bool:
@@ -156,7 +155,7 @@ def dispute_resolve(*, dispute: Dispute, actor: Any, outcome: str, note: str, am
             money = sum((line_amount for _item, line_amount in lines), Decimal("0.00"))
             requests = [ItemRequest(order_item_id=item.pk, quantity=Decimal("0"), amount=a) for item, a in lines]
         else:
-            if amount is None or amount <= 0 or amount != amount.quantize(CENT):
+            if amount is None or amount <= 0 or not is_whole_fen(amount):
                 raise InvalidRefundRequest(_("Give an amount greater than zero, with two decimals."), field="amount")
             money = amount
             requests = _spread(lines, amount)
