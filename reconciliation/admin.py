@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mall.actors import signed_in
 from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from mall.models import Channel
@@ -282,7 +283,9 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
             resolved = 0
             for row in queryset:
                 try:
-                    services.discrepancy_resolve(discrepancy=row, actor=request.user, note=form.cleaned_data["note"])
+                    services.discrepancy_resolve(
+                        discrepancy=row, actor=signed_in(request.user), note=form.cleaned_data["note"]
+                    )
                 except BusinessError as exc:
                     messages.error(request, f"{row.out_refund_no}: {exc.message}")
                 else:

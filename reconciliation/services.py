@@ -30,6 +30,7 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from mall.actors import Staff
 from mall.models import Channel
 from mall.shoptime import shop_day_bounds, shop_today
 from payments.channels import StatementLine, get_channel
@@ -72,7 +73,9 @@ class _Pass:
     listed_late: int = 0
 
 
-def reconciliation_run(*, channel: str, day: date, force: bool = False, actor: Any = None) -> ReconciliationRun:
+def reconciliation_run(
+    *, channel: str, day: date, force: bool = False, actor: Staff | None = None
+) -> ReconciliationRun:
     """Reconcile ``channel``'s statement of ``day`` (Asia/Shanghai) with our refunds; returns the finished run.
 
     Raises ``RunExists`` if the day was reconciled already (unless ``force``), ``RunInProgress`` if another run
@@ -92,7 +95,7 @@ def _statement(channel: str, day: date) -> Generator[StatementLine, None, None]:
     yield from get_channel(channel).fetch_statement(day)
 
 
-def reconciliation_start(*, channel: str, day: date, force: bool = False, actor: Any = None) -> _Pass:
+def reconciliation_start(*, channel: str, day: date, force: bool = False, actor: Staff | None = None) -> _Pass:
     """Claim the run of ``channel`` and ``day`` (creating it, or taking it over for a new pass)."""
     if channel not in Channel.values:
         raise UnknownChannel(field="channel")
@@ -348,7 +351,7 @@ def run_is_due(run: ReconciliationRun | None) -> bool:
 
 # --- resolving ------------------------------------------------------------------------------------------
 @transaction.atomic
-def discrepancy_resolve(*, discrepancy: Discrepancy, actor: Any, note: str) -> Discrepancy:
+def discrepancy_resolve(*, discrepancy: Discrepancy, actor: Staff, note: str) -> Discrepancy:
     """Finance closes a discrepancy, saying how (the note is required and kept)."""
     if not actor.has_perm(RESOLVE_PERMISSION):
         raise NotAllowed()

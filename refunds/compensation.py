@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from mall.models import Order, OrderItem
 from mall.money import is_whole_fen, to_fen
 from refunds import policy
@@ -42,7 +43,7 @@ def compensation_amount(*, item: OrderItem, amount: Decimal | None = None, perce
     return amount
 
 
-def within_caps(*, actor: Any, amount: Decimal) -> bool:
+def within_caps(*, actor: Staff, amount: Decimal) -> bool:
     """Whether ``actor`` may give ``amount`` now without a supervisor. Call under the actor's row lock."""
     if amount > policy.compensation_cap():
         return False
@@ -50,7 +51,7 @@ def within_caps(*, actor: Any, amount: Decimal) -> bool:
 
 
 def staff_refund_create(
-    *, order: Order, actor: Any, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
+    *, order: Order, actor: Staff, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
 ) -> Refund:
     """Create a compensation or dispute refund of ``amount`` (the total of ``items``), applying the caps.
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mall.actors import Customer, Staff
 from mall.models import Order, OrderItem, OrderStatus
 from mall.money import is_whole_fen
 from mall.numbering import new_number
@@ -37,7 +38,7 @@ def refund_is_disputable(refund: Refund) -> bool:
     return bool(refund.state == RefundState.REFUNDED and refund.order.status == OrderStatus.PARTIALLY_REFUNDED)
 
 
-def _check_worker(actor: Any) -> None:
+def _check_worker(actor: Staff) -> None:
     if not actor.has_perm("refunds.work_dispute"):
         raise ReviewForbidden(_("You may not work disputes."))
 
@@ -52,7 +53,7 @@ def _clean_text(text: str, field: str, limit: int) -> str:
 
 
 @transaction.atomic
-def dispute_open_by_customer(*, customer: Any, refund: Refund, reason: str) -> Dispute:
+def dispute_open_by_customer(*, customer: Customer, refund: Refund, reason: str) -> Dispute:
     """The customer contests the decision on their own refund. One dispute per refund: the arbitration is final."""
     reason = _clean_text(reason, "reason", 1000)
     # The order first, then the refund: the dispute's foreign key to the order takes a lock on the order row too.

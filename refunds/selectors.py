@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from mall.actors import Staff
 from mall.money import ZERO
 from mall.shoptime import SHOP_TZ as SHOP_TZ  # the console's pages still import the zone from here
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
@@ -38,7 +38,7 @@ def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:
     return Refund.objects.filter(state=RefundState.PENDING_REVIEW, due_at__lt=now or timezone.now())
 
 
-def staff_refund_total_today(*, actor: Any, now: datetime | None = None) -> Decimal:
+def staff_refund_total_today(*, actor: Staff, now: datetime | None = None) -> Decimal:
     """What ``actor`` gave back today on their own authority (staff refunds within the caps), still live."""
     start, end = shop_day_bounds(shop_today(now))
     total = (

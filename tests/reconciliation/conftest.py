@@ -8,4 +8,3 @@ from payments.simulator.testing import (  # noqa: F401 - fixtures shared with ot
     notification_inbox,
     notification_inbox_server,
 )
-from tests.admin.conftest import agent, finance, supervisor  # noqa: F401
