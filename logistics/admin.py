@@ -37,6 +37,7 @@ from logistics.models import (
 )
 from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
+from mall.money import yuan
 from refunds.models import RefundKind, RefundReason, RefundState, ReturnShipment
 
 BULK_LIMIT = 100
@@ -378,7 +379,7 @@ class PerishableClaimAdmin(ReadOnlyAdmin):
         items = [
             (
                 item.order_item_id,
-                f"{item.order_item.name} ({item.order_item.sku}) × {item.quantity.normalize():f}, ¥{item.amount:.2f}",
+                f"{item.order_item.name} ({item.order_item.sku}) × {item.quantity.normalize():f}, {yuan(item.amount)}",
             )
             for item in refund.items.select_related("order_item")
         ]

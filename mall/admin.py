@@ -6,13 +6,13 @@ from django.utils.translation import gettext_lazy as _
 from mall.models import Order, OrderEvent, OrderItem, Payment, Product, Shipment, Stock, StockMovement
 
 
-class StockInline(admin.StackedInline):
+class StockInline(admin.StackedInline):  # type: ignore[type-arg]
     model = Stock
     can_delete = False
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["sku", "name", "unit", "price", "perishable", "shelf_life_days", "active"]
     list_filter = ["unit", "perishable", "active"]
     search_fields = ["sku", "name"]
@@ -20,7 +20,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["created_at", "product", "delta", "reason", "reference"]
     list_filter = ["reason"]
     search_fields = ["reference", "product__sku"]
@@ -34,11 +34,11 @@ class StockMovementAdmin(admin.ModelAdmin):
         return False
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(admin.TabularInline):  # type: ignore[type-arg]
     model = OrderItem
     extra = 0
     can_delete = False
-    readonly_fields = [
+    readonly_fields = (
         "sku",
         "name",
         "unit",
@@ -47,14 +47,14 @@ class OrderItemInline(admin.TabularInline):
         "amount",
         "refund_claimed_quantity",
         "refund_claimed_amount",
-    ]
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: object, obj: object = None) -> bool:
         return False
 
 
-class PaymentInline(admin.StackedInline):
+class PaymentInline(admin.StackedInline):  # type: ignore[type-arg]
     model = Payment
     can_delete = False
     readonly_fields = ["channel", "out_trade_no", "trade_no", "amount", "paid_at"]
@@ -63,7 +63,7 @@ class PaymentInline(admin.StackedInline):
         return False
 
 
-class ShipmentInline(admin.StackedInline):
+class ShipmentInline(admin.StackedInline):  # type: ignore[type-arg]
     model = Shipment
     can_delete = False
     readonly_fields = ["carrier", "tracking_no", "shipped_at", "delivered_at"]
@@ -72,11 +72,11 @@ class ShipmentInline(admin.StackedInline):
         return False
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(admin.TabularInline):  # type: ignore[type-arg]
     model = OrderEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["created_at", "from_status", "to_status", "actor", "note"]
+    readonly_fields = ("created_at", "from_status", "to_status", "actor", "note")
     fields = readonly_fields
 
     def has_add_permission(self, request: object, obj: object = None) -> bool:
@@ -84,7 +84,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["order_no", "customer", "status", "total_amount", "created_at"]
     # Dates filter by ranges computed in Python ("created_at"), not by a date hierarchy: that one converts time zones
     # in SQL, which MySQL cannot do without its time zone tables loaded (the console then answered 500).

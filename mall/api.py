@@ -10,7 +10,7 @@ from mall.selectors import order_list_for_customer
 from mall.serializers import OrderSerializer
 
 
-class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     serializer_class = OrderSerializer
     lookup_field = "order_no"
     lookup_value_regex = r"[A-Za-z0-9_-]{1,32}"

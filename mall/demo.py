@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from mall import services
+from mall.actors import Customer
 from mall.models import Channel, Order, Product, SaleUnit, Stock
 from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS, roles_bootstrap
 
@@ -76,7 +77,7 @@ def _new_trade_no(channel: str) -> str:
     return f"{timezone.localtime():%Y%m%d}{secrets.randbelow(10**20):020d}"
 
 
-def _paid_order(customer: Any, channel: str, lines: list[services.OrderLine], shipping_fee: str = "0.00") -> Order:
+def _paid_order(customer: Customer, channel: str, lines: list[services.OrderLine], shipping_fee: str = "0.00") -> Order:
     order = services.order_create(
         customer=customer,
         lines=lines,
@@ -112,14 +113,14 @@ def _tell_the_gateway(order: Order) -> None:
     )
 
 
-OrderRecipe = Callable[[Any, str], Order]
+OrderRecipe = Callable[[Customer, str], Order]
 
 
-def _unpaid(customer: Any, channel: str) -> Order:
+def _unpaid(customer: Customer, channel: str) -> Order:
     return services.order_create(customer=customer, lines=[services.OrderLine("KIW-XA-12", Decimal("1"))])
 
 
-def _paid(customer: Any, channel: str) -> Order:
+def _paid(customer: Customer, channel: str) -> Order:
     return _paid_order(
         customer,
         channel,
@@ -128,12 +129,12 @@ def _paid(customer: Any, channel: str) -> Order:
     )
 
 
-def _shipped(customer: Any, channel: str) -> Order:
+def _shipped(customer: Customer, channel: str) -> Order:
     order = _paid_order(customer, channel, [services.OrderLine("CHR-JL-KG", Decimal("2.500"))])
     return services.order_ship(order=order, carrier="SF", tracking_no=f"SF{secrets.randbelow(10**12):012d}")
 
 
-def _delivered(customer: Any, channel: str) -> Order:
+def _delivered(customer: Customer, channel: str) -> Order:
     order = _paid_order(
         customer,
         channel,
@@ -148,16 +149,16 @@ def _delivered(customer: Any, channel: str) -> Order:
     return services.order_deliver(order=order, delivered_at=timezone.now() - timedelta(hours=20))
 
 
-def _completed(customer: Any, channel: str) -> Order:
+def _completed(customer: Customer, channel: str) -> Order:
     order = _delivered(customer, channel)
     return services.order_complete(order=order)
 
 
-def _large(customer: Any, channel: str) -> Order:
+def _large(customer: Customer, channel: str) -> Order:
     return _paid_order(customer, channel, [services.OrderLine("GFT-LUX-1", Decimal("1"))])
 
 
-def _partially_refunded(customer: Any, channel: str) -> Order:
+def _partially_refunded(customer: Customer, channel: str) -> Order:
     # The demo is a composition root: it uses the refund engine the way the shop would.
     from refunds import flow
     from refunds import services as refund_services

@@ -5,7 +5,8 @@ from a sane incoming ``X-Request-ID`` or made here, and echoed in the response),
 and the refund number once something handling one refund binds it (``log_context_bind(refund_no=...)``). A job
 carries the request id of the request that started it (``mall.jobs`` puts it in the RQ job's meta); a job the
 scheduler started gets a fresh one. Values of keys that name secrets (password, token, key, signature, cookie,
-authorization, ...) and the password part of URLs are masked on every line, whatever logger wrote it.
+authorization, ...), the payer's personal data and the password part of URLs are masked on every line, whatever
+logger wrote it (``mall.masking``).
 
 This module is imported by gunicorn's configuration before Django is set up: it must not touch settings at import.
 """
@@ -21,12 +22,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
+
+from mall.masking import MASK, redact, secret_key
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -35,7 +37,6 @@ access_logger = logging.getLogger("mall.access")
 job_logger = logging.getLogger("mall.jobs.run")
 
 REQUEST_ID_HEADER = "X-Request-ID"
-MASK = "***"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _SANE_REFUND_NO = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -81,78 +82,6 @@ def request_id_sane(value: object) -> str | None:
 def request_id_current() -> str | None:
     value = (_context.get() or {}).get("request_id")
     return value if isinstance(value, str) else None
-
-
-# --- redaction ----------------------------------------------------------------------------------------------------
-
-_SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "token",
-        "secret",
-        "key",
-        "apikey",
-        "authorization",
-        "auth",
-        "cookie",
-        "cookies",
-        "sign",
-        "signature",
-        "private",
-        "privatekey",
-        "credential",
-        "credentials",
-        "sessionid",
-        "csrftoken",
-        "dsn",
-    }
-)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD = re.compile(r"[a-z0-9]+")
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
-_HEADER_IN_TEXT = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization\b|\b(?:set-)?cookie\b)(['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n]+"
-)
-_PAIR_IN_TEXT = re.compile(
-    r"(?i)(\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|sign|signature|sessionid|csrftoken)"
-    r"[\w-]*)(['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,;}]+"
-)
-_MAX_DEPTH = 8
-
-
-def secret_key(key: object) -> bool:
-    """Whether a field named ``key`` holds a secret: any word of it (snake, kebab or camel case) names one."""
-    if not isinstance(key, str):
-        return False
-    words = _WORD.findall(_CAMEL.sub("_", key).lower())
-    return any(word in _SECRET_WORDS for word in words) or "".join(words) in _SECRET_WORDS
-
-
-def redact_text(text: str) -> str:
-    text = _URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
-    text = _HEADER_IN_TEXT.sub(rf"\1\2{MASK}", text)
-    return _PAIR_IN_TEXT.sub(rf"\1\2{MASK}", text)
-
-
-def redact(value: Any, depth: int = 0) -> Any:
-    """A copy of ``value`` with secrets masked: values under secret keys, URL passwords, secrets in text."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if value is None or isinstance(value, (bool, int, float, Decimal, date, datetime)):
-        return value
-    if depth >= _MAX_DEPTH:
-        return MASK
-    if isinstance(value, Mapping):
-        return {
-            key: (MASK if secret_key(key) and value[key] not in (None, "") else redact(value[key], depth + 1))
-            for key in value
-        }
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [redact(item, depth + 1) for item in value]
-    return redact_text(str(value))
 
 
 # --- formatters and filters ---------------------------------------------------------------------------------------

@@ -34,15 +34,15 @@ def lockout_response(
 # Axes' own lists (registered here, AXES_ENABLE_ADMIN being off) without their date hierarchy, which MariaDB
 # without time zone tables answers with a 500: the same reason the order list filters by date range instead.
 @admin.register(AccessAttempt)
-class LockoutAttemptAdmin(AccessAttemptAdmin):
+class LockoutAttemptAdmin(AccessAttemptAdmin):  # type: ignore[misc]
     date_hierarchy = None
 
 
 @admin.register(AccessFailureLog)
-class LockoutFailureLogAdmin(AccessFailureLogAdmin):
+class LockoutFailureLogAdmin(AccessFailureLogAdmin):  # type: ignore[misc]
     date_hierarchy = None
 
 
 @admin.register(AccessLog)
-class LockoutAccessLogAdmin(AccessLogAdmin):
+class LockoutAccessLogAdmin(AccessLogAdmin):  # type: ignore[misc]
     date_hierarchy = None

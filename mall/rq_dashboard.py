@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -27,13 +27,16 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.worker import Worker
 
+if TYPE_CHECKING:
+    from mall.actors import Visitor
+
 # The permission of django-rq's own (table-less) dashboard model; the operations role holds it.
 QUEUES_PERMISSION = "django_rq.admin"
 
 View = Callable[..., HttpResponse]
 
 
-def may_open_queues(user: Any) -> bool:
+def may_open_queues(user: Visitor) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(QUEUES_PERMISSION))
 
 

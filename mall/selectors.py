@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from mall.actors import Customer
 from mall.models import PAID_STATUSES, Order
 
 
-def order_list_for_customer(*, customer: AbstractBaseUser) -> QuerySet[Order]:
+def order_list_for_customer(*, customer: Customer) -> QuerySet[Order]:
     return (
         Order.objects.filter(customer=customer)
         .select_related("payment", "shipment")

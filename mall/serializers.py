@@ -8,7 +8,7 @@ from mall.models import Order, OrderItem
 from mall.selectors import order_refundable_amount
 
 
-class OrderItemSerializer(serializers.ModelSerializer):
+class OrderItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     refundable_quantity = serializers.DecimalField(max_digits=10, decimal_places=3, read_only=True)
     refundable_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
 
@@ -28,7 +28,7 @@ class OrderItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     channel = serializers.CharField(read_only=True, allow_null=True)
     fulfilment = serializers.CharField(read_only=True)
     refundable_amount = serializers.SerializerMethodField()

@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from mall.actors import Actor as Actor  # the refund services record their events against the same actors
+from mall.actors import Customer
 from mall.exceptions import OrderTransitionNotAllowed
 from mall.models import (
     Order,
@@ -27,10 +27,8 @@ from mall.models import (
     Stock,
     StockMovement,
 )
+from mall.money import CENT
 from mall.numbering import new_number
-
-CENT = Decimal("0.01")
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _locked(order: Order) -> Order:
 @transaction.atomic
 def order_create(
     *,
-    customer: Any,
+    customer: Customer,
     lines: Sequence[OrderLine],
     shipping_fee: Decimal = Decimal("0.00"),
     receiver_name: str = "",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from decimal import Decimal
 
 from django.conf import settings
 from django.core import signing
@@ -22,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from mall.money import yuan
 from payments.models import RefundVoucher
 from refunds.models import Refund, RefundState
 
@@ -31,10 +31,6 @@ _SALT = "refund-voucher"
 # Binary (Flate only) streams: ASCII85 on top makes the file a quarter bigger and is encoded in pure Python, a
 # good part of the CPU a voucher costs. Vouchers are the only PDFs this process writes.
 rl_config.useA85 = 0
-
-
-def _yuan(amount: Decimal) -> str:
-    return f"¥{amount:.2f}"
 
 
 def register_font() -> None:
@@ -57,8 +53,8 @@ def render_voucher_pdf(refund: Refund) -> bytes:
         rows = [
             (_("Refund number"), refund.refund_no),
             (_("Order number"), refund.order.order_no),
-            (_("Refund amount"), _yuan(refund.amount)),
-            (_("Order amount paid"), _yuan(refund.order.total_amount)),
+            (_("Refund amount"), yuan(refund.amount)),
+            (_("Order amount paid"), yuan(refund.order.total_amount)),
             (_("Channel"), str(refund.get_channel_display())),
             (_("Channel trade number"), refund.order.payment.trade_no),
             (_("Channel refund id"), refund.channel_refund_id or "-"),

@@ -24,9 +24,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mall.actors import signed_in
 from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from mall.models import Channel
+from mall.shoptime import shop_today
 from reconciliation import reports, services
 from reconciliation.jobs import reconciliation_enqueue
 from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
@@ -55,7 +57,7 @@ class StartRunForm(forms.Form):
         day, channel = data.get("day"), data.get("channel")
         if day is None or channel is None:
             return data
-        if day > services.today_in_china():
+        if day > shop_today():
             self.add_error("day", _("A business day that has not begun cannot be reconciled."))
             return data
         run = ReconciliationRun.objects.filter(channel=channel, business_day=day).first()
@@ -164,7 +166,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def start_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(RUN_PERMISSION):
             raise PermissionDenied
-        initial = {"day": services.today_in_china() - timedelta(days=1)}
+        initial = {"day": shop_today() - timedelta(days=1)}
         form = StartRunForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             day: date = form.cleaned_data["day"]
@@ -281,7 +283,9 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
             resolved = 0
             for row in queryset:
                 try:
-                    services.discrepancy_resolve(discrepancy=row, actor=request.user, note=form.cleaned_data["note"])
+                    services.discrepancy_resolve(
+                        discrepancy=row, actor=signed_in(request.user), note=form.cleaned_data["note"]
+                    )
                 except BusinessError as exc:
                     messages.error(request, f"{row.out_refund_no}: {exc.message}")
                 else:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mall.exceptions import BusinessError
 from mall.jobs import PeriodicJob, periodic_job_register
+from mall.shoptime import shop_today
 from reconciliation import services
 from reconciliation.models import ReconciliationRun
 
@@ -46,7 +47,7 @@ def due_days(channel: str, today: date) -> list[date]:
 def reconcile_daily(dry_run: bool = False) -> list[str]:
     """Hand each configured channel's due days to a run job; one line per (channel, day) saying what happened
     (without Redis, the run's own outcome)."""
-    today = services.today_in_china()
+    today = shop_today()
     done = []
     for channel in settings.RECONCILIATION_CHANNELS:
         for day in due_days(channel, today):

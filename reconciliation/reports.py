@@ -23,7 +23,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from payments.channels.base import CHINA_TZ
+from mall.money import yuan_plain
+from mall.shoptime import SHOP_TZ
 from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from refunds.models import RefundState
 
@@ -60,11 +61,11 @@ def headers() -> list[str]:
 
 
 def yuan(amount: Decimal | None) -> str:
-    return "" if amount is None else f"¥{amount:.2f}"
+    return "" if amount is None else yuan_plain(amount)
 
 
 def china_time(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if moment is None else moment.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def state_label(state: str) -> str:
@@ -275,7 +276,7 @@ def _money(sheet: Any, amount: Decimal | None) -> WriteOnlyCell:
 
 
 def _time(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
-    local = moment.astimezone(CHINA_TZ).replace(tzinfo=None) if moment else None
+    local = moment.astimezone(SHOP_TZ).replace(tzinfo=None) if moment else None
     cell = WriteOnlyCell(sheet, value=local)
     cell.number_format = TIME_FORMAT
     return cell

@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,9 +30,10 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from mall.actors import Staff
 from mall.models import Channel
+from mall.shoptime import shop_day_bounds, shop_today
 from payments.channels import StatementLine, get_channel
-from payments.channels.base import CHINA_TZ
 from reconciliation.exceptions import (
     AlreadyResolved,
     DayInFuture,
@@ -72,17 +73,9 @@ class _Pass:
     listed_late: int = 0
 
 
-def business_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The Asia/Shanghai day as [start, end) instants."""
-    start = datetime.combine(day, time.min, tzinfo=CHINA_TZ)
-    return start, start + timedelta(days=1)
-
-
-def today_in_china() -> date:
-    return timezone.now().astimezone(CHINA_TZ).date()
-
-
-def reconciliation_run(*, channel: str, day: date, force: bool = False, actor: Any = None) -> ReconciliationRun:
+def reconciliation_run(
+    *, channel: str, day: date, force: bool = False, actor: Staff | None = None
+) -> ReconciliationRun:
     """Reconcile ``channel``'s statement of ``day`` (Asia/Shanghai) with our refunds; returns the finished run.
 
     Raises ``RunExists`` if the day was reconciled already (unless ``force``), ``RunInProgress`` if another run
@@ -102,11 +95,11 @@ def _statement(channel: str, day: date) -> Generator[StatementLine, None, None]:
     yield from get_channel(channel).fetch_statement(day)
 
 
-def reconciliation_start(*, channel: str, day: date, force: bool = False, actor: Any = None) -> _Pass:
+def reconciliation_start(*, channel: str, day: date, force: bool = False, actor: Staff | None = None) -> _Pass:
     """Claim the run of ``channel`` and ``day`` (creating it, or taking it over for a new pass)."""
     if channel not in Channel.values:
         raise UnknownChannel(field="channel")
-    if day > today_in_china():
+    if day > shop_today():
         raise DayInFuture(field="day")
     now = timezone.now()
     fresh = {
@@ -301,7 +294,7 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
 
 def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
     """Our refunds on ``channel`` whose money went back on ``day``, a page at a time, by (refunded_at, id)."""
-    start, end = business_day_bounds(day)
+    start, end = shop_day_bounds(day)
     refunded = Refund.objects.filter(
         channel=channel, state=RefundState.REFUNDED, refunded_at__gte=start, refunded_at__lt=end
     ).order_by("refunded_at", "pk")
@@ -358,7 +351,7 @@ def run_is_due(run: ReconciliationRun | None) -> bool:
 
 # --- resolving ------------------------------------------------------------------------------------------
 @transaction.atomic
-def discrepancy_resolve(*, discrepancy: Discrepancy, actor: Any, note: str) -> Discrepancy:
+def discrepancy_resolve(*, discrepancy: Discrepancy, actor: Staff, note: str) -> Discrepancy:
     """Finance closes a discrepancy, saying how (the note is required and kept)."""
     if not actor.has_perm(RESOLVE_PERMISSION):
         raise NotAllowed()

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
+from mall.actors import signed_in
 from mall.outage import REDIS_DOWN
 from refunds import evidence, flow, services
 from refunds.exceptions import InvalidRefundRequest
@@ -183,7 +184,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         refund = self.get_object()
         data = EvidenceInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        evidence.refund_add_evidence(refund=refund, actor=request.user, upload=data.validated_data["file"])
+        evidence.refund_add_evidence(refund=refund, actor=signed_in(request.user), upload=data.validated_data["file"])
         return self._present(refund, status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -15,14 +15,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from mall.models import Order, OrderItem
+from mall.money import is_whole_fen, to_fen
 from refunds import policy
 from refunds.exceptions import InvalidRefundRequest, ReviewForbidden
 from refunds.models import Refund, RefundReason
 from refunds.selectors import staff_refund_total_today
 from refunds.services import ItemRequest, refund_create_by_staff
 
-CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
 
 
@@ -37,12 +38,12 @@ def compensation_amount(*, item: OrderItem, amount: Decimal | None = None, perce
     if percent is not None:
         if not Decimal("0") < percent <= HUNDRED:
             raise InvalidRefundRequest(_("A percentage is between 0 and 100."), field="percent")
-        return (item.amount * percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+        return to_fen(item.amount * percent / HUNDRED, rounding=ROUND_HALF_UP)
     assert amount is not None
     return amount
 
 
-def within_caps(*, actor: Any, amount: Decimal) -> bool:
+def within_caps(*, actor: Staff, amount: Decimal) -> bool:
     """Whether ``actor`` may give ``amount`` now without a supervisor. Call under the actor's row lock."""
     if amount > policy.compensation_cap():
         return False
@@ -50,7 +51,7 @@ def within_caps(*, actor: Any, amount: Decimal) -> bool:
 
 
 def staff_refund_create(
-    *, order: Order, actor: Any, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
+    *, order: Order, actor: Staff, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
 ) -> Refund:
     """Create a compensation or dispute refund of ``amount`` (the total of ``items``), applying the caps.
 
@@ -86,7 +87,7 @@ def compensation_create(
     if item is None:
         raise InvalidRefundRequest(_("No such item in this order."), field="order_item_id")
     money = compensation_amount(item=item, amount=amount, percent=percent)
-    if money <= 0 or money != money.quantize(CENT):
+    if money <= 0 or not is_whole_fen(money):
         raise InvalidRefundRequest(_("Amount must be greater than zero, with at most two decimals."), field="amount")
     return staff_refund_create(
         order=order,

@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mall.actors import Customer, Staff
 from mall.models import Order, OrderItem, OrderStatus
+from mall.money import is_whole_fen
 from mall.numbering import new_number
 from refunds.compensation import staff_refund_create
 from refunds.exceptions import AmountExceeded, DisputeNotAllowed, InvalidRefundRequest, ReviewForbidden
@@ -28,8 +30,6 @@ from refunds.models import (
 )
 from refunds.services import ItemRequest, _lock_refund, refund_record_event
 
-CENT = Decimal("0.01")
-
 
 def refund_is_disputable(refund: Refund) -> bool:
     """A customer may contest a rejection, or a refund that left part of the order's money with the shop."""
@@ -38,7 +38,7 @@ def refund_is_disputable(refund: Refund) -> bool:
     return bool(refund.state == RefundState.REFUNDED and refund.order.status == OrderStatus.PARTIALLY_REFUNDED)
 
 
-def _check_worker(actor: Any) -> None:
+def _check_worker(actor: Staff) -> None:
     if not actor.has_perm("refunds.work_dispute"):
         raise ReviewForbidden(_("You may not work disputes."))
 
@@ -53,7 +53,7 @@ def _clean_text(text: str, field: str, limit: int) -> str:
 
 
 @transaction.atomic
-def dispute_open_by_customer(*, customer: Any, refund: Refund, reason: str) -> Dispute:
+def dispute_open_by_customer(*, customer: Customer, refund: Refund, reason: str) -> Dispute:
     """The customer contests the decision on their own refund. One dispute per refund: the arbitration is final."""
     reason = _clean_text(reason, "reason", 1000)
     # The order first, then the refund: the dispute's foreign key to the order takes a lock on the order row too.
@@ -156,7 +156,7 @@ def dispute_resolve(*, dispute: Dispute, actor: Any, outcome: str, note: str, am
             money = sum((line_amount for _item, line_amount in lines), Decimal("0.00"))
             requests = [ItemRequest(order_item_id=item.pk, quantity=Decimal("0"), amount=a) for item, a in lines]
         else:
-            if amount is None or amount <= 0 or amount != amount.quantize(CENT):
+            if amount is None or amount <= 0 or not is_whole_fen(amount):
                 raise InvalidRefundRequest(_("Give an amount greater than zero, with two decimals."), field="amount")
             money = amount
             requests = _spread(lines, amount)

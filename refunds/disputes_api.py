@@ -14,6 +14,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mall.actors import signed_in
 from refunds.api import ERRORS
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, Refund
@@ -64,6 +65,8 @@ class RefundDisputeViewSet(viewsets.ViewSet):
         refund = self._refund(request, refund_no)
         data = DisputeInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        dispute = dispute_open_by_customer(customer=request.user, refund=refund, reason=data.validated_data["reason"])
+        dispute = dispute_open_by_customer(
+            customer=signed_in(request.user), refund=refund, reason=data.validated_data["reason"]
+        )
         body: Any = DisputeSerializer(dispute).data
         return Response(body, status=status.HTTP_201_CREATED)

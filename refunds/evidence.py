@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from mall.photos import PhotoRefused, photo_type
 from refunds.exceptions import EvidenceRejected, RefundNotAllowed
 from refunds.models import Refund, RefundEvidence, RefundState
@@ -22,7 +22,7 @@ MAX_PHOTOS = 9
 CLOSED_STATES = (RefundState.REFUNDED, RefundState.CANCELLED)
 
 
-def refund_add_evidence(*, refund: Refund, actor: Any, upload: UploadedFile[bytes]) -> RefundEvidence:
+def refund_add_evidence(*, refund: Refund, actor: Staff, upload: UploadedFile[bytes]) -> RefundEvidence:
     if upload.size is None or upload.size > MAX_BYTES:
         raise EvidenceRejected(_("A photo may be at most 5 MB."), field="file")
     data = upload.read(MAX_BYTES + 1)

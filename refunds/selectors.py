@@ -7,29 +7,18 @@ Asia/Shanghai days: the shop's business day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, QuerySet, Sum, Value
-from django.db.models.functions import TruncDate
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from mall.actors import Staff
+from mall.money import ZERO
+from mall.shoptime import SHOP_TZ as SHOP_TZ  # the console's pages still import the zone from here
+from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
 from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
 
-SHOP_TZ = ZoneInfo("Asia/Shanghai")
-# Asia/Shanghai has kept UTC+8 without daylight saving since 1991: the Shanghai day of a UTC time is the date of
-# that time plus eight hours. Grouping on that needs no time zone tables in MySQL (CONVERT_TZ does).
-SHOP_OFFSET = timedelta(hours=8)
-
-
-def _shop_day(field: str) -> TruncDate:
-    shifted = ExpressionWrapper(F(field) + Value(SHOP_OFFSET), output_field=DateTimeField())
-    return TruncDate(shifted, tzinfo=UTC)
-
-
-ZERO = Decimal("0.00")
 # States a person or the flow still has to move on; shown in the dashboard's "pending" table in this order.
 OPEN_STATES = (
     RefundState.PENDING_REVIEW,
@@ -44,22 +33,12 @@ OPEN_STATES = (
 CHART_DAYS = 14
 
 
-def shop_today(now: datetime | None = None) -> date:
-    return timezone.localtime(now or timezone.now(), SHOP_TZ).date()
-
-
-def shop_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of an Asia/Shanghai day, as aware datetimes."""
-    start = datetime.combine(day, time.min, tzinfo=SHOP_TZ)
-    return start, start + timedelta(days=1)
-
-
 def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:
     """Refunds waiting for a person past their review deadline (index ``refund_queue``: state, due_at)."""
     return Refund.objects.filter(state=RefundState.PENDING_REVIEW, due_at__lt=now or timezone.now())
 
 
-def staff_refund_total_today(*, actor: Any, now: datetime | None = None) -> Decimal:
+def staff_refund_total_today(*, actor: Staff, now: datetime | None = None) -> Decimal:
     """What ``actor`` gave back today on their own authority (staff refunds within the caps), still live."""
     start, end = shop_day_bounds(shop_today(now))
     total = (
@@ -129,14 +108,14 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     refunded = {
         row["day"]: (row["n"], row["total"])
         for row in Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=window_start)
-        .annotate(day=_shop_day("refunded_at"))
+        .annotate(day=shop_day_of("refunded_at"))
         .order_by()
         .values("day")
         .annotate(n=Count("id"), total=Sum("amount"))
     }
     applied = dict(
         Refund.objects.filter(created_at__gte=window_start)
-        .annotate(day=_shop_day("created_at"))
+        .annotate(day=shop_day_of("created_at"))
         .order_by()
         .values_list("day")
         .annotate(n=Count("id"))

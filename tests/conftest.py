@@ -11,7 +11,9 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
 from tests import factories
+from tests.factories import staff_user
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -49,6 +51,31 @@ def client_for(user: Any) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent")
+
+
+@pytest.fixture
+def agent2(db: None) -> Any:
+    return staff_user(CUSTOMER_SERVICE, "agent2")
+
+
+@pytest.fixture
+def supervisor(db: None) -> Any:
+    return staff_user(CS_SUPERVISOR, "supervisor")
+
+
+@pytest.fixture
+def supervisor2(db: None) -> Any:
+    return staff_user(CS_SUPERVISOR, "supervisor2")
+
+
+@pytest.fixture
+def finance(db: None) -> Any:
+    return staff_user(FINANCE, "finance")
 
 
 @pytest.fixture

@@ -10,9 +10,12 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from mall import services
 from mall.models import Channel, Order, Product, SaleUnit, Stock
+from mall.roles import roles_bootstrap
+from refunds.models import Refund
 
 _trade_numbers = itertools.count(1)
 
@@ -24,6 +27,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"customer{n}")
     password = factory.django.Password("pass-w0rd-for-tests")
+
+
+def staff_user(role: str, username: str) -> Any:
+    """A member of staff in the group of ``role`` (the roles are set up first)."""
+    roles_bootstrap()
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return type(user).objects.get(pk=user.pk)  # fresh: no cached permissions
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -74,3 +85,7 @@ def make_order(
     order = services.order_complete(order=order)
     assert status == "completed", status
     return order
+
+
+def reload(refund: Refund) -> Refund:
+    return Refund.objects.get(pk=refund.pk)

@@ -24,8 +24,8 @@ from mall.photos import MAX_PIXELS
 from refunds.evidence import MAX_BYTES
 from refunds.models import Refund, RefundEvidence
 from tests.admin.conftest import login
+from tests.factories import staff_user
 from tests.fuzzing import JSON_VALUES, fuzz, nested_arrays, nested_objects
-from tests.refunds.conftest import staff_user
 from tests.test_input_fuzz import _snapshot, shop  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db

@@ -23,9 +23,8 @@ from mall.roles import CUSTOMER_SERVICE
 from refunds.models import Dispute, Refund, RefundEvent, ReturnShipment
 from refunds.services import refund_approve, refund_reject
 from tests.conftest import client_for
-from tests.factories import ProductFactory, UserFactory, make_order
+from tests.factories import ProductFactory, UserFactory, make_order, staff_user
 from tests.fuzzing import DEEP_JSON, JSON_VALUES, NUMBERISH, SCALARS, SIZE_OFFSETS, fuzz, rolled_back
-from tests.refunds.conftest import staff_user
 
 pytestmark = pytest.mark.django_db
 

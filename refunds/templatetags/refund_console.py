@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from refunds.selectors import SHOP_TZ, ChartDay, Dashboard, dashboard
+from mall import money
+from mall.shoptime import shop_localtime
+from refunds.selectors import ChartDay, Dashboard, dashboard
 
 register = template.Library()
 
@@ -23,14 +24,14 @@ register = template.Library()
 def yuan(value: Decimal | int | None) -> str:
     if value is None or value == "":
         return "—"
-    return f"¥{Decimal(value):,.2f}"
+    return money.yuan(value)
 
 
 @register.filter
 def shop_time(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return date_format(timezone.localtime(value, SHOP_TZ), "Y-m-d H:i")
+    return date_format(shop_localtime(value), "Y-m-d H:i")
 
 
 @register.simple_tag(takes_context=True)

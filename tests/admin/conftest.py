@@ -1,51 +1,17 @@
-"""Fixtures of the console tests: staff in each role, logged-in admin clients, and refunds brought to each
-state through the real services."""
+"""Builders of the console tests: logged-in admin clients, and refunds brought to each state through the real
+services. The staff in each role are fixtures of tests/conftest.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from mall.models import Order
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
 from refunds import flow, services
 from refunds.models import Refund, RefundKind, RefundReason
 from tests.factories import ProductFactory, UserFactory, make_order
-from tests.refunds.conftest import staff_user
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # These tests create a customer per refund; the production hasher's cost is not what they measure.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def agent(db: None) -> Any:
-    return staff_user(CUSTOMER_SERVICE, "agent")
-
-
-@pytest.fixture
-def agent2(db: None) -> Any:
-    return staff_user(CUSTOMER_SERVICE, "agent2")
-
-
-@pytest.fixture
-def supervisor(db: None) -> Any:
-    return staff_user(CS_SUPERVISOR, "supervisor")
-
-
-@pytest.fixture
-def supervisor2(db: None) -> Any:
-    return staff_user(CS_SUPERVISOR, "supervisor2")
-
-
-@pytest.fixture
-def finance(db: None) -> Any:
-    return staff_user(FINANCE, "finance")
 
 
 def login(user: Any) -> Client:
@@ -97,7 +63,3 @@ def inspecting_refund(reviewer: Any) -> Refund:
 def refunded_refund(reviewer: Any, price: str = "30.00") -> Refund:
     refund = services.refund_approve(refund=pending_refund(price=price), actor=reviewer)
     return flow.refund_mark_refunded(refund=refund, channel_refund_id="CH1")
-
-
-def reload(refund: Refund) -> Refund:
-    return Refund.objects.get(pk=refund.pk)

@@ -20,10 +20,9 @@ from tests.admin.conftest import (
     login,
     pending_refund,
     refunded_refund,
-    reload,
 )
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import UserFactory, reload
 
 pytestmark = pytest.mark.django_db
 

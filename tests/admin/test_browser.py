@@ -18,8 +18,7 @@ from django.utils import translation
 from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS
 from refunds.models import Refund
 from tests.admin.conftest import pending_refund
-from tests.factories import UserFactory
-from tests.refunds.conftest import staff_user
+from tests.factories import UserFactory, staff_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

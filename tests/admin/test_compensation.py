@@ -17,8 +17,8 @@ from refunds.exceptions import AmountExceeded, InvalidRefundRequest, ReviewForbi
 from refunds.models import Refund
 from refunds.selectors import staff_refund_total_today
 from refunds.services import refund_reject
-from tests.admin.conftest import delivered_order, login, reload
-from tests.factories import UserFactory
+from tests.admin.conftest import delivered_order, login
+from tests.factories import UserFactory, reload
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/refunds/refund/compensate/"

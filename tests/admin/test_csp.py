@@ -10,7 +10,7 @@ from django.test import Client
 
 from mall.roles import OPERATIONS
 from tests.admin.conftest import login, pending_refund
-from tests.refunds.conftest import staff_user
+from tests.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from django.utils.translation import gettext
 from refunds import flow, services
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, DisputeNote, Refund, RefundEvent, RefundKind, RefundReason
-from tests.admin.conftest import delivered_order, login, pending_refund, reload
+from tests.admin.conftest import delivered_order, login, pending_refund
 from tests.conftest import client_for
-from tests.factories import make_order
+from tests.factories import make_order, reload
 
 pytestmark = pytest.mark.django_db
 

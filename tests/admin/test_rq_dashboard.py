@@ -12,8 +12,7 @@ from django_rq.settings import get_queues_map
 
 from mall.roles import OPERATIONS
 from tests.admin.conftest import login
-from tests.factories import UserFactory
-from tests.refunds.conftest import staff_user
+from tests.factories import UserFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from logistics.models import Warehouse
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE
 from tests.carrier_simulator import (  # noqa: F401 - fixtures shared with other test folders
     carrier_inbox,
     carrier_inbox_server,
@@ -16,22 +13,6 @@ from tests.carrier_simulator import (  # noqa: F401 - fixtures shared with other
     carrier_simulator,
     carrier_simulator_server,
 )
-from tests.refunds.conftest import staff_user
-
-
-@pytest.fixture
-def agent(db: None) -> Any:
-    return staff_user(CUSTOMER_SERVICE, "agent")
-
-
-@pytest.fixture
-def agent2(db: None) -> Any:
-    return staff_user(CUSTOMER_SERVICE, "agent2")
-
-
-@pytest.fixture
-def supervisor(db: None) -> Any:
-    return staff_user(CS_SUPERVISOR, "supervisor")
 
 
 @pytest.fixture
@@ -40,8 +21,3 @@ def warehouse(db: None) -> Warehouse:
     return Warehouse.objects.create(
         name="上海退货仓", contact="李师傅", phone="021-55550000", address="上海市嘉定区鲜果路 8 号", is_default=True
     )
-
-
-@pytest.fixture
-def finance(db: None) -> Any:
-    return staff_user(FINANCE, "finance")

@@ -63,7 +63,3 @@ def relay_all(inbox: CarrierInbox, count: int) -> list[Any]:
     items = inbox.wait_for(count)
     inbox.clear()
     return [CarrierInbox.relay(item, client) for item in items]
-
-
-def reload(refund: Refund) -> Refund:
-    return Refund.objects.get(pk=refund.pk)

@@ -17,7 +17,8 @@ from refunds import flow
 from refunds import services as refund_services
 from refunds.models import RefundState, ReturnShipment
 from tests.admin.conftest import login
-from tests.logistics.helpers import apply, fruit, reload, shipped_order
+from tests.factories import reload
+from tests.logistics.helpers import apply, fruit, shipped_order
 
 pytestmark = pytest.mark.django_db
 S = RefundState

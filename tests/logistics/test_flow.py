@@ -18,7 +18,8 @@ from mall.models import Order, OrderStatus, StockMovement
 from refunds import flow
 from refunds.models import RefundEvent, RefundState
 from tests.conftest import client_for
-from tests.logistics.helpers import claims, fruit, relay_all, reload, shipped_order, stock_of
+from tests.factories import reload
+from tests.logistics.helpers import claims, fruit, relay_all, shipped_order, stock_of
 
 pytestmark = pytest.mark.django_db
 S = RefundState

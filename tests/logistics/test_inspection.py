@@ -22,7 +22,8 @@ from refunds import flow
 from refunds import services as refund_services
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
 from refunds.models import RefundEvent, RefundItem, RefundState
-from tests.logistics.helpers import apply, claims, fruit, reload, shipped_order, stock_of
+from tests.factories import reload
+from tests.logistics.helpers import apply, claims, fruit, shipped_order, stock_of
 
 pytestmark = pytest.mark.django_db
 S = RefundState

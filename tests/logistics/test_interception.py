@@ -21,7 +21,8 @@ from logistics.simulator import client as carrier
 from mall.models import StockMovement
 from refunds import services as refund_services
 from refunds.models import RefundEvent, RefundState
-from tests.logistics.helpers import apply, claims, fruit, relay_all, reload, shipped_order, stock_of
+from tests.factories import reload
+from tests.logistics.helpers import apply, claims, fruit, relay_all, shipped_order, stock_of
 
 pytestmark = pytest.mark.django_db
 S = RefundState

@@ -15,7 +15,8 @@ from logistics.carriers import signing
 from logistics.models import CarrierEvent, Interception, InterceptionStatus
 from logistics.simulator import client as carrier
 from refunds.models import RefundEvent, RefundState
-from tests.logistics.helpers import apply, fruit, reload, shipped_order
+from tests.factories import reload
+from tests.logistics.helpers import apply, fruit, shipped_order
 
 pytestmark = pytest.mark.django_db
 URL = "/logistics/notify/"

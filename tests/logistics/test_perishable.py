@@ -15,7 +15,8 @@ from refunds.adjustments import perishable_claim_amount, proportional_amount
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.models import RefundEvent, RefundItem, RefundState
 from tests.conftest import client_for
-from tests.logistics.helpers import apply, claims, fruit, reload, shipped_order
+from tests.factories import reload
+from tests.logistics.helpers import apply, claims, fruit, shipped_order
 
 pytestmark = pytest.mark.django_db
 

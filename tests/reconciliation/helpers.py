@@ -13,9 +13,8 @@ from payments.channels import RefundRequest, get_channel
 from payments.simulator.server import ChannelSimulator
 from refunds import flow, services
 from refunds.models import Refund, RefundKind, RefundReason, RefundState
-from tests.factories import ProductFactory, UserFactory, make_order
+from tests.factories import ProductFactory, UserFactory, make_order, staff_user
 from tests.payments.helpers import paid_trade
-from tests.refunds.conftest import staff_user
 
 
 def reviewer() -> Any:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from mall.shoptime import shop_today
 from payments.channels import RefundStatus, StatementLine
 from payments.channels.base import CHINA_TZ
 from reconciliation import services
@@ -36,7 +37,7 @@ def run() -> ReconciliationRun:
     unknown to us (its number looks like a spreadsheet formula)."""
     matched, missing, differs = (our_refund("wechat", amount) for amount in ("30.00", "40.00", "1234.50"))
     statement = [line(matched.out_refund_no, "30.00"), line(differs.out_refund_no, "1234.00"), line("=1+1", "8.80")]
-    current = services.reconciliation_start(channel="wechat", day=services.today_in_china())
+    current = services.reconciliation_start(channel="wechat", day=shop_today())
     finished = services.reconciliation_complete(current, iter(statement))
     finished.refs = {"missing": missing, "differs": differs}  # type: ignore[attr-defined]
     return finished
@@ -228,7 +229,7 @@ def test_finance_starts_a_run_from_the_console(
     assert future.context["form"].errors == {"day": ["A business day that has not begun cannot be reconciled."]}
     assert ReconciliationRun.objects.count() == 0
 
-    today = services.today_in_china().isoformat()
+    today = shop_today().isoformat()
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post(reverse("admin:reconciliation_run_start"), {"channel": "alipay", "day": today})
     assert started.status_code == 302
@@ -267,7 +268,7 @@ def test_list_pages_take_a_fixed_number_of_queries(
     finance: Any, run: ReconciliationRun, django_assert_max_num_queries: Any
 ) -> None:
     more = [our_refund("wechat", "10.00") for _ in range(5)]
-    current = services.reconciliation_start(channel="wechat", day=services.today_in_china(), force=True)
+    current = services.reconciliation_start(channel="wechat", day=shop_today(), force=True)
     services.reconciliation_complete(current, iter([]))
     assert Discrepancy.objects.count() == 3 + len(more)
     client = login(finance)

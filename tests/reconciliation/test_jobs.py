@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone, translation
 
 from mall.jobs import PERIODIC_JOBS
+from mall.shoptime import SHOP_TZ, shop_today
 from payments.simulator.server import ChannelSimulator
-from reconciliation import services
 from reconciliation.jobs import reconcile_daily
 from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
 from tests.reconciliation.helpers import our_refund
@@ -44,12 +44,12 @@ def test_the_daily_job_is_registered_for_10_30_in_shanghai() -> None:
     job = next(job for job in PERIODIC_JOBS if job.name == "reconciliation.daily")
     assert croniter.is_valid(job.cron)
     utc = croniter(job.cron, timezone.now()).get_next(type(timezone.now()))
-    assert (utc.astimezone(services.CHINA_TZ).hour, utc.astimezone(services.CHINA_TZ).minute) == (10, 30)
+    assert (utc.astimezone(SHOP_TZ).hour, utc.astimezone(SHOP_TZ).minute) == (10, 30)
 
 
 def test_a_dry_run_changes_nothing(channel_simulator: ChannelSimulator) -> None:
     our_refund("wechat", "30.00", refunded_at=timezone.now() - timedelta(days=1))
-    yesterday = services.today_in_china() - timedelta(days=1)
+    yesterday = shop_today() - timedelta(days=1)
     out = command("run_job", "reconciliation.daily", "--dry-run")
     assert f"alipay {yesterday}: would reconcile" in out
     assert f"wechat {yesterday}: would reconcile" in out
@@ -59,7 +59,7 @@ def test_a_dry_run_changes_nothing(channel_simulator: ChannelSimulator) -> None:
 def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: ChannelSimulator, settings: Any) -> None:
     settings.JOBS_IN_PROCESS = True  # as without Redis: each day runs in this process
     refund = our_refund("wechat", "30.00", refunded_at=timezone.now() - timedelta(days=1))
-    yesterday = services.today_in_china() - timedelta(days=1)
+    yesterday = shop_today() - timedelta(days=1)
     out = command("run_job", "reconciliation.daily")
     assert f"alipay {yesterday}: 0 lines, 0 matched, 0 discrepancies" in out
     assert f"wechat {yesterday}: 0 lines, 0 matched, 1 discrepancies" in out
@@ -75,7 +75,7 @@ def test_the_job_reconciles_the_day_before_for_each_channel(channel_simulator: C
 def test_the_job_takes_up_failed_days_again(channel_simulator: ChannelSimulator, settings: Any) -> None:
     settings.RECONCILIATION_CHANNELS = ["alipay"]
     settings.JOBS_IN_PROCESS = True
-    today = services.today_in_china()
+    today = shop_today()
     now = timezone.now()
     ReconciliationRun.objects.create(
         channel="alipay", business_day=today - timedelta(days=3), status=RunStatus.FAILED, started_at=now,
@@ -103,7 +103,7 @@ def test_the_job_takes_up_failed_days_again(channel_simulator: ChannelSimulator,
 
 
 def test_reconcile_command_refuses_a_reconciled_day_without_force(channel_simulator: ChannelSimulator) -> None:
-    day = (services.today_in_china() - timedelta(days=1)).isoformat()
+    day = (shop_today() - timedelta(days=1)).isoformat()
     assert "0 lines, 0 matched, 0 discrepancies" in command("reconcile", "--channel", "alipay", "--day", day)
     finished = ReconciliationRun.objects.get().finished_at
     with pytest.raises(CommandError, match="already reconciled"):
@@ -127,7 +127,7 @@ def test_with_redis_each_day_is_a_job_of_its_own_with_a_long_time_limit(
     queue = django_rq.get_queue("reconciliation")
     queue.empty()
     refund = our_refund("alipay", "30.00", refunded_at=timezone.now() - timedelta(days=1))
-    yesterday = services.today_in_china() - timedelta(days=1)
+    yesterday = shop_today() - timedelta(days=1)
     try:
         assert reconcile_daily() == [f"alipay {yesterday}: queued", f"wechat {yesterday}: queued"]
         jobs = queue.get_jobs()
@@ -145,7 +145,7 @@ def test_with_redis_each_day_is_a_job_of_its_own_with_a_long_time_limit(
 
 
 def test_the_command_speaks_chinese_by_default(channel_simulator: ChannelSimulator) -> None:
-    day = services.today_in_china() - timedelta(days=1)
+    day = shop_today() - timedelta(days=1)
     with translation.override("zh-hans"):
         out = command("reconcile", "--channel", "alipay", "--day", day.isoformat())
     assert out == f"支付宝 {day}：对账单 0 笔，匹配 0 笔，差异 0 笔\n"

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
+from mall.shoptime import shop_today
 from payments.channels import RefundStatus, StatementLine
 from payments.channels.base import CHINA_TZ
 from payments.simulator.server import ChannelSimulator
@@ -95,7 +96,7 @@ EXPECTED_COUNTS = {
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_day_is_classified_exactly(channel_simulator: ChannelSimulator, channel: str) -> None:
     case = a_day_with_every_case(channel_simulator, channel)
-    run = services.reconciliation_run(channel=channel, day=services.today_in_china())
+    run = services.reconciliation_run(channel=channel, day=shop_today())
     assert counts(run) == EXPECTED_COUNTS
     assert rows(run) == expected_rows(case)
     assert run.finished_at is not None
@@ -107,7 +108,7 @@ def test_running_a_reconciled_day_again_is_refused_unless_forced(
     channel_simulator: ChannelSimulator, channel: str, finance: Any
 ) -> None:
     case = a_day_with_every_case(channel_simulator, channel)
-    day = services.today_in_china()
+    day = shop_today()
     run = services.reconciliation_run(channel=channel, day=day)
     before = (counts(run), sorted(Discrepancy.objects.values_list("id", flat=True)), run.finished_at)
 
@@ -132,7 +133,7 @@ def test_running_a_reconciled_day_again_is_refused_unless_forced(
 
 
 def test_a_quiet_day_reconciles_to_nothing(channel_simulator: ChannelSimulator) -> None:
-    run = services.reconciliation_run(channel="wechat", day=services.today_in_china() - timedelta(days=30))
+    run = services.reconciliation_run(channel="wechat", day=shop_today() - timedelta(days=30))
     assert counts(run) == {**EXPECTED_COUNTS, "lines": 0, "total": Decimal("0.00")} | dict.fromkeys(
         ["matched", "missing_at_channel", "missing_with_us", "amount_differs", "status_differs"], 0
     )
@@ -146,7 +147,7 @@ def test_a_statement_that_cannot_be_read_fails_the_run(channel_simulator: Channe
     our_refund("wechat", "30.00")
     client.add_fault(channel="wechat", kind="http_500", operation="statement", base_url=channel_simulator.url)
     with pytest.raises(ChannelTemporaryError):
-        services.reconciliation_run(channel="wechat", day=services.today_in_china())
+        services.reconciliation_run(channel="wechat", day=shop_today())
     run = ReconciliationRun.objects.get()
     assert (run.status, run.statement_lines, run.missing_at_channel_count, Discrepancy.objects.count()) == (
         RunStatus.FAILED,
@@ -156,7 +157,7 @@ def test_a_statement_that_cannot_be_read_fails_the_run(channel_simulator: Channe
     )
     assert run.error.startswith("[wechat] statement: HTTP 500")
     # A failed day is run again without force once the channel answers.
-    again = services.reconciliation_run(channel="wechat", day=services.today_in_china())
+    again = services.reconciliation_run(channel="wechat", day=shop_today())
     assert (again.pk, again.status, again.missing_at_channel_count, again.error) == (
         run.pk,
         RunStatus.SUCCEEDED,
@@ -180,7 +181,7 @@ def line(number: str, amount: str = "30.00", status: RefundStatus = RefundStatus
 def test_a_run_killed_midway_is_replaced_once_it_stopped_moving(monkeypatch: Any) -> None:
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     refunds = [our_refund("alipay", "30.00") for _ in range(3)]
-    day = services.today_in_china()
+    day = shop_today()
 
     def killed() -> Iterator[StatementLine]:
         yield from (line(refund.out_refund_no) for refund in refunds[:2])
@@ -231,7 +232,7 @@ def test_lines_are_matched_across_batches_and_repeats_are_flagged(monkeypatch: A
         line(numbers[2], "20.00"),
         line(numbers[2], "20.00"),  # listed again, in the same batch
     ]
-    current = services.reconciliation_start(channel="wechat", day=services.today_in_china())
+    current = services.reconciliation_start(channel="wechat", day=shop_today())
     run = services.reconciliation_complete(current, iter(statement))
     assert (run.statement_lines, run.matched_count, run.listed_twice_count, run.missing_at_channel_count) == (
         6,
@@ -246,9 +247,9 @@ def test_lines_are_matched_across_batches_and_repeats_are_flagged(monkeypatch: A
 
 def test_unknown_channel_and_future_days_are_refused() -> None:
     with pytest.raises(UnknownChannel):
-        services.reconciliation_run(channel="paypal", day=services.today_in_china())
+        services.reconciliation_run(channel="paypal", day=shop_today())
     with pytest.raises(DayInFuture):
-        services.reconciliation_run(channel="wechat", day=services.today_in_china() + timedelta(days=1))
+        services.reconciliation_run(channel="wechat", day=shop_today() + timedelta(days=1))
     assert ReconciliationRun.objects.count() == 0
 
 
@@ -256,7 +257,7 @@ def test_resolving_needs_the_permission_and_a_note(finance: Any, agent: Any) -> 
     from reconciliation.exceptions import AlreadyResolved, NotAllowed, NoteRequired
 
     refund = our_refund("alipay", "30.00")
-    current = services.reconciliation_start(channel="alipay", day=services.today_in_china())
+    current = services.reconciliation_start(channel="alipay", day=shop_today())
     services.reconciliation_complete(current, iter([]))
     row = Discrepancy.objects.get()
     assert (row.kind, row.refund_id) == ("missing_at_channel", refund.pk)
@@ -293,7 +294,7 @@ def test_a_refund_still_processing_at_wechat_differs_from_ours_refunded(channel_
         request = RefundRequest(trade[0], trade[1], refund.out_refund_no, refund.amount, Decimal("500.00"))
         assert get_channel("wechat").refund(request).status == RefundStatus.PROCESSING
 
-    run = services.reconciliation_run(channel="wechat", day=services.today_in_china())
+    run = services.reconciliation_run(channel="wechat", day=shop_today())
     assert (run.statement_lines, run.matched_count, run.status_differs_count, run.missing_at_channel_count) == (
         2,
         1,
@@ -310,7 +311,7 @@ def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypat
 
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     refunds = [our_refund("alipay", "30.00") for _ in range(2)]
-    day = services.today_in_china()
+    day = shop_today()
     stalled = services.reconciliation_start(channel="alipay", day=day)
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
         taken_over = services.reconciliation_start(channel="alipay", day=day)
@@ -326,7 +327,7 @@ def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypat
 
 
 def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(settings: Any) -> None:
-    today = services.today_in_china()
+    today = shop_today()
     yesterday = today - timedelta(days=1)
     just_before_midnight = datetime.combine(today, time(0, 0), tzinfo=CHINA_TZ) - timedelta(seconds=10)
     late = our_refund("alipay", "30.00", refunded_at=just_before_midnight)

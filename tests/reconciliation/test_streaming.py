@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mall.shoptime import shop_today
 from payments.channels.base import CHINA_TZ
 from payments.channels.wechat import parse_bill
 from payments.simulator.ledger import SUCCESS, Refund, Trade
@@ -47,7 +48,7 @@ def test_a_long_statement_is_matched_in_bounded_memory(tmp_path: Path, line_coun
     ours = [our_refund("wechat", "20.00") for _ in range(3)]
     bill = tmp_path / "bill.csv"
     generated_bill(bill, [r.out_refund_no for r in ours[:2]], line_count)
-    day = services.today_in_china()
+    day = shop_today()
 
     current = services.reconciliation_start(channel="wechat", day=day)
     with bill.open("rb") as raw:

@@ -18,8 +18,7 @@ from refunds import flow, services
 from refunds.exceptions import RefundError
 from refunds.models import RELEASED_STATES, Refund, RefundItem, RefundState
 from refunds.services import ItemRequest
-from tests.factories import ProductFactory, UserFactory, make_order
-from tests.refunds.conftest import staff_user
+from tests.factories import ProductFactory, UserFactory, make_order, staff_user
 
 apply_op = st.tuples(
     st.just("apply"),

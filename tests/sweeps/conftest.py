@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,15 +13,14 @@ from django.utils import translation
 
 from mall import services
 from mall.models import Order, Product, Stock
-from mall.roles import CUSTOMER_SERVICE
+from mall.shoptime import SHOP_TZ
 from refunds import services as refund_services
 from refunds.models import Refund
 from refunds.services import ItemRequest
 from tests.factories import ProductFactory
-from tests.refunds.conftest import staff_user
 
 # A Tuesday, 10:00 in Shanghai (02:00 UTC).
-T0 = datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+T0 = datetime(2026, 3, 10, 10, 0, tzinfo=SHOP_TZ)
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +35,6 @@ def clock() -> Iterator[Any]:
     """The controlled clock, stopped at T0; ``clock.move_to(t)`` jumps."""
     with time_machine.travel(T0, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def agent(db: None) -> Any:
-    return staff_user(CUSTOMER_SERVICE, "agent")
 
 
 def product(price: str = "20.00", stock: str | None = "100") -> Product:

@@ -26,4 +26,4 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         scheduler = CronScheduler(logging_level=getattr(logging, options["logging_level"]))
         scheduler.load_config_from_file(options["config_path"])
-        scheduler.start()  # until SIGTERM or SIGINT
+        scheduler.start()  # type: ignore[no-untyped-call]  # until SIGTERM or SIGINT
