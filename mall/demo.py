@@ -99,15 +99,16 @@ def _tell_the_gateway(order: Order) -> None:
     from payments.channels.registry import notify_url
     from payments.simulator.client import register_trade
 
-    if not settings.PAYMENT_CHANNELS.get(order.channel, {}).get("OPTIONS", {}).get("demo_keys"):
+    channel = order.channel
+    if not channel or not settings.PAYMENT_CHANNELS.get(channel, {}).get("OPTIONS", {}).get("demo_keys"):
         return
     payment = order.payment
     register_trade(
-        channel=order.channel,
+        channel=channel,
         out_trade_no=payment.out_trade_no,
         trade_no=payment.trade_no,
         amount=payment.amount,
-        notify_url=notify_url(order.channel),
+        notify_url=notify_url(channel),
         paid_at=payment.paid_at,
         state_path=settings.CHANNEL_SIMULATOR_STATE_FILE,
     )
