@@ -10,3 +10,7 @@ class LogisticsConfig(AppConfig):
         from logistics import roles
 
         roles.register()
+
+        from logistics import console
+
+        console.register()

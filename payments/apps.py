@@ -12,3 +12,7 @@ class PaymentsConfig(AppConfig):
         from payments.metrics import refund_left_refunding
 
         post_transition.connect(refund_left_refunding, dispatch_uid="payments.metrics.refund_left_refunding")
+
+        from payments import console
+
+        console.register()

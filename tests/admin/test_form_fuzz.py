@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from reconciliation.models import ReconciliationRun
 from refunds import services
-from refunds.admin import ACTS_BY_NAME
+from refunds.console.actions import ACTS_BY_NAME
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, DisputeNote, Refund, RefundEvent
 from tests.admin.conftest import (

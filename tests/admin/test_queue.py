@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from refunds import admin as refund_admin
 from refunds import services
+from refunds.console import queue as refund_admin
 from refunds.models import Refund
 from tests.admin.conftest import failed_refund, login, pending_refund, refunded_refund
 from tests.factories import UserFactory

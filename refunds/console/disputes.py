@@ -1,5 +1,6 @@
 """Disputes in the console: the list, a page per dispute with its thread of notes, and the forms that open,
-annotate and resolve one. Each form posts to a view that checks the permission and calls ``refunds.disputes``."""
+annotate and resolve one. Each form posts to a view that checks the permission and calls ``refunds.disputes``.
+Registered with the admin site by ``refunds/admin.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_POST
 from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from mall.models import Order
-from refunds.admin_forms import DisputeNoteForm, DisputeOpenForm, DisputeResolveForm
+from refunds.console.forms import DisputeNoteForm, DisputeOpenForm, DisputeResolveForm
 from refunds.disputes import dispute_add_note, dispute_open_by_agent, dispute_resolve
 from refunds.models import Dispute, DisputeStatus, Refund
 from refunds.templatetags.refund_console import shop_time, yuan
@@ -30,7 +31,6 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
             messages.error(request, error)
 
 
-@admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["dispute_no", "status", "outcome", "order", "refund", "customer", "opener", "created_at"]
     list_filter = ["status", "outcome", "opener", "created_at"]

@@ -1,0 +1,75 @@
+"""A compensation refund created by staff from the console (a share of an item, or a fixed amount), within the
+caps that ``refunds.compensation`` enforces."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
+
+from mall.exceptions import BusinessError
+from mall.models import Order
+from refunds.compensation import compensation_create
+from refunds.console.forms import CompensationForm
+from refunds.templatetags.refund_console import yuan
+
+
+class RefundCompensationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("compensate/", wrap(self.compensate_view), name="refunds_refund_compensate"),
+            *super().get_urls(),
+        ]
+
+    def compensate_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("refunds.create_staff_refund"):
+            raise PermissionDenied
+        order_no = (request.POST.get("order_no") or request.GET.get("order") or "").strip()
+        order = Order.objects.filter(order_no=order_no).select_related("customer").first() if order_no else None
+        form = CompensationForm(request.POST or None, order=order, initial={"order_no": order_no})
+        if request.method == "POST" and order is None:
+            form.add_error("order_no", gettext("No such order."))
+        elif request.method == "POST" and form.is_valid():
+            assert order is not None
+            value = form.cleaned_data["value"]
+            percent = form.cleaned_data["mode"] == CompensationForm.MODE_PERCENT
+            try:
+                refund = compensation_create(
+                    order=order,
+                    actor=request.user,
+                    order_item_id=form.cleaned_data["order_item"],
+                    reason=form.cleaned_data["reason"],
+                    amount=None if percent else value,
+                    percent=value if percent else None,
+                )
+            except BusinessError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                self.log_addition(request, refund, "compensation")
+                if refund.requires_supervisor:
+                    text = gettext("Compensation %(no)s of %(amount)s is above the cap: it waits for a supervisor.")
+                    messages.warning(request, text % {"no": refund.refund_no, "amount": yuan(refund.amount)})
+                else:
+                    text = gettext("Compensation %(no)s of %(amount)s created: %(state)s.")
+                    messages.success(
+                        request,
+                        text
+                        % {"no": refund.refund_no, "amount": yuan(refund.amount), "state": refund.get_state_display()},
+                    )
+                return HttpResponseRedirect(reverse("admin:refunds_refund_change", args=[refund.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Compensation refund"),
+            "form": form,
+            "order": order,
+            "order_items": list(order.items.all()) if order else [],
+            "per_refund_cap": settings.REFUND_COMPENSATION_CAP,
+            "daily_cap": settings.REFUND_COMPENSATION_DAILY_CAP,
+        }
+        return TemplateResponse(request, "admin/refunds/refund/compensate.html", context)
