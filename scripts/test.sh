@@ -18,6 +18,8 @@ export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 echo "== lint"
 ruff check .
 ruff format --check .
+echo "== architecture (import contracts, .importlinter)"
+lint-imports
 echo "== types (strict for mall, refunds, payments and reconciliation)"
 mypy --cache-dir var/mypy-cache mall refunds payments reconciliation
 echo "== migrations"

@@ -18,9 +18,9 @@ from tests.admin.conftest import (
     login,
     pending_refund,
     refunded_refund,
-    reload,
 )
 from tests.admin.test_actions import act, buttons, page
+from tests.factories import reload
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,9 @@ from refunds import flow
 from refunds.console import panels
 from refunds.console.panels import RefundPanel
 from refunds.models import Refund
-from tests.admin.conftest import failed_refund, login, pending_refund, reload
+from tests.admin.conftest import failed_refund, login, pending_refund
 from tests.admin.test_actions import act, buttons, page
+from tests.factories import reload
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,6 @@
 """Reconciliation tests: our refunds built through the real services, the channel's side booked in the channel
 simulator through the real adapters."""
 
-from tests.admin.conftest import agent, finance, supervisor  # noqa: F401
 from tests.channel_simulator import (  # noqa: F401 - fixtures shared with other test folders
     channel_keys,
     channel_simulator,
