@@ -8,26 +8,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mall.masking import redact
 from payments.models import ChannelAttempt, RefundVoucher
 from refunds.console.panels import RefundPanel, register_panel
 from refunds.models import Refund
 
-SECRET_HINTS = ("sign", "secret", "key", "token", "cert", "password", "serial")
-
-
-def masked(raw: Any) -> Any:
-    """A channel's answer for display, with anything that looks like a secret hidden (again: payments masks
-    before storing; the console does not rely on it)."""
-    if isinstance(raw, dict):
-        return {k: "***" if any(h in str(k).lower() for h in SECRET_HINTS) else masked(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [masked(v) for v in raw]
-    return raw
-
 
 def channel_panel(refund: Refund) -> Mapping[str, Any]:
     attempts = [
-        (attempt, json.dumps(masked(attempt.raw), ensure_ascii=False, indent=1))
+        (attempt, json.dumps(redact(attempt.raw), ensure_ascii=False, indent=1))
         for attempt in ChannelAttempt.objects.filter(refund=refund)
     ]
     voucher = RefundVoucher.objects.filter(refund=refund).first()

@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from mall.shoptime import SHOP_TZ
 from payments.channels.base import (
-    CHINA_TZ,
     NOTIFICATION_MAX_AGE_SECONDS,
     ChannelError,
     ChannelRejected,
@@ -135,7 +135,7 @@ class GatewayAliPay(AliPay):  # type: ignore[misc]
 
     def build_body(self, method: str, biz_content: Any = None, **kwargs: Any) -> dict[str, Any]:
         data: dict[str, Any] = super().build_body(method, biz_content, **kwargs)
-        data["timestamp"] = datetime.now(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+        data["timestamp"] = datetime.now(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
         if method == "alipay.trade.refund" and self._app_notify_url and not data.get("notify_url"):
             data["notify_url"] = self._app_notify_url
         return data
@@ -254,7 +254,7 @@ class AlipayChannel:
             sent = None
         if sent is None:
             raise NotificationInvalid("notify_time missing or malformed")
-        if abs((datetime.now(CHINA_TZ) - sent).total_seconds()) > NOTIFICATION_MAX_AGE_SECONDS:
+        if abs((datetime.now(SHOP_TZ) - sent).total_seconds()) > NOTIFICATION_MAX_AGE_SECONDS:
             raise NotificationInvalid("notification is stale")
         out_refund_no = data.get("out_biz_no", "")
         if data.get("notify_type") != "trade_status_sync" or not out_refund_no or not data.get("refund_fee"):

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
-CENT = Decimal("0.01")
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
+from mall.masking import redact
+from mall.money import CENT
+
 # Notifications older than this are refused: a replayed, validly signed message must not act twice.
 NOTIFICATION_MAX_AGE_SECONDS = 300
 
@@ -198,36 +198,7 @@ def parse_yuan(text: str) -> Decimal:
 
 
 # --- raw payloads ---------------------------------------------------------------------------------------
-# Keys whose values never leave the adapter: signatures, ciphertexts, and the payer's personal data.
-_MASKED_KEYS = frozenset(
-    {
-        "sign",
-        "signature",
-        "ciphertext",
-        "nonce",
-        "authorization",
-        "buyer_logon_id",
-        "buyer_user_id",
-        "buyer_id",
-        "buyer_open_id",
-        "openid",
-        "sp_openid",
-        "sub_openid",
-        "user_received_account",
-        "payer",
-        "private_key",
-        "app_private_key",
-        "apiv3_key",
-        "api_v3_key",
-    }
-)
-MASK = "***"
-
-
 def mask_raw(data: Any) -> Any:
-    """A copy of a channel payload that is safe to store and log."""
-    if isinstance(data, Mapping):
-        return {str(k): (MASK if str(k).lower() in _MASKED_KEYS else mask_raw(v)) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [mask_raw(v) for v in data]
-    return data
+    """A copy of a channel payload that is safe to store and log: signatures, ciphertexts, keys and the payer's
+    personal data masked by the project's one masker (``mall.masking``)."""
+    return redact(data)

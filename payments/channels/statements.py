@@ -10,7 +10,8 @@ from typing import IO
 
 import requests
 
-from payments.channels.base import CHINA_TZ, ChannelError, ChannelTemporaryError
+from mall.shoptime import SHOP_TZ
+from payments.channels.base import ChannelError, ChannelTemporaryError
 
 CHUNK_BYTES = 64 * 1024
 # A day's statement far beyond any real day of this shop is refused rather than filling the disk.
@@ -50,7 +51,7 @@ def china_datetime(text: str) -> datetime | None:
         return None
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=CHINA_TZ)
+            return datetime.strptime(text, pattern).replace(tzinfo=SHOP_TZ)
         except ValueError:
             continue
     raise ValueError(f"not a time: {text!r}")

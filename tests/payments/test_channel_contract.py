@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from mall.shoptime import SHOP_TZ
 from payments.channels import (
     ChannelRejected,
     ChannelTemporaryError,
@@ -25,7 +26,6 @@ from payments.channels import (
     StatementLine,
     get_channel,
 )
-from payments.channels.base import CHINA_TZ
 from payments.channels.demo_keys import DemoKeys
 from payments.simulator import client, crypto
 from payments.simulator.server import ChannelSimulator
@@ -69,7 +69,7 @@ def fault(simulator: ChannelSimulator, channel_code: str, kind: str, /, **params
 
 
 def today() -> date:
-    return datetime.now(CHINA_TZ).date()
+    return datetime.now(SHOP_TZ).date()
 
 
 # --- refunds ----------------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_refund_moves_the_exact_amount(code: str, channel: RefundChannel, channe
     assert result.fund_change is EXPECT[code]["fund_change"][0]
     assert (result.channel_refund_id is not None) is EXPECT[code]["refund_id"]
     assert result.succeeded_at is not None
-    assert abs((datetime.now(CHINA_TZ) - result.succeeded_at).total_seconds()) < 5
+    assert abs((datetime.now(SHOP_TZ) - result.succeeded_at).total_seconds()) < 5
     assert ledger_refunds(channel_simulator, trade[0]) == [(req.out_refund_no, "12.34", "SUCCESS")]
     assert refunded_total(channel_simulator, trade[0]) == "12.34"
 

@@ -23,8 +23,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mall.shoptime import SHOP_TZ
 from payments.channels import ChannelRejected, ChannelTemporaryError, RefundStatus, get_channel
-from payments.channels.base import CHINA_TZ
 from payments.channels.demo_keys import DemoKeys
 from payments.simulator import client
 from payments.simulator.client import SimulatorError
@@ -196,7 +196,7 @@ def test_statement_files_are_in_each_gateways_format(channel_simulator: ChannelS
     for code in ("alipay", "wechat"):
         trade = paid_trade(channel_simulator, code)
         get_channel(code).refund(refund_request(trade, "4.20"))
-    today = datetime.now(CHINA_TZ).date()
+    today = datetime.now(SHOP_TZ).date()
     bills = channel_simulator.bills
     alipay_url = channel_simulator.alipay._bill_url({"bill_type": "trade", "bill_date": today.isoformat()})
     archive = zipfile.ZipFile(io.BytesIO(requests.get(alipay_url["bill_download_url"], timeout=5).content))
@@ -223,7 +223,7 @@ def test_statement_files_are_in_each_gateways_format(channel_simulator: ChannelS
 def test_a_wechat_statement_that_does_not_match_its_hash_is_refused(channel_simulator: ChannelSimulator) -> None:
     trade = paid_trade(channel_simulator, "wechat")
     get_channel("wechat").refund(refund_request(trade, "4.20"))
-    today = datetime.now(CHINA_TZ).date()
+    today = datetime.now(SHOP_TZ).date()
     answer = channel_simulator.wechat._trade_bill(
         {"bill_date": [today.isoformat()], "bill_type": ["REFUND"], "tar_type": ["GZIP"]}
     )

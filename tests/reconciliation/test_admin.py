@@ -13,9 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from mall.shoptime import shop_today
+from mall.shoptime import SHOP_TZ, shop_today
 from payments.channels import RefundStatus, StatementLine
-from payments.channels.base import CHINA_TZ
 from reconciliation import services
 from reconciliation.models import Discrepancy, ReconciliationRun
 from refunds.models import RefundState
@@ -24,7 +23,7 @@ from tests.reconciliation.helpers import our_refund
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:reconciliation_discrepancy_changelist"
-LINE_TIME = datetime(2026, 3, 9, 23, 30, 5, tzinfo=CHINA_TZ)
+LINE_TIME = datetime(2026, 3, 9, 23, 30, 5, tzinfo=SHOP_TZ)
 
 
 def line(number: str, amount: str, status: RefundStatus = RefundStatus.SUCCESS) -> StatementLine:
@@ -207,7 +206,7 @@ def test_xlsx_report_has_a_summary_and_exactly_the_runs_rows(finance: Any, run: 
     missing, differs = run.refs["missing"], run.refs["differs"]  # type: ignore[attr-defined]
     at = values[2][10]
     assert isinstance(at, datetime)
-    assert abs(at - moment.astimezone(CHINA_TZ).replace(tzinfo=None)).total_seconds() < 5
+    assert abs(at - moment.astimezone(SHOP_TZ).replace(tzinfo=None)).total_seconds() < 5
     assert values == [
         ("amount differs", differs.out_refund_no, differs.refund_no, 1234.5, "refunded", 1234, "refunded", "5030001",
          datetime(2026, 3, 9, 23, 30, 5), None, None, None),

@@ -11,9 +11,8 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from mall.shoptime import shop_today
+from mall.shoptime import SHOP_TZ, shop_today
 from payments.channels import RefundStatus, StatementLine
-from payments.channels.base import CHINA_TZ
 from payments.simulator.server import ChannelSimulator
 from reconciliation import services
 from reconciliation.exceptions import DayInFuture, RunExists, RunInProgress, UnknownChannel
@@ -329,7 +328,7 @@ def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypat
 def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(settings: Any) -> None:
     today = shop_today()
     yesterday = today - timedelta(days=1)
-    just_before_midnight = datetime.combine(today, time(0, 0), tzinfo=CHINA_TZ) - timedelta(seconds=10)
+    just_before_midnight = datetime.combine(today, time(0, 0), tzinfo=SHOP_TZ) - timedelta(seconds=10)
     late = our_refund("alipay", "30.00", refunded_at=just_before_midnight)
     never_listed = our_refund("alipay", "12.00", refunded_at=just_before_midnight)
     amount = our_refund("alipay", "25.00", refunded_at=just_before_midnight - timedelta(hours=1))

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mall.shoptime import shop_today
-from payments.channels.base import CHINA_TZ
+from mall.shoptime import SHOP_TZ, shop_today
 from payments.channels.wechat import parse_bill
 from payments.simulator.ledger import SUCCESS, Refund, Trade
 from payments.simulator.statements import write_wechat_refund_bill
@@ -27,7 +26,7 @@ PEAK_BOUND_BYTES = 8 * 1024 * 1024
 
 def generated_bill(path: Path, known: list[str], lines: int) -> None:
     """A WeChat Pay refund bill of ``lines`` lines: the first ``known`` request numbers are ours, the rest not."""
-    base = datetime(2026, 3, 9, 0, 0, 1, tzinfo=CHINA_TZ)
+    base = datetime(2026, 3, 9, 0, 0, 1, tzinfo=SHOP_TZ)
 
     def refunds() -> Iterator[tuple[Refund, Trade | None]]:
         for i in range(lines):
