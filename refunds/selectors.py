@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from mall.actors import Staff
 from mall.money import ZERO
-from mall.shoptime import SHOP_TZ as SHOP_TZ  # the console's pages still import the zone from here
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
 from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
 

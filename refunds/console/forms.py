@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mall.models import Order
+from mall.money import CENT, yuan
 from refunds.models import DisputeOutcome
 
 
@@ -42,9 +42,7 @@ class CompensationForm(forms.Form):
         widget=forms.RadioSelect,
         initial=MODE_PERCENT,
     )
-    value = forms.DecimalField(
-        label=_("Percentage or amount (¥)"), max_digits=10, decimal_places=2, min_value=Decimal("0.01")
-    )
+    value = forms.DecimalField(label=_("Percentage or amount (¥)"), max_digits=10, decimal_places=2, min_value=CENT)
     reason = forms.CharField(
         label=_("Reason (shown on the refund)"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
     )
@@ -55,7 +53,7 @@ class CompensationForm(forms.Form):
             field = self.fields["order_item"]
             assert isinstance(field, forms.TypedChoiceField)
             field.choices = [
-                (item.pk, f"{item.sku} {item.name} × {item.quantity} — ¥{item.amount:,.2f}")
+                (item.pk, f"{item.sku} {item.name} × {item.quantity} — {yuan(item.amount)}")
                 for item in order.items.all()
             ]
 
@@ -76,7 +74,7 @@ class DisputeResolveForm(forms.Form):
         label=_("Compensation amount (¥, partial outcome only)"),
         max_digits=12,
         decimal_places=2,
-        min_value=Decimal("0.01"),
+        min_value=CENT,
         required=False,
     )
     note = forms.CharField(label=_("Resolution"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))

@@ -27,8 +27,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mall.models import Channel, Order
+from mall.shoptime import SHOP_TZ
 from refunds.models import Refund, RefundReason, RefundSource, RefundState
-from refunds.selectors import SHOP_TZ
 from refunds.templatetags.refund_console import yuan
 
 S = RefundState
