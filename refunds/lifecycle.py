@@ -255,12 +255,13 @@ class TransitionBatch:
     Each refund's steps are checked against the state machine's transition table, conditions included, before
     any of them runs; they then run through the transition methods themselves, in memory. ``write`` sends one
     UPDATE per move (state before, state after), which changes only rows still in the state the steps started
-    from, one INSERT of the events (built by ``event_fields``), and hands what entering each new state sets off to
-    the job queue after commit.
+    from, one INSERT of the events (built by ``event_fields``), and hands what entering each state a step reached
+    sets off to the job queue after commit, one hand-over per state and job.
     """
 
     now: datetime
     moves: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (from, to) -> refund ids
+    entered: dict[str, list[int]] = field(default_factory=dict)  # state -> refund ids, each state a step reached
     events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of _EVENT_COLUMNS
 
     def __post_init__(self) -> None:
@@ -285,6 +286,7 @@ class TransitionBatch:
             from_state = refund.state
             getattr(refund, name)()
             self._event(refund, from_state, note)
+            self.entered.setdefault(refund.state, []).append(refund.pk)
         if refund.state != start:
             self.moves.setdefault((start, refund.state), []).append(refund.pk)
         return True
@@ -302,8 +304,8 @@ class TransitionBatch:
                 # The caller holds the rows locked: a refund that left ``source`` meanwhile is a caller's bug.
                 raise RefundNotAllowed(state=source)
         _insert_events(self.events)
-        for (_source, target), ids in self.moves.items():
-            EFFECTS.set_off_many(state=target, refund_ids=ids)
+        for state, ids in self.entered.items():
+            EFFECTS.set_off_many(state=state, refund_ids=ids)
 
 
 __all__ = [
