@@ -82,18 +82,19 @@ def actor_pk(actor: Actor) -> int | None:
 
 
 def event_fields(
-    *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+    *, from_state: str, to_state: str, actor: Actor = None, note: Any = "", internal: bool = False
 ) -> EventFields:
-    """What the event of a refund arriving in its current state from ``from_state`` records: the one builder of
-    event rows, for one refund and for a batch alike. Equal states record a fact without a change of state."""
-    return EventFields(actor_pk(actor), from_state, refund.state, str(note)[:500], internal)
+    """What the event of a refund going from ``from_state`` to ``to_state`` records: the one builder of event rows,
+    for one refund and for a batch alike. Equal states record a fact without a change of state."""
+    return EventFields(actor_pk(actor), from_state, to_state, str(note)[:500], internal)
 
 
 def event_build(
     *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
 ) -> RefundEvent:
-    """The event as an unsaved ``RefundEvent`` (of a refund that may not be written yet)."""
-    fields = event_fields(refund=refund, from_state=from_state, actor=actor, note=note, internal=internal)
+    """The event of ``refund`` arriving in its current state, as an unsaved ``RefundEvent`` (of a refund that may
+    not be written yet)."""
+    fields = event_fields(from_state=from_state, to_state=refund.state, actor=actor, note=note, internal=internal)
     return RefundEvent(refund=refund, **fields._asdict())
 
 
@@ -214,18 +215,19 @@ def refund_events_write(*, refund: Refund, events: Sequence[RefundEvent]) -> Non
             EFFECTS.set_off(state=event.to_state, refund_id=refund.pk)
 
 
-def _state_field() -> FSMField:
-    state: FSMField = Refund._meta.get_field("state")
-    return state
+_METAS: dict[str, FSMMeta] = {}
 
 
 def transition_meta(name: str) -> FSMMeta:
     """The state machine's entry for the transition method ``name`` of ``Refund``: its sources, targets and
     conditions. Anything that is not a transition of the refund's state is refused."""
-    method = _state_field().transitions[Refund].get(name)
-    if method is None:
-        raise ValueError(f"{name!r} is not a transition of a refund's state")
-    meta: FSMMeta = method._django_fsm
+    meta = _METAS.get(name)
+    if meta is None:
+        state: FSMField = Refund._meta.get_field("state")
+        method = state.transitions[Refund].get(name)
+        if method is None:
+            raise ValueError(f"{name!r} is not a transition of a refund's state")
+        meta = _METAS[name] = method._django_fsm
     return meta
 
 
@@ -267,33 +269,35 @@ class TransitionBatch:
     def __post_init__(self) -> None:
         self._stamp = connection.ops.adapt_datetimefield_value(self.now)
 
-    def _event(self, refund: Refund, from_state: str, note: Any, *, internal: bool = False) -> None:
-        fields = event_fields(refund=refund, from_state=from_state, note=note, internal=internal)
-        self.events.append((refund.pk, *fields, self._stamp))
+    def _row(
+        self, refund_id: int, from_state: str, to_state: str, note: Any, *, internal: bool = False
+    ) -> tuple[Any, ...]:
+        fields = event_fields(from_state=from_state, to_state=to_state, note=note, internal=internal)
+        return (refund_id, *fields, self._stamp)
 
     def advance(self, refund: Refund, steps: Iterable[tuple[str, Any]]) -> bool:
         """Run ``steps`` (transition name, event note) on ``refund`` by the system, all or none: False, with
         nothing run or recorded, when the transition table or a condition refuses one of them."""
         steps = list(steps)
-        state = refund.state
+        states = [str(refund.state)]  # the state before each step, then the last one
         for name, _note in steps:
             meta = transition_meta(name)
-            if not (meta.has_transition(state) and meta.conditions_met(refund, state)):
+            if not (meta.has_transition(states[-1]) and meta.conditions_met(refund, states[-1])):
                 return False
-            state = str(meta.next_state(state))
-        start = refund.state
-        for name, note in steps:
-            from_state = refund.state
-            getattr(refund, name)()
-            self._event(refund, from_state, note)
-            self.entered.setdefault(refund.state, []).append(refund.pk)
-        if refund.state != start:
-            self.moves.setdefault((start, refund.state), []).append(refund.pk)
+            states.append(str(meta.next_state(states[-1])))
+        refund_id = refund.pk
+        for index, (name, note) in enumerate(steps):
+            getattr(refund, name)()  # the transition method itself, its signals included: it goes to states[index + 1]
+            self.events.append(self._row(refund_id, states[index], states[index + 1], note))
+            self.entered.setdefault(states[index + 1], []).append(refund_id)
+        if states[-1] != states[0]:
+            self.moves.setdefault((states[0], states[-1]), []).append(refund_id)
         return True
 
     def record(self, refund: Refund, note: Any, *, internal: bool = False) -> None:
         """An event without a change of state (an escalation, say)."""
-        self._event(refund, refund.state, note, internal=internal)
+        state = refund.state
+        self.events.append(self._row(refund.pk, state, state, note, internal=internal))
 
     def write(self) -> None:
         for (source, target), ids in self.moves.items():
