@@ -183,9 +183,9 @@ def _create(
     )
     events = [event_build(refund=refund, from_state="", actor=actor, note=_("submitted"))]
     if decision.auto_approve:
-        events.append(refund_step(refund, refund.approve, note=decision.note))
+        events.append(refund_step(refund=refund, action=refund.approve, note=decision.note))
         route = route_after_approval(refund)
-        events.append(refund_step(refund, getattr(refund, route.transition), note=route.note))
+        events.append(refund_step(refund=refund, action=getattr(refund, route.transition), note=route.note))
     else:
         events.append(event_build(refund=refund, from_state=refund.state, note=decision.note))
     refund.save(force_insert=True)

@@ -197,7 +197,7 @@ def refund_transition(
     return refund
 
 
-def refund_step(refund: Refund, action: Callable[[], None], *, note: Any) -> RefundEvent:
+def refund_step(*, refund: Refund, action: Callable[[], None], note: Any) -> RefundEvent:
     """Run a transition of a refund not written yet (by the system: no actor) and return its event, unsaved."""
     if not can_proceed(action):
         raise RefundNotAllowed(state=refund.state)
