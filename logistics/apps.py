@@ -8,8 +8,11 @@ class LogisticsConfig(AppConfig):
 
     def ready(self) -> None:
         from logistics import roles
+        from refunds.lifecycle import on_enter
+        from refunds.models import RefundState
 
         roles.register()
+        on_enter(RefundState.INTERCEPTING, job="logistics.jobs.interception_request", queue="default")
 
         from logistics import console
 

@@ -47,8 +47,8 @@ from mall.services import stock_adjust
 from refunds import flow
 from refunds.adjustments import ItemReduction, perishable_claim_amount, proportional_amount, refund_reduce
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
+from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundItem, RefundKind, RefundReason, RefundState
-from refunds.services import _lock_refund, refund_record_event
 
 RESTOCK_RETURNED_JOB = "logistics.jobs.restock_returned"
 QTY = Decimal("0.001")
@@ -115,7 +115,7 @@ def inspection_record(
     stored: list[str] = []
     try:
         with transaction.atomic():
-            refund = _lock_refund(refund.pk)
+            refund = lock_refund(refund.pk)
             inspection = _locked_open_inspection(refund)
             item = RefundItem.objects.select_related("order_item").filter(refund=refund, order_item_id=order_item_id)
             refund_item = item.first()
@@ -203,7 +203,7 @@ def inspection_complete(*, refund: Refund, actor: Any, note: str = "") -> Refund
     """Close the inspection: adjust the amount for missing goods, decide restock or write-off, pass it on."""
     _check_inspector(actor)
     with transaction.atomic():
-        refund = _lock_refund(refund.pk)
+        refund = lock_refund(refund.pk)
         inspection = _locked_open_inspection(refund)
         records = list(
             InspectionRecord.objects.select_related("order_item__product").filter(inspection=inspection).order_by("id")

@@ -1,7 +1,7 @@
 """Logistics jobs. Each takes ids, loads, calls one service, and is safe to run twice or after a crash.
 
-``interception_request`` is scheduled by the refund services (``refunds.services.INTERCEPT_JOB``) when a refund
-enters ``intercepting``; the restock jobs by the logistics services. The sweep runs every minute: it asks the
+``interception_request`` is what entering ``intercepting`` sets off (registered in ``LogisticsConfig.ready``)
+for a refund; the restock jobs by the logistics services. The sweep runs every minute: it asks the
 carrier about interceptions still waiting, counts those without an answer past ``INTERCEPTION_TIMEOUT_MINUTES``
 as failed, and hands lost work to the queue again.
 """

@@ -2,7 +2,7 @@
 returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and is
 re-exported here.
 
-Every write that touches a refund locks the order row first (``refunds.services._lock_refund``), then the
+Every write that touches a refund locks the order row first (``refunds.lifecycle.lock_refund``), then the
 logistics rows, and moves the refund only through ``refunds.flow``. Carrier calls are never made while a row
 lock is held. Side effects (restock) are jobs scheduled after commit, each idempotent.
 """
@@ -35,8 +35,8 @@ from mall.services import stock_adjust
 from mall.transactions import atomic_with_retry
 from refunds import flow
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
+from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundState, ReturnShipment
-from refunds.services import _lock_refund, refund_record_event
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def interception_conclude(
     """Apply the carrier's final answer (or the lack of one) to the interception and its refund. Idempotent:
     a repeated answer changes nothing; a late answer after a time-out is only noted for staff."""
     refund_id = Interception.objects.values_list("refund_id", flat=True).get(pk=interception_id)
-    refund = _lock_refund(refund_id)
+    refund = lock_refund(refund_id)
     interception = Interception.objects.select_for_update().get(pk=interception_id)
     if interception.status != InterceptionStatus.PENDING:
         if interception.status == InterceptionStatus.TIMED_OUT and outcome == InterceptionOutcome.SUCCEEDED:
@@ -244,7 +244,7 @@ def return_receive(*, refund: Refund, actor: Any = None, note: str = "") -> Refu
     """The warehouse has the returned goods: the refund moves to ``inspecting`` and an inspection opens."""
     if actor is not None and not actor.has_perm("refunds.confirm_return"):
         raise ReviewForbidden()
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.state == RefundState.INSPECTING:
         Inspection.objects.get_or_create(refund=refund)
         return refund

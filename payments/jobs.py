@@ -18,7 +18,7 @@ from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from mall.logging import log_context_bind
 from payments import notifications, services, vouchers
 from payments.models import CustomerNotification, RefundVoucher
-from refunds import restock
+from refunds import lifecycle, restock
 from refunds.models import Refund, RefundState
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,8 @@ def sweep_refunding(dry_run: bool = False) -> list[int]:
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:
-                job_enqueue(refund_execute, refund_id, queue="refunds")
+                # What entering `refunding` set off (the execution) and was lost, handed out again.
+                lifecycle.effects_set_off(state=RefundState.REFUNDING, refund_id=refund_id)
     return acted
 
 

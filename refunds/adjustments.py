@@ -1,9 +1,9 @@
 """Lowering a refund's amount before any money moves: after the quality inspection found less than was claimed,
 or when customer service settles a perishable quality claim for the spoiled part only.
 
-The service locks the order row first (``_lock_refund``), lowers the refund's items, gives the difference of
-the claims back to the order lines as exact decimals (as ``refunds.services._shift_claims`` does) and records a
-customer-visible event explaining why. A cut above a configured share of the refund needs a supervisor.
+The service locks the order row first (``refunds.lifecycle.lock_refund``), lowers the refund's items, gives the
+difference of the claims back to the order lines (``refunds.claims``) and records a customer-visible event
+explaining why. A cut above a configured share of the refund needs a supervisor.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from mall.models import OrderItem
+from refunds.claims import claims_release_lines
 from refunds.exceptions import AmountExceeded, InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
+from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundItem, RefundState
-from refunds.services import _lock_refund, refund_record_event
 
 CENT = Decimal("0.01")
 QTY = Decimal("0.001")
@@ -88,17 +89,6 @@ def perishable_claim_amount(
     return PerishableClaim(quantity=quantity, amount=amount)
 
 
-def _release_difference(lines: Sequence[tuple[int, Decimal, Decimal]]) -> None:
-    """Give back (quantity, amount) of each order line's claims. The caller holds the order's row lock; the new
-    values are computed from locked rows and written as exact decimals."""
-    items = OrderItem.objects.select_for_update().in_bulk([item_id for item_id, _q, _a in lines])
-    for item_id, quantity, amount in lines:
-        item = items[item_id]
-        item.refund_claimed_quantity -= quantity
-        item.refund_claimed_amount -= amount
-        item.save(update_fields=["refund_claimed_quantity", "refund_claimed_amount"])
-
-
 def supervisor_needed(*, amount: Decimal, cut: Decimal, share: Decimal | None) -> bool:
     return share is not None and cut > amount * share
 
@@ -121,7 +111,7 @@ def refund_reduce(
         raise ReviewForbidden()
     if not note.strip():
         raise InvalidRefundRequest(_("A reason is required."), field="note")
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.state not in ADJUSTABLE_STATES:
         raise RefundNotAllowed(_("The amount of this refund can no longer change."), state=refund.state)
     items = {item.order_item_id: item for item in RefundItem.objects.select_for_update().filter(refund=refund)}
@@ -159,7 +149,7 @@ def refund_reduce(
         released.append((item.order_item_id, item.quantity - quantity, item.amount - amount))
         item.quantity, item.amount = quantity, amount
         item.save(update_fields=["quantity", "amount"])
-    _release_difference(released)
+    claims_release_lines(lines=released)
     refund.amount -= cut
     refund.save(update_fields=["amount", "updated_at"])
     refund_record_event(refund=refund, from_state=refund.state, actor=actor, note=note)

@@ -18,6 +18,7 @@ from mall.money import is_whole_fen
 from mall.numbering import new_number
 from refunds.compensation import staff_refund_create
 from refunds.exceptions import AmountExceeded, DisputeNotAllowed, InvalidRefundRequest, ReviewForbidden
+from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import (
     Dispute,
     DisputeNote,
@@ -28,7 +29,7 @@ from refunds.models import (
     RefundReason,
     RefundState,
 )
-from refunds.services import ItemRequest, _lock_refund, refund_record_event
+from refunds.services import ItemRequest
 
 
 def refund_is_disputable(refund: Refund) -> bool:
@@ -57,7 +58,7 @@ def dispute_open_by_customer(*, customer: Customer, refund: Refund, reason: str)
     """The customer contests the decision on their own refund. One dispute per refund: the arbitration is final."""
     reason = _clean_text(reason, "reason", 1000)
     # The order first, then the refund: the dispute's foreign key to the order takes a lock on the order row too.
-    refund = _lock_refund(refund.pk, order_id=refund.order_id)
+    refund = lock_refund(refund.pk, order_id=refund.order_id)
     if refund.customer_id != customer.pk:
         raise Refund.DoesNotExist
     if not refund_is_disputable(refund):
@@ -83,7 +84,7 @@ def dispute_open_by_agent(*, actor: Any, order: Order, reason: str, refund: Refu
     _check_worker(actor)
     reason = _clean_text(reason, "reason", 1000)
     if refund is not None:
-        refund = _lock_refund(refund.pk)  # the order first (see dispute_open_by_customer)
+        refund = lock_refund(refund.pk)  # the order first (see dispute_open_by_customer)
         if refund.order_id != order.pk:
             raise InvalidRefundRequest(_("The refund is not of this order."), field="refund")
         if Dispute.objects.filter(refund=refund, status=DisputeStatus.OPEN).exists():

@@ -1,5 +1,9 @@
 """Transitions driven from outside the review: the carrier (interception), the customer's return, the
-warehouse (receipt and inspection) and the payment channel (refunded or failed)."""
+warehouse (receipt and inspection) and the payment channel (refunded or failed).
+
+What a new state sets off (the channel's execution on entering ``refunding``, the customer's message, voucher and
+restock on entering ``refunded``) is not started here: ``refunds.lifecycle`` hands it to the job queue after
+commit, as the apps that do the work registered it."""
 
 from __future__ import annotations
 
@@ -10,41 +14,30 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mall.jobs import job_enqueue
 from mall.services import Actor, order_sync_refund_status
+from refunds.claims import claims_reclaim, claims_release
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
+from refunds.lifecycle import lock_refund, refund_transition
 from refunds.models import Refund, RefundKind, RefundState, ReturnShipment
-from refunds.services import (
-    EXECUTE_JOB,
-    _lock_refund,
-    _reclaim,
-    _release,
-    _transition,
-    refund_record_event,
-    refunded_total,
-)
+from refunds.services import refunded_total
 from refunds.sweeps import order_close_after_timeout_refund
-
-# The customer's message, the voucher and the restock of goods never shipped: one job, after the money.
-FOLLOW_UP_JOB = "payments.jobs.refund_follow_up"
 
 
 @transaction.atomic
 def refund_interception_succeeded(*, refund: Refund, note: str = "") -> Refund:
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.state == RefundState.REFUNDING:
         return refund  # a repeated carrier answer
-    _transition(refund=refund, action=refund.interception_succeeded, note=note or _("shipment intercepted"))
-    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    refund_transition(refund=refund, action=refund.interception_succeeded, note=note or _("shipment intercepted"))
     return refund
 
 
 @transaction.atomic
 def refund_interception_failed(*, refund: Refund, note: str = "") -> Refund:
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.state == RefundState.AWAITING_RETURN:
         return refund
-    _transition(
+    refund_transition(
         refund=refund,
         action=refund.interception_failed,
         note=note or _("interception failed: please send the goods back after receiving them"),
@@ -54,7 +47,7 @@ def refund_interception_failed(*, refund: Refund, note: str = "") -> Refund:
 
 @transaction.atomic
 def refund_return_submit(*, refund: Refund, actor: Any, carrier: str, tracking_no: str) -> Refund:
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.kind != RefundKind.RETURN_AND_REFUND and refund.state != RefundState.AWAITING_RETURN:
         raise RefundNotAllowed(_("This refund does not need the goods back."))
     if refund.state != RefundState.AWAITING_RETURN:
@@ -65,25 +58,24 @@ def refund_return_submit(*, refund: Refund, actor: Any, carrier: str, tracking_n
     if not tracking_no:
         raise InvalidRefundRequest(_("Tracking number is required."), field="tracking_no")
     ReturnShipment.objects.create(refund=refund, carrier=carrier, tracking_no=tracking_no)
-    _transition(refund=refund, action=refund.return_shipped, actor=actor, note=f"{carrier} {tracking_no}")
+    refund_transition(refund=refund, action=refund.return_shipped, actor=actor, note=f"{carrier} {tracking_no}")
     return refund
 
 
 @transaction.atomic
 def refund_return_receive(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if refund.state == RefundState.INSPECTING:
         return refund
     ReturnShipment.objects.filter(refund=refund, received_at__isnull=True).update(received_at=timezone.now())
-    _transition(refund=refund, action=refund.return_received, actor=actor, note=note or _("goods received"))
+    refund_transition(refund=refund, action=refund.return_received, actor=actor, note=note or _("goods received"))
     return refund
 
 
 @transaction.atomic
 def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
-    refund = _lock_refund(refund.pk)
-    _transition(refund=refund, action=refund.inspection_passed, actor=actor, note=note or _("inspection passed"))
-    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    refund = lock_refund(refund.pk)
+    refund_transition(refund=refund, action=refund.inspection_passed, actor=actor, note=note or _("inspection passed"))
     return refund
 
 
@@ -94,49 +86,48 @@ def refund_mark_refunded(
     *, refund: Refund, channel_refund_id: str = "", refunded_at: datetime | None = None, note: str = ""
 ) -> Refund:
     """The channel confirmed the money went back. Idempotent: a repeated confirmation changes nothing."""
-    refund = _lock_refund(refund.pk, order_id=refund.order_id)
+    refund = lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.REFUNDED:
         return refund
     if refund.state == RefundState.FAILED:
-        # A late success after a person was asked to look: the money did move, so the refund is refunded.
-        _reclaim(refund)
-        _transition(refund=refund, action=refund.retry, note=_("the channel reported success after a failure"))
+        # A late success after a person was asked to look: the money did move, so the refund is refunded. It
+        # passes through ``refunding`` for the record, and sets off nothing there: there is nothing to execute.
+        claims_reclaim(refund=refund)
+        refund_transition(
+            refund=refund,
+            action=refund.retry,
+            note=_("the channel reported success after a failure"),
+            set_off=False,
+        )
     refund.channel_refund_id = channel_refund_id or refund.channel_refund_id
     refund.refunded_at = refunded_at or timezone.now()
-    _transition(refund=refund, action=refund.channel_succeeded, note=note or _("money returned by the channel"))
+    refund_transition(refund=refund, action=refund.channel_succeeded, note=note or _("money returned by the channel"))
     order_sync_refund_status(
         order=refund.order, refunded_total=refunded_total(order=refund.order), note=refund.refund_no
     )
     order_close_after_timeout_refund(refund=refund)
-    job_enqueue(FOLLOW_UP_JOB, refund.pk, queue="notifications")
     return refund
 
 
 @transaction.atomic(savepoint=False)
 def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
     """The channel refused for good, or retries ran out: a person must look."""
-    refund = _lock_refund(refund.pk, order_id=refund.order_id)
+    refund = lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.FAILED:
         return refund
-    _transition(refund=refund, action=refund.channel_failed, note=note)
-    _release(refund)
+    refund_transition(refund=refund, action=refund.channel_failed, note=note)
+    claims_release(refund=refund)
     return refund
 
 
 @transaction.atomic
 def refund_retry(*, refund: Refund, actor: Any, note: str = "") -> Refund:
     """A person sends a failed refund to the channel again, with the same request number."""
-    refund = _lock_refund(refund.pk)
+    refund = lock_refund(refund.pk)
     if not actor.has_perm("refunds.approve_refund"):
         raise ReviewForbidden()
     if refund.state != RefundState.FAILED:
         raise RefundNotAllowed(state=refund.state)
-    _reclaim(refund)
-    _transition(refund=refund, action=refund.retry, actor=actor, note=note or _("sent to the channel again"))
-    job_enqueue(EXECUTE_JOB, refund.pk, queue="refunds")
+    claims_reclaim(refund=refund)
+    refund_transition(refund=refund, action=refund.retry, actor=actor, note=note or _("sent to the channel again"))
     return refund
-
-
-def refund_note(*, refund: Refund, actor: Actor, note: str) -> None:
-    """A note on the timeline without a change of state."""
-    refund_record_event(refund=refund, from_state=refund.state, actor=actor, note=note)

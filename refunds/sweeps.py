@@ -26,14 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed
 
 from mall.exceptions import BusinessError
-from mall.jobs import job_enqueue_many
 from mall.models import PAID_STATUSES, Order, OrderItem, OrderStatus, StockMovement
 from mall.services import (
     ALLOCATABLE_STATUSES,
@@ -44,15 +42,10 @@ from mall.services import (
     stock_allocation_plan,
 )
 from refunds import auto_approval
+from refunds.lifecycle import TransitionBatch, lock_orders_then_refunds, refund_record_event
 from refunds.locks import order_lock
-from refunds.models import Refund, RefundEvent, RefundReason, RefundState
-from refunds.services import (
-    ItemRequest,
-    full_order_items,
-    refund_create_by_system,
-    refund_record_event,
-    route_after_approval,
-)
+from refunds.models import Refund, RefundReason, RefundState
+from refunds.services import ItemRequest, full_order_items, refund_create_by_system, route_after_approval
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -473,72 +466,29 @@ def _overdue_pages(now: datetime, batch_size: int) -> Iterator[list[Refund]]:
         cursor = (last.due_at, last.pk)
 
 
-_EVENT_COLUMNS = ("refund", "actor", "from_state", "to_state", "note", "internal", "created_at")
-
-
-def _insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert events given as rows of ``_EVENT_COLUMNS``: one multi-row INSERT per thousand (mysqlclient's
-    executemany folds the rows into one statement), without building a model instance per row."""
-    meta = RefundEvent._meta
-    quote = connection.ops.quote_name
-    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
-    columns = ", ".join(quote(column_of[name]) for name in _EVENT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-    # Table and column names come from the model's metadata; every value is a bound parameter.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
-
-
 @dataclass
 class _PageWrites:
-    """What one page of decisions writes: the refunds' new states, escalations, events and jobs."""
+    """What one page of decisions writes: the refunds' transitions and events (``refunds.lifecycle``) and the
+    escalations."""
 
-    now: datetime
-    states: dict[str, list[int]] = field(default_factory=dict)  # new state -> refund ids
+    batch: TransitionBatch
     escalations: dict[str, list[int]] = field(default_factory=dict)  # escalation reason -> refund ids
-    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of _EVENT_COLUMNS
-    jobs: dict[tuple[str, str], list[tuple[int]]] = field(default_factory=dict)  # (job, queue) -> argument lists
-
-    def __post_init__(self) -> None:
-        self._stamp = connection.ops.adapt_datetimefield_value(self.now)
-
-    def event(self, refund: Refund, from_state: str, note: str, *, internal: bool = False) -> None:
-        self.events.append((refund.pk, None, from_state, refund.state, note[:500], internal, self._stamp))
 
     def approve(self, refund: Refund, note: str) -> bool:
-        """Approve and route ``refund`` in memory, through its state machine's guards."""
-        if not can_proceed(refund.approve):
-            return False
+        """Approve and route ``refund`` in memory, through its state machine's transition table and guards."""
         route = route_after_approval(refund)
-        refund.approve()
-        onward = getattr(refund, route.transition)
-        if not can_proceed(onward):
-            return False
-        self.event(refund, RefundState.PENDING_REVIEW, note)
-        onward()
-        self.event(refund, RefundState.APPROVED, route.note)
-        self.states.setdefault(refund.state, []).append(refund.pk)
-        if route.job:
-            self.jobs.setdefault((route.job, route.queue), []).append((refund.pk,))
-        return True
+        return self.batch.advance(refund, [("approve", note), (route.transition, route.note)])
 
     def escalate(self, refund: Refund, reason: str) -> None:
         reason = reason[:255]
         self.escalations.setdefault(reason, []).append(refund.pk)
-        self.event(refund, refund.state, _("escalated: %s") % reason, internal=True)
+        self.batch.record(refund, _("escalated: %s") % reason, internal=True)
 
     def write(self) -> None:
-        for state, ids in self.states.items():
-            Refund.objects.filter(pk__in=ids).update(state=state, state_changed_at=self.now, updated_at=self.now)
+        now = self.batch.now
         for reason, ids in self.escalations.items():
-            Refund.objects.filter(pk__in=ids).update(
-                escalated_at=self.now, escalation_reason=reason, updated_at=self.now
-            )
-        _insert_events(self.events)
-        for (job, queue), arg_lists in self.jobs.items():
-            job_enqueue_many(job, arg_lists, queue=queue)
+            Refund.objects.filter(pk__in=ids).update(escalated_at=now, escalation_reason=reason, updated_at=now)
+        self.batch.write()
 
 
 def _decide_page(page: Sequence[Refund], verdicts: dict[int, auto_approval.Verdict]) -> dict[int, str]:
@@ -546,28 +496,23 @@ def _decide_page(page: Sequence[Refund], verdicts: dict[int, auto_approval.Verdi
 
     The orders and then the refunds are locked (the one lock order every service uses) and each refund is
     re-checked under its lock: one a person decided in the meantime, or that was escalated already, is
-    ``skipped``. Every transition still goes through the state machine's guards and writes its event, as
-    ``refund_auto_approve`` and ``refund_escalate`` do for one refund, but the page's writes are a few
-    statements: one UPDATE per new state and per escalation reason, one INSERT of the events, and the refund
-    jobs handed to the queue in pipelines after commit.
+    ``skipped``. Every transition still goes through the state machine's table and guards and writes its event,
+    as ``refund_auto_approve`` and ``refund_escalate`` do for one refund, but the page's writes are a few
+    statements (``refunds.lifecycle.TransitionBatch``): one UPDATE per new state and per escalation reason, one
+    INSERT of the events, and what entering the new states sets off handed to the queue in pipelines after commit.
     """
     actions = dict.fromkeys((refund.pk for refund in page), "skipped")
     with transaction.atomic():
         # The routing needs each order's shipment only; the page's refunds carry what the rules read.
-        orders = (
-            Order.objects.select_for_update()
-            .select_related("shipment")
+        order_of, waiting = lock_orders_then_refunds(
+            orders=Order.objects.select_related("shipment")
             .only("pk", "shipment__shipped_at", "shipment__delivered_at")
-            .filter(pk__in=sorted({refund.order_id for refund in page}))
-            .order_by("pk")
+            .filter(pk__in=sorted({refund.order_id for refund in page})),
+            refunds=Refund.objects.filter(
+                pk__in=list(actions), state=RefundState.PENDING_REVIEW, escalated_at__isnull=True
+            ),
         )
-        order_of = {order.pk: order for order in orders}
-        waiting = set(
-            Refund.objects.select_for_update()
-            .filter(pk__in=list(actions), state=RefundState.PENDING_REVIEW, escalated_at__isnull=True)
-            .values_list("pk", flat=True)
-        )
-        writes = _PageWrites(now=timezone.now())
+        writes = _PageWrites(batch=TransitionBatch(now=timezone.now()))
         for refund in page:
             if refund.pk not in waiting:
                 continue

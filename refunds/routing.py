@@ -1,0 +1,34 @@
+"""Where an approved refund goes next: refund at once, stop the goods on the road, or wait for them to come back.
+
+What each of those sets off (the channel's execution, the carrier's interception) is what entering the state
+sets off, registered in ``refunds.lifecycle.EFFECTS`` by the app that does the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from refunds import policy
+from refunds.models import Refund, RefundKind
+
+
+@dataclass(frozen=True)
+class Route:
+    """The transition an approved refund takes next, and its event note."""
+
+    transition: str  # the name of a transition method of Refund
+    note: str
+
+
+def route_after_approval(refund: Refund) -> Route:
+    order = refund.order
+    if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
+        return Route("start_interception", _("the goods are in transit"))
+    if refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
+        return Route("await_return", _("waiting for the goods to come back"))
+    return Route("start_refund", _("refunding to the original channel"))
+
+
+__all__ = ["Route", "route_after_approval"]
