@@ -18,8 +18,8 @@ export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 echo "== lint"
 ruff check .
 ruff format --check .
-echo "== types (strict for refunds, payments and reconciliation)"
-mypy --cache-dir var/mypy-cache refunds payments reconciliation
+echo "== types (strict for refunds, payments, reconciliation and logistics)"
+mypy --cache-dir var/mypy-cache refunds payments reconciliation logistics
 echo "== migrations"
 python manage.py check
 python manage.py makemigrations --check --dry-run
