@@ -201,6 +201,12 @@ def order_close_refunded(*, order: Order, actor: Actor = None, note: str = "") -
     return order_transition(order=order, action=order.close_refunded, actor=actor, note=note)
 
 
+def order_close_refunded_unshipped(*, order: Order, note: str = "") -> None:
+    """Close ``order`` if all its money went back before its goods left: nothing is left to do for it."""
+    if order.status == OrderStatus.REFUNDED and order.is_not_shipped():
+        order_close_refunded(order=order, note=note)
+
+
 # --- stock allocation ----------------------------------------------------------------------------------
 
 ALLOCATION_REASON = "allocation"

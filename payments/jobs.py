@@ -16,13 +16,14 @@ from django.utils.translation import gettext_lazy as _
 
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from mall.logging import log_context_bind
+from mall.sweeps import id_pages
 from payments import notifications, services, vouchers
 from payments.models import CustomerNotification, RefundVoucher
 from refunds import lifecycle, restock
 from refunds.models import Refund, RefundState
 
 logger = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 500  # ids per page (keyset pages: bounded memory on any table size)
 STALE_AFTER = timedelta(minutes=2)
 
 
@@ -77,18 +78,6 @@ def refund_issue_voucher(refund_id: int) -> str:
     return (voucher.file.name or "") if voucher else "not refunded"
 
 
-def _ids(queryset: object) -> list[list[int]]:
-    """Primary keys in batches (keyset pagination): bounded memory on any table size."""
-    batches: list[list[int]] = []
-    last = 0
-    while True:
-        batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])  # type: ignore[attr-defined]
-        if not batch:
-            return batches
-        batches.append(batch)
-        last = batch[-1]
-
-
 def sweep_refunding(dry_run: bool = False) -> list[int]:
     """Hand out again every refund in `refunding` untouched for a while: lost jobs, and PROCESSING answers
     that need a query."""
@@ -97,7 +86,7 @@ def sweep_refunding(dry_run: bool = False) -> list[int]:
         attempts__created_at__gte=cutoff
     )
     acted = []
-    for batch in _ids(stale):
+    for batch in id_pages(stale, BATCH):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:
@@ -117,19 +106,19 @@ def sweep_after_refund(dry_run: bool = False) -> list[int]:
     missing_voucher = refunded.exclude(pk__in=RefundVoucher.objects.values("refund_id"))
     missing_note = refunded.exclude(pk__in=CustomerNotification.objects.values("refund_id"))
     acted = []
-    for batch in _ids(missing_note.filter(notifications.NO_ADDRESS)):
+    for batch in id_pages(missing_note.filter(notifications.NO_ADDRESS), BATCH):
         acted += batch
         if not dry_run:
             notifications.notifications_record_no_contact(
                 refunds=Refund.objects.select_related("order", "customer").filter(pk__in=batch)
             )
-    for batch in _ids(missing_voucher):
+    for batch in id_pages(missing_voucher, BATCH):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:
                 job_enqueue(refund_follow_up, refund_id, queue="notifications")
     with_voucher = missing_note.exclude(notifications.NO_ADDRESS).exclude(pk__in=missing_voucher.values("pk"))
-    for batch in _ids(with_voucher):
+    for batch in id_pages(with_voucher, BATCH):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:

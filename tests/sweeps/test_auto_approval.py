@@ -19,7 +19,8 @@ from refunds.auto_approval import RULE_V1, RULE_V2
 from refunds.models import Refund, RefundEvent, RefundState
 from refunds.rollout import rollout_bucket
 from refunds.services import ItemRequest
-from refunds.sweeps import _decide_page, auto_approval_due, auto_approval_sweep, price_anomaly_sweep
+from refunds.sweeps import auto_approval_due, auto_approval_sweep, price_anomaly_sweep
+from refunds.sweeps.auto_approval import _decide_page
 from tests.factories import UserFactory
 from tests.sweeps.conftest import T0, paid_order, product, quality_claim
 
@@ -340,7 +341,7 @@ def test_killed_half_way_the_next_run_does_the_rest(customer: Any, clock: Any, m
             raise SystemExit("the worker was killed")  # mid-page: that page's transaction never commits
         return _decide_page(page, verdicts)
 
-    monkeypatch.setattr("refunds.sweeps._decide_page", dies_on_the_second_page)
+    monkeypatch.setattr("refunds.sweeps.auto_approval._decide_page", dies_on_the_second_page)
     with pytest.raises(SystemExit):
         auto_approval_sweep(batch_size=2)
     monkeypatch.undo()
