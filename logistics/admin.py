@@ -35,6 +35,7 @@ from logistics.models import (
     Warehouse,
     WriteOff,
 )
+from mall.actors import signed_in
 from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from mall.money import yuan
@@ -77,7 +78,7 @@ class WarehouseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False  # deactivate instead: past returns keep their address
 
     def save_model(self, request: HttpRequest, obj: Warehouse, form: Any, change: bool) -> None:
-        services.warehouse_save(warehouse=obj, actor=request.user)
+        services.warehouse_save(warehouse=obj, actor=signed_in(request.user))
 
 
 # --- interceptions and carrier notifications -------------------------------------------------------------
@@ -117,7 +118,7 @@ class CarrierEventAdmin(ReadOnlyAdmin):
 def _confirm_receipt(request: HttpRequest, refunds: list[Any]) -> None:
     for refund in refunds:
         try:
-            refund = services.return_receive(refund=refund, actor=request.user)
+            refund = services.return_receive(refund=refund, actor=signed_in(request.user))
         except BusinessError as exc:
             messages.error(request, f"{refund.refund_no}: {exc.message}")
         else:
@@ -250,7 +251,7 @@ class InspectionAdmin(ReadOnlyAdmin):
         _each(
             request,
             queryset.select_related("refund"),
-            lambda row: services.inspection_complete(refund=row.refund, actor=request.user),
+            lambda row: services.inspection_complete(refund=row.refund, actor=signed_in(request.user)),
             lambda row, refund: (
                 gettext("%(no)s: inspection completed, refund ¥%(amount)s")
                 % {"no": refund.refund_no, "amount": f"{refund.amount:.2f}"}
@@ -389,7 +390,7 @@ class PerishableClaimAdmin(ReadOnlyAdmin):
                 settled = services.perishable_claim_settle(
                     refund=refund,
                     order_item_id=form.cleaned_data["order_item"],
-                    actor=request.user,
+                    actor=signed_in(request.user),
                     spoiled_quantity=form.cleaned_data["spoiled_quantity"],
                     share=form.cleaned_data["share"],
                     note=form.cleaned_data["note"],

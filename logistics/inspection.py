@@ -40,6 +40,7 @@ from logistics.models import (
     WriteOff,
     WriteOffReason,
 )
+from mall.actors import Staff
 from mall.jobs import job_enqueue
 from mall.models import OrderItem, Product, SaleUnit, Shipment
 from mall.photos import PhotoRefused, photo_type
@@ -57,7 +58,7 @@ MAX_PHOTOS = 9
 WRITE_OFF_REASONS = {Condition.DISCOUNT: WriteOffReason.DISCOUNT, Condition.SPOILED: WriteOffReason.SPOILED}
 
 
-def _check_inspector(actor: Any) -> None:
+def _check_inspector(actor: Staff) -> None:
     if actor is None or not actor.has_perm("refunds.confirm_return"):
         raise ReviewForbidden(_("You may not record inspection results."))
 
@@ -199,7 +200,7 @@ def _shortfall_note(shortfalls: list[tuple[OrderItem, Decimal, Decimal]], cut: D
     ) % {"items": "; ".join(parts), "cut": f"{cut:.2f}", "amount": f"{after:.2f}"}
 
 
-def inspection_complete(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+def inspection_complete(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
     """Close the inspection: adjust the amount for missing goods, decide restock or write-off, pass it on."""
     _check_inspector(actor)
     with transaction.atomic():
@@ -291,7 +292,7 @@ def perishable_claim_settle(
     *,
     refund: Refund,
     order_item_id: int,
-    actor: Any,
+    actor: Staff,
     spoiled_quantity: Decimal | None = None,
     share: Decimal | None = None,
     note: str = "",

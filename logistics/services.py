@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,6 +28,7 @@ from logistics.carriers import (
     get_carrier,
 )
 from logistics.models import CarrierEvent, Inspection, Interception, InterceptionStatus, Warehouse
+from mall.actors import Staff
 from mall.jobs import job_enqueue
 from mall.models import Shipment
 from mall.services import stock_adjust
@@ -54,7 +54,7 @@ def notify_url() -> str:
 
 
 @transaction.atomic
-def warehouse_save(*, warehouse: Warehouse, actor: Any) -> Warehouse:
+def warehouse_save(*, warehouse: Warehouse, actor: Staff) -> Warehouse:
     """Create or change a warehouse; at most one is the default return address."""
     if not actor.has_perm("logistics.manage_warehouse"):
         raise ReviewForbidden(_("You may not manage warehouses."))
@@ -240,7 +240,7 @@ def restock_intercepted(*, refund_id: int) -> int:
 
 
 @transaction.atomic
-def return_receive(*, refund: Refund, actor: Any = None, note: str = "") -> Refund:
+def return_receive(*, refund: Refund, actor: Staff | None = None, note: str = "") -> Refund:
     """The warehouse has the returned goods: the refund moves to ``inspecting`` and an inspection opens."""
     if actor is not None and not actor.has_perm("refunds.confirm_return"):
         raise ReviewForbidden()

@@ -3,6 +3,9 @@
 Everything comes from the environment; every value has an embedded default so that a fresh checkout runs
 on SQLite, local files and in-process jobs with nothing configured. Debug is off unless ``DJANGO_DEBUG=1`` (as
 ``make run`` sets it). Production sets ``DJANGO_SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL``.
+
+One module on purpose, longer than the others: every setting an operator can change is found by reading it top
+to bottom, section by section, beside docs/configuration.md.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
 from mall.logging import log_context_bind
+from mall.masking import MASK, secret_key
 from mall.transactions import atomic_with_retry
 from payments.channels.base import (
     ChannelRejected,
@@ -33,15 +34,15 @@ from refunds import flow
 from refunds.models import Refund, RefundState
 
 logger = logging.getLogger(__name__)
-SECRET_MARKERS = ("sign", "key", "secret", "token", "password", "ciphertext")
 
 
 def _masked(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The channel's answer without anything secret-looking: kept for staff to read."""
+    """The channel's answer without anything secret (the project's one masker decides what is), as JSON for staff
+    to read."""
     result: dict[str, Any] = {}
     for key, value in raw.items():
-        if any(marker in key.lower() for marker in SECRET_MARKERS):
-            result[key] = "***"
+        if secret_key(key) and value not in (None, ""):
+            result[key] = MASK
         elif isinstance(value, Mapping):
             result[key] = _masked(value)
         else:

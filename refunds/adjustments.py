@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from mall.models import OrderItem
+from mall.money import CENT
 from refunds.claims import claims_release_lines
 from refunds.exceptions import AmountExceeded, InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundItem, RefundState
 
-CENT = Decimal("0.01")
 QTY = Decimal("0.001")
 ZERO = Decimal("0.00")
 # The money has not been asked of the channel in these states, so the amount may still change.
@@ -98,7 +98,7 @@ def refund_reduce(
     *,
     refund: Refund,
     reductions: Sequence[ItemReduction],
-    actor: Any,
+    actor: Staff,
     note: str,
     supervisor_share: Decimal | None = None,
 ) -> Refund:

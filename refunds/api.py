@@ -171,7 +171,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, refund_no: str) -> Response:
         refund = self.get_object()
-        refund = services.refund_cancel(refund=refund, actor=request.user)
+        refund = services.refund_cancel(refund=refund, actor=signed_in(request.user))
         return self._present(refund)
 
     @extend_schema(
@@ -199,7 +199,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data.is_valid(raise_exception=True)
         refund = flow.refund_return_submit(
             refund=refund,
-            actor=request.user,
+            actor=signed_in(request.user),
             carrier=data.validated_data["carrier"],
             tracking_no=data.validated_data["tracking_no"],
         )

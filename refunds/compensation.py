@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -76,7 +75,7 @@ def staff_refund_create(
 def compensation_create(
     *,
     order: Order,
-    actor: Any,
+    actor: Staff,
     order_item_id: int,
     reason: str,
     amount: Decimal | None = None,

@@ -20,7 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from mall.models import PAID_STATUSES, Order, OrderItem
+from mall.money import CENT
 from mall.numbering import new_number
 from mall.services import Actor
 from mall.transactions import atomic_with_retry
@@ -46,7 +48,6 @@ from refunds.models import (
 )
 from refunds.routing import route_after_approval
 
-CENT = Decimal("0.01")
 QTY = Decimal("0.001")
 
 
@@ -353,7 +354,7 @@ def refund_create_by_staff(
     order: Order,
     reason: str,
     items: Sequence[ItemRequest],
-    actor: Any,
+    actor: Staff,
     note: str,
     within_cap: bool | Callable[[], bool],
 ) -> Refund:

@@ -6,7 +6,6 @@ maker-checker rule apply to it too)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -79,7 +78,7 @@ def dispute_open_by_customer(*, customer: Customer, refund: Refund, reason: str)
 
 
 @transaction.atomic
-def dispute_open_by_agent(*, actor: Any, order: Order, reason: str, refund: Refund | None = None) -> Dispute:
+def dispute_open_by_agent(*, actor: Staff, order: Order, reason: str, refund: Refund | None = None) -> Dispute:
     """An agent opens a case (a complaint by phone, say) on an order, or on one of its refunds."""
     _check_worker(actor)
     reason = _clean_text(reason, "reason", 1000)
@@ -105,7 +104,7 @@ def dispute_open_by_agent(*, actor: Any, order: Order, reason: str, refund: Refu
     return dispute
 
 
-def dispute_add_note(*, dispute: Dispute, actor: Any, body: str) -> DisputeNote:
+def dispute_add_note(*, dispute: Dispute, actor: Staff, body: str) -> DisputeNote:
     _check_worker(actor)
     return DisputeNote.objects.create(dispute=dispute, author=actor, body=_clean_text(body, "body", 2000))
 
@@ -141,7 +140,9 @@ def _spread(lines: list[tuple[OrderItem, Decimal]], amount: Decimal) -> list[Ite
 
 
 @transaction.atomic
-def dispute_resolve(*, dispute: Dispute, actor: Any, outcome: str, note: str, amount: Decimal | None = None) -> Dispute:
+def dispute_resolve(
+    *, dispute: Dispute, actor: Staff, outcome: str, note: str, amount: Decimal | None = None
+) -> Dispute:
     """Close the dispute with an outcome. Uphold and partial create the linked dispute refund."""
     _check_worker(actor)
     note = _clean_text(note, "note", 500)

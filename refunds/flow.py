@@ -8,12 +8,12 @@ commit, as the apps that do the work registered it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mall.actors import Customer, Staff
 from mall.services import Actor, order_sync_refund_status
 from refunds.claims import claims_reclaim, claims_release
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
@@ -46,7 +46,7 @@ def refund_interception_failed(*, refund: Refund, note: str = "") -> Refund:
 
 
 @transaction.atomic
-def refund_return_submit(*, refund: Refund, actor: Any, carrier: str, tracking_no: str) -> Refund:
+def refund_return_submit(*, refund: Refund, actor: Customer, carrier: str, tracking_no: str) -> Refund:
     refund = lock_refund(refund.pk)
     if refund.kind != RefundKind.RETURN_AND_REFUND and refund.state != RefundState.AWAITING_RETURN:
         raise RefundNotAllowed(_("This refund does not need the goods back."))
@@ -121,7 +121,7 @@ def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
 
 
 @transaction.atomic
-def refund_retry(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+def refund_retry(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
     """A person sends a failed refund to the channel again, with the same request number."""
     refund = lock_refund(refund.pk)
     if not actor.has_perm("refunds.approve_refund"):

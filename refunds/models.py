@@ -1,7 +1,8 @@
 """Refunds: one protected state machine per refund, its items, its recorded events and its evidence.
 
-Transitions change only the state and are guarded by pure conditions; the services in ``refunds.services``
-lock, validate amounts, record a ``RefundEvent`` for every transition and schedule side effects.
+Transitions change only the state and are guarded by pure conditions; ``refunds.lifecycle`` runs them: it
+locks, records a ``RefundEvent`` for every transition and sets off what entering the new state sets off.
+The models stay in one module, as Django expects of an app, which makes it a little over 400 lines.
 """
 
 from __future__ import annotations

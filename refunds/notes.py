@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext as _
 
+from mall.actors import Staff
 from refunds.exceptions import InvalidRefundRequest, ReviewForbidden
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_record_event
 
 
-def refund_note_add(*, refund: Refund, actor: Any, note: str, internal: bool = True) -> RefundEvent:
+def refund_note_add(*, refund: Refund, actor: Staff, note: str, internal: bool = True) -> RefundEvent:
     if not actor.has_perm("refunds.approve_refund"):
         raise ReviewForbidden(_("You may not add notes to refunds."))
     note = (note or "").strip()

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mall.money import CENT
 from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind, RefundReason, RefundState
 from refunds.services import ItemRequest
 
@@ -18,9 +19,7 @@ from refunds.services import ItemRequest
 class ItemRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
     order_item_id = serializers.IntegerField(min_value=1)
     quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"))
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
-    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=CENT, required=False, allow_null=True)
 
 
 class RefundApplySerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -11,13 +11,13 @@ refuse any over-refund as a last line of defence.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mall.actors import Customer, Staff
 from mall.models import Order
 from refunds.claims import claims_reclaim, claims_release
 from refunds.creation import (
@@ -35,7 +35,7 @@ from refunds.routing import Route, route_after_approval
 # --- review --------------------------------------------------------------------------------------------------
 
 
-def _check_reviewer(refund: Refund, actor: Any) -> None:
+def _check_reviewer(refund: Refund, actor: Staff) -> None:
     if not actor.has_perm("refunds.approve_refund"):
         raise ReviewForbidden()
     blocker = refund_approval_blocker(refund=refund, actor=actor)
@@ -43,7 +43,7 @@ def _check_reviewer(refund: Refund, actor: Any) -> None:
         raise ReviewForbidden(blocker)
 
 
-def refund_approval_blocker(*, refund: Refund, actor: Any) -> str | None:
+def refund_approval_blocker(*, refund: Refund, actor: Staff) -> str | None:
     """Why ``actor`` may not approve ``refund`` beyond the permission itself (maker-checker, the single-refund
     cap), or None. The console shows it; ``refund_approve`` enforces it."""
     if refund.created_by_id is not None and refund.created_by_id == actor.pk:
@@ -54,7 +54,7 @@ def refund_approval_blocker(*, refund: Refund, actor: Any) -> str | None:
 
 
 @transaction.atomic
-def refund_approve(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+def refund_approve(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
     refund = lock_refund(refund.pk)
     _check_reviewer(refund, actor)
     refund.reviewed_by_id = actor.pk
@@ -65,7 +65,7 @@ def refund_approve(*, refund: Refund, actor: Any, note: str = "") -> Refund:
 
 
 @transaction.atomic
-def refund_reject(*, refund: Refund, actor: Any, note: str) -> Refund:
+def refund_reject(*, refund: Refund, actor: Staff, note: str) -> Refund:
     if not note.strip():
         raise InvalidRefundRequest(_("A reason is required to reject."), field="note")
     refund = lock_refund(refund.pk)
@@ -79,7 +79,7 @@ def refund_reject(*, refund: Refund, actor: Any, note: str) -> Refund:
 
 
 @transaction.atomic
-def refund_overturn(*, refund: Refund, actor: Any, note: str) -> Refund:
+def refund_overturn(*, refund: Refund, actor: Staff, note: str) -> Refund:
     """A supervisor reverses a rejection (override): the refund claims its amounts again, if the order still
     has them, and goes on as approved. The person who rejected it cannot overturn their own decision."""
     if not note.strip():
@@ -121,7 +121,7 @@ def refund_escalate(*, refund: Refund, reason: str) -> Refund:
 
 
 @transaction.atomic
-def refund_cancel(*, refund: Refund, actor: Any, note: str = "") -> Refund:
+def refund_cancel(*, refund: Refund, actor: Customer | Staff, note: str = "") -> Refund:
     refund = lock_refund(refund.pk)
     refund_transition(refund=refund, action=refund.cancel, actor=actor, note=note or _("withdrawn by the customer"))
     claims_release(refund=refund)

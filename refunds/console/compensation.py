@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 
+from mall.actors import signed_in
 from mall.exceptions import BusinessError
 from mall.models import Order
 from refunds.compensation import compensation_create
@@ -41,7 +42,7 @@ class RefundCompensationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             try:
                 refund = compensation_create(
                     order=order,
-                    actor=request.user,
+                    actor=signed_in(request.user),
                     order_item_id=form.cleaned_data["order_item"],
                     reason=form.cleaned_data["reason"],
                     amount=None if percent else value,

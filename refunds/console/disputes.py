@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from mall.actors import signed_in
 from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from mall.models import Order
@@ -124,7 +125,7 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if request.method == "POST" and order is not None and form.is_valid():
             try:
                 dispute = dispute_open_by_agent(
-                    actor=request.user, order=order, refund=refund, reason=form.cleaned_data["reason"]
+                    actor=signed_in(request.user), order=order, refund=refund, reason=form.cleaned_data["reason"]
                 )
             except BusinessError as exc:
                 form.add_error(None, str(exc.message))
@@ -154,7 +155,7 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             _form_errors(request, form)
             return self._back(dispute)
         try:
-            dispute_add_note(dispute=dispute, actor=request.user, body=form.cleaned_data["body"])
+            dispute_add_note(dispute=dispute, actor=signed_in(request.user), body=form.cleaned_data["body"])
         except BusinessError as exc:
             messages.error(request, str(exc.message))
         else:
@@ -174,7 +175,7 @@ class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             dispute = dispute_resolve(
                 dispute=dispute,
-                actor=request.user,
+                actor=signed_in(request.user),
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
                 amount=form.cleaned_data["amount"],

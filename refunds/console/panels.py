@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mall.actors import Staff
 from refunds.models import Refund
 
 
 class ActService(Protocol):
-    def __call__(self, *, refund: Refund, actor: Any, note: str) -> Refund: ...
+    def __call__(self, *, refund: Refund, actor: Staff, note: str) -> Refund: ...
 
 
 @dataclass(frozen=True)

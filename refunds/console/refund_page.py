@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from mall.actors import signed_in
 from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from refunds.console import panels
@@ -139,7 +140,7 @@ class RefundPageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             try:
                 refund_note_add(
                     refund=refund,
-                    actor=request.user,
+                    actor=signed_in(request.user),
                     note=form.cleaned_data["note"],
                     internal=form.cleaned_data["internal"],
                 )

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mall.models import PAID_STATUSES, Order, OrderItem
+from mall.money import CENT
 from mall.sweeps import ITEM_ERRORS, KeepAlive, Planned, SweepOutcome, page_size, pages, sweep_run
 from refunds.models import Refund, RefundReason
 from refunds.services import ItemRequest, refund_create_by_system
 
 logger = logging.getLogger(__name__)
-CENT = Decimal("0.01")
 
 
 def _is_anomalous(unit_price: Decimal, catalogue_price: Decimal) -> bool:
