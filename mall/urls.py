@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
+    # The site has no pages of its own: its front door is the staff console (customers use the API).
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
 ]
 
 # A request refused before any view (body too large, too many fields) answers in the API's error shape under /api/.

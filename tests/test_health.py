@@ -57,3 +57,9 @@ def test_readyz_names_failing_storage(client: Any, settings: Any, tmp_path: Any)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["storage"]
+
+
+def test_the_site_root_leads_to_the_console(client: Any) -> None:
+    response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    assert client.get("/metrics").status_code == 200  # the exporter mounted at the root still answers
