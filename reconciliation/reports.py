@@ -23,7 +23,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from mall.money import yuan_plain
+from mall import money
 from mall.shoptime import SHOP_TZ
 from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from refunds.models import RefundState
@@ -61,7 +61,7 @@ def headers() -> list[str]:
 
 
 def yuan(amount: Decimal | None) -> str:
-    return "" if amount is None else yuan_plain(amount)
+    return "" if amount is None else money.yuan(amount)
 
 
 def china_time(moment: datetime | None) -> str:

@@ -61,7 +61,7 @@ def test_finance_sees_runs_with_their_counts(finance: Any, run: ReconciliationRu
     ]
     assert result[0].open_count == 3
     body = response.content.decode()
-    assert "¥1272.80" in body  # statement total
+    assert "¥1,272.80" in body  # statement total
     assert reverse("admin:reconciliation_run_csv", args=[run.pk]) in body
     assert reverse("admin:reconciliation_run_start") in body
     # The open count links to the run's open discrepancies.
@@ -143,7 +143,7 @@ def test_resolving_twice_is_refused_and_keeps_the_first_note(finance: Any, run: 
 def expected_report_rows(run: ReconciliationRun) -> list[list[str]]:
     missing, differs = run.refs["missing"], run.refs["differs"]  # type: ignore[attr-defined]
     return [
-        ["amount differs", differs.out_refund_no, differs.refund_no, "¥1234.50", "refunded", "¥1234.00", "refunded",
+        ["amount differs", differs.out_refund_no, differs.refund_no, "¥1,234.50", "refunded", "¥1,234.00", "refunded",
          "5030001", "2026-03-09 23:30:05", "", "", ""],
         ["missing at the channel", missing.out_refund_no, missing.refund_no, "¥40.00", "refunded", "", "", "", "", "",
          "", ""],
@@ -282,7 +282,7 @@ def test_finance_opens_a_run_and_a_discrepancy_read_only(finance: Any, run: Reco
     page = client.get(reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]))
     assert page.status_code == 200
     assert page.context["adminform"].form.fields == {}  # every field shown is read-only
-    assert "¥1272.80" in page.content.decode()
+    assert "¥1,272.80" in page.content.decode()
 
     differs = Discrepancy.objects.get(kind="amount_differs")
     page = client.get(reverse("admin:reconciliation_discrepancy_change", args=[differs.pk]))
@@ -290,4 +290,4 @@ def test_finance_opens_a_run_and_a_discrepancy_read_only(finance: Any, run: Reco
     assert page.context["adminform"].form.fields == {}
     body = page.content.decode()
     assert run.refs["differs"].refund_no in body  # type: ignore[attr-defined]
-    assert "¥1234.50" in body and "¥1234.00" in body
+    assert "¥1,234.50" in body and "¥1,234.00" in body
