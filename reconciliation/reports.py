@@ -2,8 +2,8 @@
 
 Both are streamed: rows are read in keyset pages and written as they come (the CSV straight into the response,
 the XLSX through openpyxl's write-only mode into a temporary file), so a run with a million discrepancies
-needs no million objects. Money is ¥ with two decimals (a number formatted as ¥ in XLSX), times are
-Asia/Shanghai.
+needs no million objects. Amounts are numbers a spreadsheet can add up: plain in the CSV (1234.50, the
+currency named in the column's header), numeric cells formatted as ¥ in the XLSX; times are Asia/Shanghai.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
-from mall.money import yuan_plain
+from mall import money
 from mall.shoptime import SHOP_TZ
 from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from refunds.models import RefundState
@@ -48,9 +49,9 @@ def headers() -> list[str]:
         _("Class"),
         _("Channel request number"),
         _("Our refund number"),
-        _("Our amount"),
+        _("Our amount (CNY)"),
         _("Our state"),
-        _("Channel amount"),
+        _("Channel amount (CNY)"),
         _("Channel status"),
         _("Channel refund id"),
         _("Channel time"),
@@ -61,7 +62,12 @@ def headers() -> list[str]:
 
 
 def yuan(amount: Decimal | None) -> str:
-    return "" if amount is None else yuan_plain(amount)
+    return "" if amount is None else money.yuan(amount)
+
+
+def plain_amount(amount: Decimal | None) -> str:
+    """1234.50: no currency sign and no thousands separator, so that a spreadsheet reads the cell as a number."""
+    return "" if amount is None else f"{amount:.2f}"
 
 
 def china_time(moment: datetime | None) -> str:
@@ -167,20 +173,22 @@ def report_rows(run: ReconciliationRun) -> Iterator[ReportRow]:
 
 
 def text_rows(run: ReconciliationRun) -> Iterator[list[str]]:
+    """The CSV's cells: text guarded against formulas, amounts as the plain numbers we print (a negative one
+    must stay a number, not become text)."""
     for row in report_rows(run):
         yield [
-            row.kind,
-            row.out_refund_no,
-            row.refund_no,
-            yuan(row.our_amount),
-            row.our_state,
-            yuan(row.channel_amount),
-            row.channel_status,
-            row.channel_refund_id,
+            _safe(row.kind),
+            _safe(row.out_refund_no),
+            _safe(row.refund_no),
+            plain_amount(row.our_amount),
+            _safe(row.our_state),
+            plain_amount(row.channel_amount),
+            _safe(row.channel_status),
+            _safe(row.channel_refund_id),
             china_time(row.channel_time),
-            row.resolved_by,
+            _safe(row.resolved_by),
             china_time(row.resolved_at),
-            row.resolution_note,
+            _safe(row.resolution_note),
         ]
 
 
@@ -196,10 +204,10 @@ def csv_chunks(run: ReconciliationRun) -> Iterator[str]:
     def line(cells: list[str]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([_safe(cell) for cell in cells])
+        writer.writerow(cells)
         return buffer.getvalue()
 
-    yield "\ufeff" + line(headers())
+    yield "\ufeff" + line([_safe(title) for title in headers()])
     for row in text_rows(run):
         yield line(row)
 
@@ -235,6 +243,7 @@ def write_xlsx(run: ReconciliationRun, out: IO[bytes]) -> None:
         summary.append([WriteOnlyCell(summary, value=label), cell])
 
     sheet = book.create_sheet(_("Discrepancies"))
+    sheet.freeze_panes = "A2"  # the header stays in view while finance scrolls; set before the first row is written
     for column, width in zip("ABCDEFGHIJKL", (16, 28, 24, 12, 12, 12, 12, 30, 20, 14, 20, 40), strict=True):
         sheet.column_dimensions[column].width = width
     header_cells = []
@@ -243,7 +252,9 @@ def write_xlsx(run: ReconciliationRun, out: IO[bytes]) -> None:
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
+    last_row = 1
     for row in report_rows(run):
+        last_row += 1
         sheet.append(
             [
                 _text(sheet, row.kind),
@@ -260,6 +271,8 @@ def write_xlsx(run: ReconciliationRun, out: IO[bytes]) -> None:
                 _text(sheet, row.resolution_note),
             ]
         )
+    # A write-only sheet knows no dimensions: the filter spans the header and every row written.
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header_cells))}{last_row}"
     book.save(out)
 
 

@@ -61,7 +61,7 @@ def test_finance_sees_runs_with_their_counts(finance: Any, run: ReconciliationRu
     ]
     assert result[0].open_count == 3
     body = response.content.decode()
-    assert "¥1272.80" in body  # statement total
+    assert "¥1,272.80" in body  # statement total
     assert reverse("admin:reconciliation_run_csv", args=[run.pk]) in body
     assert reverse("admin:reconciliation_run_start") in body
     # The open count links to the run's open discrepancies.
@@ -143,11 +143,11 @@ def test_resolving_twice_is_refused_and_keeps_the_first_note(finance: Any, run: 
 def expected_report_rows(run: ReconciliationRun) -> list[list[str]]:
     missing, differs = run.refs["missing"], run.refs["differs"]  # type: ignore[attr-defined]
     return [
-        ["amount differs", differs.out_refund_no, differs.refund_no, "¥1234.50", "refunded", "¥1234.00", "refunded",
+        ["amount differs", differs.out_refund_no, differs.refund_no, "1234.50", "refunded", "1234.00", "refunded",
          "5030001", "2026-03-09 23:30:05", "", "", ""],
-        ["missing at the channel", missing.out_refund_no, missing.refund_no, "¥40.00", "refunded", "", "", "", "", "",
+        ["missing at the channel", missing.out_refund_no, missing.refund_no, "40.00", "refunded", "", "", "", "", "",
          "", ""],
-        ["missing with us", "'=1+1", "", "", "", "¥8.80", "refunded", "5030001", "2026-03-09 23:30:05", "", "", ""],
+        ["missing with us", "'=1+1", "", "", "", "8.80", "refunded", "5030001", "2026-03-09 23:30:05", "", "", ""],
     ]  # fmt: skip
 
 
@@ -165,9 +165,9 @@ def test_csv_report_has_a_bom_and_exactly_the_runs_rows(finance: Any, run: Recon
         "Class",
         "Channel request number",
         "Our refund number",
-        "Our amount",
+        "Our amount (CNY)",
         "Our state",
-        "Channel amount",
+        "Channel amount (CNY)",
         "Channel status",
         "Channel refund id",
         "Channel time",
@@ -178,6 +178,14 @@ def test_csv_report_has_a_bom_and_exactly_the_runs_rows(finance: Any, run: Recon
     assert table[1:] == expected_report_rows(run)
 
 
+def test_csv_amounts_stay_numbers_even_when_negative(finance: Any, run: ReconciliationRun) -> None:
+    # A leading minus would otherwise be taken for a formula and turned into text.
+    Discrepancy.objects.filter(kind="missing_with_us").update(channel_amount=Decimal("-8.80"))
+    raw = b"".join(login(finance).get(reverse("admin:reconciliation_run_csv", args=[run.pk])).streaming_content)
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [(row[3], row[5]) for row in table[1:]] == [("1234.50", "1234.00"), ("40.00", ""), ("", "-8.80")]
+
+
 def test_csv_report_is_chinese_by_default(finance: Any, run: ReconciliationRun) -> None:
     from django.test import Client
 
@@ -185,7 +193,20 @@ def test_csv_report_is_chinese_by_default(finance: Any, run: ReconciliationRun) 
     client.force_login(finance)
     raw = b"".join(client.get(reverse("admin:reconciliation_run_csv", args=[run.pk])).streaming_content)
     header = next(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert header[:4] == ["差异类别", "渠道请求号", "我方退款单号", "我方金额"]
+    assert header == [
+        "差异类别",
+        "渠道请求号",
+        "我方退款单号",
+        "我方金额（元）",
+        "我方状态",
+        "渠道金额（元）",
+        "渠道状态",
+        "渠道退款单号",
+        "渠道时间",
+        "处理人",
+        "处理时间",
+        "处理说明",
+    ]
 
 
 def test_xlsx_report_has_a_summary_and_exactly_the_runs_rows(finance: Any, run: ReconciliationRun) -> None:
@@ -202,6 +223,10 @@ def test_xlsx_report_has_a_summary_and_exactly_the_runs_rows(finance: Any, run: 
     assert summary["missing at the channel"] == 1
     sheet = book["Discrepancies"]
     assert sheet["D2"].number_format == '"¥"#,##0.00'
+    assert [sheet[f"{column}{row}"].number_format for column in "DF" for row in (2, 3, 4)] == ['"¥"#,##0.00'] * 6
+    assert (sheet.freeze_panes, sheet.auto_filter.ref) == ("A2", "A1:L4")
+    assert all(isinstance(sheet[cell].value, float | int) for cell in ("D2", "F2", "D3", "F4"))
+    assert sheet["D1"].value == "Our amount (CNY)" and sheet["F1"].value == "Channel amount (CNY)"
     values = list(sheet.iter_rows(min_row=2, values_only=True))
     missing, differs = run.refs["missing"], run.refs["differs"]  # type: ignore[attr-defined]
     at = values[2][10]
@@ -282,7 +307,7 @@ def test_finance_opens_a_run_and_a_discrepancy_read_only(finance: Any, run: Reco
     page = client.get(reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]))
     assert page.status_code == 200
     assert page.context["adminform"].form.fields == {}  # every field shown is read-only
-    assert "¥1272.80" in page.content.decode()
+    assert "¥1,272.80" in page.content.decode()
 
     differs = Discrepancy.objects.get(kind="amount_differs")
     page = client.get(reverse("admin:reconciliation_discrepancy_change", args=[differs.pk]))
@@ -290,4 +315,4 @@ def test_finance_opens_a_run_and_a_discrepancy_read_only(finance: Any, run: Reco
     assert page.context["adminform"].form.fields == {}
     body = page.content.decode()
     assert run.refs["differs"].refund_no in body  # type: ignore[attr-defined]
-    assert "¥1234.50" in body and "¥1234.00" in body
+    assert "¥1,234.50" in body and "¥1,234.00" in body
