@@ -93,12 +93,15 @@ def test_auto_approval_happens_at_its_time(settings: Any, clock: Any) -> None:
     settings.JOBS_IN_PROCESS = True
     customer = UserFactory()
     refund = quality_claim(customer, paid_order(customer, [(product("50.00"), "1")], status="delivered"))
-    runner = PeriodicRunner([periodic_jobs()["refunds.auto_approval"]], now=T0)
 
-    clock.move_to(refund.due_at)
-    assert runner.run_due(now=refund.due_at) == ["refunds.auto_approval"]
+    due = T0 + timedelta(hours=2)  # REFUND_AUTO_APPROVE_HOURS; 04:00 UTC, an auto-approval minute
+    assert refund.due_at == due
+    runner = PeriodicRunner([periodic_jobs()["refunds.auto_approval"]], now=due - timedelta(minutes=4))
+    assert runner.run_due(now=due - timedelta(seconds=1)) == []
+    clock.move_to(due)
+    assert runner.run_due(now=due) == ["refunds.auto_approval"]
 
     refund.refresh_from_db()
     # Approved, then straight to the channel (nothing to send back).
     assert refund.state == RefundState.REFUNDING
-    assert runner.due_at == {"refunds.auto_approval": refund.due_at + timedelta(minutes=5)}
+    assert runner.due_at == {"refunds.auto_approval": due + timedelta(minutes=5)}
