@@ -634,6 +634,20 @@ def management_commands() -> set[str]:
     return set(listed.stdout.split())
 
 
+def test_procfile_dev_names_real_commands_listening_on_the_loopback_only(management_commands: set[str]) -> None:
+    commands = {process: shlex.split(command)[2:] for process, command in procfile_lines("Procfile.dev")}
+    assert {process: arguments[:2] for process, arguments in commands.items()} == {
+        "web": ["manage.py", "runserver"],
+        "channels": ["manage.py", "channel_simulator"],
+        "carriers": ["manage.py", "carrier_simulator"],
+        "scheduler": ["manage.py", "run_periodic"],
+    }
+    assert {arguments[1] for arguments in commands.values()} <= management_commands
+    # A developer's machine: debug pages are for its own browser, not its network.
+    assert commands["web"][2:] == ["127.0.0.1:${PORT:-8000}"]
+    assert all("--host" not in arguments for arguments in commands.values())  # the simulators' default: 127.0.0.1
+
+
 def test_every_unit_names_a_real_command_of_this_project(management_commands: set[str]) -> None:
     from django.conf import settings
     from django.utils.module_loading import import_string
