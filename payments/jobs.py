@@ -73,11 +73,6 @@ def refund_notify_customer(refund_id: int) -> dict[str, str]:
     return notifications.refund_notify_customer(refund_id=refund_id)
 
 
-def refund_issue_voucher(refund_id: int) -> str:
-    voucher = vouchers.refund_issue_voucher(refund_id=refund_id)
-    return (voucher.file.name or "") if voucher else "not refunded"
-
-
 def sweep_refunding(dry_run: bool = False) -> list[int]:
     """Hand out again every refund in `refunding` untouched for a while: lost jobs, and PROCESSING answers
     that need a query."""
