@@ -311,7 +311,12 @@ def test_supervisor_overturns_a_rejection_from_the_refund_page(agent: Any, super
     assert "overturn" not in buttons(page(login(finance), refund))
     client = login(supervisor)
     assert "overturn" in buttons(page(client, refund))
-    act(client, refund, "overturn", note="")  # a reason is required
+    response = act(client, refund, "overturn", note="  ")  # a reason is required: said at the field
+    assert response.status_code == 400
+    assert (
+        '<ul class="errorlist" id="id_overturn_note_error"><li>A reason is required to overturn a decision.</li></ul>'
+        in response.content.decode()
+    )
     assert reload(refund).state == "rejected"
     act(client, refund, "overturn", note="the customer sent a video of the mould")
     refund = reload(refund)
