@@ -39,6 +39,7 @@ _WORK_REFUNDS = [
     "refunds.create_staff_refund",
     "refunds.confirm_return",
     "refunds.work_dispute",
+    "refunds.view_rejectionreason",  # the preset reasons agents choose from; supervisors keep the list
 ]
 # Login lockouts (django-axes): seeing the attempts, and deleting them to unlock someone before the cool-off ends.
 _UNLOCK_LOGINS = ["axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accessfailurelog"]
@@ -49,6 +50,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_WORK_REFUNDS,
         "refunds.approve_large_refund",
         "refunds.override_refund",
+        "refunds.add_rejectionreason",
+        "refunds.change_rejectionreason",
         *_UNLOCK_LOGINS,
     ],
     FINANCE: [*_VIEW_SHOP, *_VIEW_REFUNDS, *_VIEW_DISPUTES],

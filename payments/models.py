@@ -16,13 +16,20 @@ class AttemptOutcome(models.TextChoices):
     TEMPORARY_ERROR = "temporary_error", _("temporary error")
     REJECTED = "rejected", _("rejected by the channel")
     CLOSED = "closed", _("closed by the channel")
+    FAILED = "failed", _("failed at the channel")
+
+
+class AttemptOperation(models.TextChoices):
+    REFUND = "refund", _("refund request")
+    QUERY = "query", _("status query")
+    NOTIFICATION = "notification", _("channel notification")
 
 
 class ChannelAttempt(models.Model):
     """One call to a channel about a refund: a refund request or a query."""
 
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("refund"))
-    operation = models.CharField(_("operation"), max_length=16)  # refund | query | notification
+    operation = models.CharField(_("operation"), max_length=16, choices=AttemptOperation.choices)
     outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     message = models.CharField(_("message"), max_length=255, blank=True)

@@ -1,4 +1,5 @@
-"""The customer-service console, composed from its parts in ``refunds/console/`` and registered with the admin site.
+"""The customer-service console, composed from its parts in ``refunds/console/`` and registered with the admin site:
+the refunds, the disputes and the preset rejection reasons supervisors keep.
 
 Nobody edits a refund row here. Every change is a button or a bulk action that posts to a view which checks
 the user's permission and the refund's state and calls a service (``refunds.services`` / ``refunds.flow``),
@@ -17,7 +18,9 @@ from refunds.console.compensation import RefundCompensationAdmin
 from refunds.console.disputes import DisputeAdmin
 from refunds.console.queue import COUNT_CAP, CappedCountPaginator, RefundQueueAdmin
 from refunds.console.refund_page import RefundPageAdmin
+from refunds.console.rejection_reasons import RejectionReasonAdmin
 from refunds.models import Dispute, Refund
+from refunds.rejections import RejectionReason
 
 
 @admin.register(Refund)
@@ -35,5 +38,6 @@ class RefundAdmin(RefundPageAdmin, RefundActionsAdmin, RefundCompensationAdmin, 
 
 
 admin.site.register(Dispute, DisputeAdmin)
+admin.site.register(RejectionReason, RejectionReasonAdmin)
 
 __all__ = ["COUNT_CAP", "CappedCountPaginator", "DisputeAdmin", "RefundAdmin", "allowed_acts", "approve_blocker"]

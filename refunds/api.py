@@ -108,7 +108,7 @@ class ApplicationThrottle(ScopedRateThrottle):
 def refunds_for_customer(customer: Any) -> QuerySet[Refund]:
     return (
         Refund.objects.filter(customer=customer)
-        .select_related("order", "return_shipment")
+        .select_related("order", "return_shipment", "rejection_reason")
         .prefetch_related(
             "items__order_item",
             "evidence",

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from mall.models import Channel, Order, OrderItem
+from refunds.rejections import RejectionReason
 
 ZERO = Decimal("0.00")
 
@@ -119,6 +120,16 @@ class Refund(FSMModelMixin, models.Model):
         verbose_name=_("reviewed by"),
     )
     decision_note = models.CharField(_("decision note"), max_length=255, blank=True)
+    # Of a rejection: the preset reason (its label is rendered in the reader's language), with ``decision_note``
+    # holding the reviewer's own words.
+    rejection_reason = models.ForeignKey(
+        RejectionReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("rejection reason"),
+    )
     due_at = models.DateTimeField(_("review due"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     escalation_reason = models.CharField(_("escalation reason"), max_length=255, blank=True)

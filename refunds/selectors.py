@@ -1,4 +1,4 @@
-"""Reads on refunds shared by the console (queue, dashboard) and the compensation caps.
+"""Reads on refunds shared by the console (queue, review order, refund page, dashboard) and the compensation caps.
 
 Every figure is a bounded number of queries that hit an index, whatever the size of the table. Days are
 Asia/Shanghai days: the shop's business day.
@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from mall.actors import Staff
+from mall.models import Order
 from mall.money import ZERO
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
 from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
@@ -30,6 +32,72 @@ OPEN_STATES = (
     RefundState.REFUNDING,
 )
 CHART_DAYS = 14
+# The work queue's order (most urgent first): the console's queue and "approve / reject and next" both use it.
+QUEUE_ORDER = ("queue_rank", "due_at", "id")
+
+
+def review_queue(user: Any) -> QuerySet[Refund]:
+    """The refunds waiting for ``user``'s decision, in the queue's order: waiting for review, and ones they may
+    approve, not only reject (above the cap only for supervisors; never a refund they created themselves)."""
+    if not user.has_perm("refunds.approve_refund"):
+        return Refund.objects.none()
+    waiting = Refund.objects.filter(state=RefundState.PENDING_REVIEW).exclude(created_by_id=user.pk)
+    if not user.has_perm("refunds.approve_large_refund"):
+        waiting = waiting.filter(requires_supervisor=False)
+    return waiting.order_by(*QUEUE_ORDER)
+
+
+def next_for_review(user: Any, *, after: Refund | None = None) -> Refund | None:
+    """The refund ``user`` decides next: the first in the queue's order after ``after`` (the one just decided or
+    skipped), else the first from the top that is not ``after``. One index range scan (``refund_queue``)."""
+    waiting = review_queue(user)
+    if after is None:
+        return waiting.first()
+    waiting = waiting.exclude(pk=after.pk)
+    # Every refund waiting for review has queue_rank 0: the order is (due_at, id), NULL deadlines first.
+    if after.due_at is None:
+        later = Q(due_at__isnull=False) | Q(due_at__isnull=True, pk__gt=after.pk)
+    else:
+        later = Q(due_at__gt=after.due_at) | Q(due_at=after.due_at, pk__gt=after.pk)
+    return waiting.filter(later).first() or waiting.first()
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    orders: int  # paid orders
+    refunds: int  # refund requests, except those the customer withdrew
+    orders_with_refund: int
+    refunded: int
+    refunded_amount: Decimal
+
+    @property
+    def refund_rate(self) -> Decimal | None:
+        """Paid orders with a refund request, in percent; None without paid orders."""
+        if not self.orders:
+            return None
+        return (Decimal(self.orders_with_refund) * 100 / Decimal(self.orders)).quantize(Decimal("0.1"))
+
+
+def customer_history(customer_id: int) -> CustomerHistory:
+    """What a reviewer weighs about the customer: two queries on the customer's indexes, whatever their history."""
+    orders = Order.objects.filter(customer_id=customer_id, payment__isnull=False).count()
+    refunds = (
+        Refund.objects.filter(customer_id=customer_id)
+        .exclude(state=RefundState.CANCELLED)
+        .aggregate(
+            n=Count("id"),
+            orders=Count("order_id", distinct=True),
+            refunded=Count("id", filter=Q(state=RefundState.REFUNDED)),
+            amount=Sum("amount", filter=Q(state=RefundState.REFUNDED)),
+        )
+    )
+    return CustomerHistory(
+        orders=orders,
+        refunds=refunds["n"],
+        orders_with_refund=refunds["orders"],
+        refunded=refunds["refunded"],
+        refunded_amount=refunds["amount"] or ZERO,
+    )
 
 
 def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:

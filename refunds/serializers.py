@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from mall.money import CENT
 from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind, RefundReason, RefundState
+from refunds.rejections import refund_rejection_text, timeline_notes
 from refunds.services import ItemRequest
 
 
@@ -106,6 +107,7 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
     timeline = serializers.SerializerMethodField()
     evidence = serializers.SerializerMethodField()
     return_shipment = serializers.SerializerMethodField()
+    rejection = serializers.SerializerMethodField()
 
     class Meta:
         model = Refund
@@ -129,6 +131,7 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
             "timeline",
             "evidence",
             "return_shipment",
+            "rejection",
         ]
         read_only_fields = fields
 
@@ -136,7 +139,35 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
     def get_timeline(self, refund: Refund) -> list[dict[str, Any]]:
         # Events are prefetched (customer-visible only) by the selector.
         events = [event for event in refund.events.all() if not event.internal]
-        return TimelineEntrySerializer(events, many=True).data  # type: ignore[return-value]
+        entries: list[dict[str, Any]] = TimelineEntrySerializer(events, many=True).data  # type: ignore[assignment]
+        # A rejection's note reads as its preset reason in the reader's language, then the reviewer's words.
+        for entry, note in zip(entries, timeline_notes(refund, events), strict=True):
+            entry["note"] = note
+        return entries
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "Why the refund stands rejected (null unless its state is rejected).",
+            "properties": {
+                "reason": {"type": "string", "nullable": True, "description": "The preset reason's code."},
+                "reason_display": {"type": "string", "description": "Its label in the reader's language."},
+                "note": {"type": "string", "description": "The reviewer's own words."},
+                "text": {"type": "string", "description": "The reason and the words, as one sentence."},
+            },
+        }
+    )
+    def get_rejection(self, refund: Refund) -> dict[str, Any] | None:
+        if refund.state != RefundState.REJECTED:
+            return None
+        reason = refund.rejection_reason
+        return {
+            "reason": reason.code if reason is not None else None,
+            "reason_display": reason.label() if reason is not None else "",
+            "note": refund.decision_note,
+            "text": refund_rejection_text(refund),
+        }
 
     @extend_schema_field(
         {

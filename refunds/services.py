@@ -30,6 +30,7 @@ from refunds.creation import (
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event, refund_transition
 from refunds.models import Refund, RefundState
+from refunds.rejections import RejectionReason
 from refunds.routing import Route, route_after_approval
 
 # --- review --------------------------------------------------------------------------------------------------
@@ -65,14 +66,26 @@ def refund_approve(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
 
 
 @transaction.atomic
-def refund_reject(*, refund: Refund, actor: Staff, note: str) -> Refund:
-    if not note.strip():
+def refund_reject(*, refund: Refund, actor: Staff, note: str = "", reason: RejectionReason | None = None) -> Refund:
+    """Reject with a preset ``reason`` (the console always names one) and the reviewer's own words in ``note``;
+    without a preset reason the words are the reason and are required. The refund keeps both: the customer reads
+    the reason's label in their own language."""
+    note = note.strip()
+    if reason is None and not note:
         raise InvalidRefundRequest(_("A reason is required to reject."), field="note")
+    if reason is not None and not reason.active:
+        raise InvalidRefundRequest(_("This reason is no longer offered: choose another."), field="reason")
+    if reason is not None and reason.needs_note and not note:
+        raise InvalidRefundRequest(_("This reason needs a few words of your own."), field="note")
+    if len(note) > 255:
+        raise InvalidRefundRequest(_("At most %(limit)d characters.") % {"limit": 255}, field="note")
     refund = lock_refund(refund.pk)
     if not actor.has_perm("refunds.approve_refund"):
         raise ReviewForbidden()
     refund.reviewed_by_id = actor.pk
-    refund.decision_note = note[:255]
+    refund.decision_note = note
+    refund.rejection_reason = reason
+    # The timeline keeps the reviewer's words; the reason's label is added when read, in the reader's language.
     refund_transition(refund=refund, action=refund.reject, actor=actor, note=note)
     claims_release(refund=refund)
     return refund

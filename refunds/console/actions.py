@@ -10,12 +10,14 @@ row locks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -31,9 +33,10 @@ from django_fsm import FSMField, get_available_FIELD_transitions
 from mall.exceptions import BusinessError
 from refunds import flow, services
 from refunds.console import panels
-from refunds.console.forms import ApproveForm, RejectForm
+from refunds.console.forms import ActForm, ApproveForm, OverturnForm, RejectForm
 from refunds.console.panels import ActService
 from refunds.models import Refund
+from refunds.selectors import next_for_review
 
 BULK_LIMIT = 100
 
@@ -46,12 +49,25 @@ class Act:
     perm: str
     service: ActService  # unless an app registers its own (``panels.register_act_service``)
     danger: bool = False
-    needs_reason: bool = False
+    form: type[ActForm] = ApproveForm
+    # The label of the button that acts and then opens the next refund waiting for the same person.
+    and_next: Promise | None = None
+
+    def make_form(self, data: Any = None) -> ActForm:
+        """The button's form (field ids of their own: the page holds several forms)."""
+        return self.form(data, auto_id=f"id_{self.name}_%s")
 
 
 # In the order the buttons are shown.
 ACTS = (
-    Act("approve", "approve", _("Approve"), "refunds.approve_refund", services.refund_approve),
+    Act(
+        "approve",
+        "approve",
+        _("Approve"),
+        "refunds.approve_refund",
+        services.refund_approve,
+        and_next=_("Approve and next"),
+    ),
     Act(
         "reject",
         "reject",
@@ -59,7 +75,8 @@ ACTS = (
         "refunds.approve_refund",
         services.refund_reject,
         danger=True,
-        needs_reason=True,
+        form=RejectForm,
+        and_next=_("Reject and next"),
     ),
     Act("retry", "retry", _("Send to the channel again"), "refunds.approve_refund", flow.refund_retry),
     Act(
@@ -69,7 +86,7 @@ ACTS = (
         "refunds.override_refund",
         services.refund_overturn,
         danger=True,
-        needs_reason=True,
+        form=OverturnForm,
     ),
     Act("receive", "return_received", _("Goods received"), "refunds.confirm_return", flow.refund_return_receive),
     Act(
@@ -81,6 +98,7 @@ ACTS = (
     ),
 )
 ACTS_BY_NAME = {act.name: act for act in ACTS}
+AND_NEXT = "and_next"  # the name of the "… and next" submit buttons
 
 
 def available_transitions(refund: Refund) -> frozenset[str]:
@@ -106,9 +124,14 @@ def allowed_acts(refund: Refund, user: Any) -> list[Act]:
     return acts
 
 
-def run_act(act: Act, *, refund: Refund, user: Any, note: str) -> Refund:
+def run_act(act: Act, *, refund: Refund, user: Any, form: ActForm) -> Refund:
     service = panels.act_service(act.name) or act.service
-    return service(refund=refund, actor=user, note=note)
+    return service(refund=refund, actor=user, **form.service_kwargs())
+
+
+def log_message(act: str, state: str) -> str:
+    """The admin history's record of an act, as data: the history page draws it in its reader's language."""
+    return json.dumps([{"refund_act": {"act": act, "state": state}}])
 
 
 class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -126,8 +149,29 @@ class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("refunds.approve_refund"))
 
-    def _back(self, refund: Refund) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:refunds_refund_change", args=[refund.pk]))
+    def render_refund_page(
+        self, request: HttpRequest, refund: Refund, *, bound: Mapping[str, ActForm], status: int
+    ) -> HttpResponse:
+        """The refund page with a button's form as posted (its errors at its fields); drawn by the page's admin."""
+        raise NotImplementedError
+
+    def _with_filters(self, request: HttpRequest, url: str) -> str:
+        """``url`` carrying the queue's filters the person came from, so "back to the queue" returns to them."""
+        context: dict[str, Any] = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return str(add_preserved_filters(context, url))
+
+    def _back(self, request: HttpRequest, refund: Refund) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            self._with_filters(request, reverse("admin:refunds_refund_change", args=[refund.pk]))
+        )
+
+    def _next(self, request: HttpRequest, refund: Refund) -> HttpResponseRedirect:
+        """The next refund waiting for this person in the queue's order, or the queue when none is left."""
+        following = next_for_review(request.user, after=refund)
+        if following is not None:
+            return self._back(request, following)
+        messages.info(request, gettext("No other refund is waiting for your decision."))
+        return HttpResponseRedirect(self._with_filters(request, reverse("admin:refunds_refund_changelist")))
 
     def act_view(self, request: HttpRequest, object_id: int, act: str) -> HttpResponse:
         return require_POST(self._act)(request, object_id, act)
@@ -137,26 +181,29 @@ class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         action = ACTS_BY_NAME.get(act)
         if action is None or action not in allowed_acts(refund, request.user):
             raise PermissionDenied
-        form = (RejectForm if action.needs_reason else ApproveForm)(request.POST)
+        form = action.make_form(request.POST)
         if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, str(error))
-            return self._back(refund)
+            return self.render_refund_page(request, refund, bound={action.name: form}, status=400)
         try:
-            refund = run_act(action, refund=refund, user=request.user, note=form.cleaned_data["note"])
+            refund = run_act(action, refund=refund, user=request.user, form=form)
         except BusinessError as exc:
+            if exc.field in form.fields:
+                # The form shown again as it was posted, the service's objection at the field it names.
+                form.add_error(exc.field, str(exc.message))
+                return self.render_refund_page(request, refund, bound={action.name: form}, status=exc.http_status)
             messages.error(request, str(exc.message))
-            return self._back(refund)
-        self.log_change(request, refund, f"{act}: {refund.state}")
+            return self._back(request, refund)
+        self.log_change(request, refund, log_message(act, refund.state))
         messages.success(
             request,
             gettext("%(action)s: refund %(no)s is now “%(state)s”.")
             % {"action": action.label, "no": refund.refund_no, "state": refund.get_state_display()},
         )
-        return self._back(refund)
+        if action.and_next is not None and AND_NEXT in request.POST:
+            return self._next(request, refund)
+        return self._back(request, refund)
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[Refund], act: str, note: str) -> None:
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Refund], act: str, form: ActForm) -> None:
         refunds: Sequence[Refund] = list(queryset.order_by("id")[: BULK_LIMIT + 1])
         if len(refunds) > BULK_LIMIT:
             messages.error(request, gettext("Choose at most %(n)d refunds at a time.") % {"n": BULK_LIMIT})
@@ -169,22 +216,24 @@ class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 messages.error(request, f"{refund.refund_no}: {reason}")
                 continue
             try:
-                done = run_act(action, refund=refund, user=request.user, note=note)
+                done = run_act(action, refund=refund, user=request.user, form=form)
             except BusinessError as exc:
                 messages.error(request, f"{refund.refund_no}: {exc.message}")
                 continue
-            self.log_change(request, done, f"{act}: {done.state}")
+            self.log_change(request, done, log_message(act, done.state))
             messages.success(request, f"{done.refund_no}: {done.get_state_display()}")
 
     @admin.action(description=_("Approve the selected refunds"), permissions=["approve"])
     def bulk_approve(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
-        self._bulk(request, queryset, "approve", "")
+        form = ApproveForm({})
+        form.is_valid()
+        self._bulk(request, queryset, "approve", form)
 
     @admin.action(description=_("Reject the selected refunds…"), permissions=["approve"])
     def bulk_reject(self, request: HttpRequest, queryset: QuerySet[Refund]) -> HttpResponse | None:
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            self._bulk(request, queryset, "reject", form.cleaned_data["note"])
+            self._bulk(request, queryset, "reject", form)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -196,4 +245,6 @@ class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "select_across": request.POST.get("select_across", "0"),
             "action": "bulk_reject",
         }
-        return TemplateResponse(request, "admin/refunds/refund/bulk_reject.html", context)
+        return TemplateResponse(
+            request, "admin/refunds/refund/bulk_reject.html", context, status=400 if form.is_bound else 200
+        )

@@ -10,18 +10,79 @@ from django.utils.translation import gettext_lazy as _
 from mall.models import Order
 from mall.money import CENT, yuan
 from refunds.models import DisputeOutcome
+from refunds.rejections import RejectionReason
 
 
-class ApproveForm(forms.Form):
+class ActForm(forms.Form):
+    """The fields a refund page button posts; ``service_kwargs`` are what its service is called with."""
+
     note = forms.CharField(label=_("Note (optional)"), max_length=255, required=False)
 
+    def service_kwargs(self) -> dict[str, Any]:
+        return {"note": self.cleaned_data["note"]}
 
-class RejectForm(forms.Form):
+
+class ApproveForm(ActForm):
+    pass
+
+
+class ReasonChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        assert isinstance(obj, RejectionReason)
+        return obj.label()  # in the reader's language, when the form is drawn
+
+
+class RejectForm(ActForm):
+    """A preset reason (required; the list supervisors keep) and, optionally, the reviewer's own words."""
+
+    reason = ReasonChoiceField(
+        label=_("Rejection reason"),
+        queryset=RejectionReason.objects.filter(active=True),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={
+            "required": _("Choose a reason for rejecting."),
+            "invalid_choice": _("This reason is no longer offered: choose another."),
+        },
+    )
     note = forms.CharField(
-        label=_("Reason for rejecting"),
+        label=_("In your own words (shown to the customer)"),
         max_length=255,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        error_messages={"required": _("A reason is required to reject.")},
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "cols": 40,
+                "placeholder": _("In your own words (optional, shown to the customer)"),
+                "aria-label": _("In your own words (shown to the customer)"),
+            }
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        reason = data.get("reason")
+        if reason is not None and reason.needs_note and not data.get("note", "").strip():
+            self.add_error("note", _("This reason needs a few words of your own."))
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {"note": self.cleaned_data["note"], "reason": self.cleaned_data["reason"]}
+
+
+class OverturnForm(ActForm):
+    note = forms.CharField(
+        label=_("Why the rejection is overturned"),
+        max_length=255,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 1,
+                "cols": 36,
+                "placeholder": _("Why the rejection is overturned (required)"),
+                "aria-label": _("Why the rejection is overturned"),
+            }
+        ),
+        error_messages={"required": _("A reason is required to overturn a decision.")},
     )
 
 

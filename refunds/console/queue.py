@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from mall.models import Channel, Order
 from mall.shoptime import SHOP_TZ
 from refunds.models import Refund, RefundReason, RefundSource, RefundState
+from refunds.selectors import QUEUE_ORDER
 from refunds.templatetags.refund_console import yuan
 
 S = RefundState
@@ -90,7 +91,7 @@ class RefundQueueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # sorts the whole join (17 s at a million refunds). The page is read from the refund table alone, on its
     # urgency index, and its 50 orders and customers come in two primary-key lookups (``get_queryset``).
     list_select_related = False
-    ordering = ["queue_rank", "due_at", "id"]
+    ordering = list(QUEUE_ORDER)  # the order "approve / reject and next" follows too
     sortable_by = ["refund_and_order", "age_and_due"]
     search_fields = ["refund_no"]  # replaced by get_search_results; kept so the search box shows
     search_help_text = _("Exact refund number or order number, or the start of a customer's username.")

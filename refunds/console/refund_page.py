@@ -1,62 +1,86 @@
-"""The refund page: everything about one refund on one screen (the money, the review, items, evidence photos,
-shipments, the timeline, disputes and the order's other refunds), the panels other apps register, the buttons the
-refund's state and the user allow, notes and the evidence photos themselves. Nobody edits a refund row here."""
+"""The refund page: a decision view. First what the decision needs (the amount, the items with the customer's
+photos and words, the customer's history, the order and its shipment, the timeline), then the buttons the refund's
+state and the user allow, then the records (the panels other apps register, the details, notes, disputes and the
+order's other refunds). Nobody edits a refund row here; the page reads in a fixed number of queries."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from mall.actors import signed_in
 from mall.admin_base import object_pk
 from mall.exceptions import BusinessError
 from refunds.console import panels
-from refunds.console.actions import allowed_acts, approve_blocker
-from refunds.console.forms import ApproveForm, DisputeOpenForm, NoteForm, RejectForm
-from refunds.models import Refund, RefundEvidence, RefundState
+from refunds.console.actions import ACTS_BY_NAME, Act, allowed_acts, approve_blocker
+from refunds.console.forms import ActForm, DisputeOpenForm, NoteForm
+from refunds.models import Refund, RefundEvent, RefundEvidence, RefundItem, RefundState
 from refunds.notes import refund_note_add
-from refunds.templatetags.refund_console import shop_time, yuan
+from refunds.rejections import refund_rejection_text, timeline_notes
+from refunds.selectors import customer_history, next_for_review
+
+
+def refund_for_page(pk: Any) -> Refund | None:
+    """The refund with everything the page shows of it, in one query per kind of record."""
+    return (
+        Refund.objects.select_related(
+            "order__payment",
+            "order__shipment",
+            "customer",
+            "created_by",
+            "reviewed_by",
+            "rejection_reason",
+            "return_shipment",
+        )
+        .prefetch_related(
+            Prefetch("items", queryset=RefundItem.objects.select_related("order_item")),
+            Prefetch("events", queryset=RefundEvent.objects.select_related("actor")),
+            "evidence",
+            "disputes",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def act_forms(refund: Refund, user: Any, bound: Mapping[str, ActForm]) -> list[tuple[Act, ActForm]]:
+    """Each button the user may press, with its form: as it was posted when it came back with errors."""
+    return [(act, bound.get(act.name) or act.make_form()) for act in allowed_acts(refund, user)]
+
+
+def log_entry_text(change_message: str) -> str | None:
+    """An act recorded in the admin history (``refunds.console.actions.log_message``, or the older plain form
+    "approve: refunding"), in the reader's language; None for any other entry."""
+    if change_message == "compensation":  # ``refunds.console.compensation`` records a refund it created so
+        return gettext("Compensation refund created")
+    act = state = None
+    try:
+        data = json.loads(change_message)
+        act, state = data[0]["refund_act"]["act"], data[0]["refund_act"]["state"]
+    except (ValueError, TypeError, KeyError, IndexError):
+        act, _sep, state = change_message.partition(": ")
+    if act not in ACTS_BY_NAME or state not in RefundState.values:
+        return None
+    return gettext("%(action)s → %(state)s") % {
+        "action": ACTS_BY_NAME[act].label,
+        "state": RefundState(state).label,
+    }
 
 
 class RefundPageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     change_form_template = "admin/refunds/refund/change_form.html"
-    fieldsets = [
-        (None, {"fields": [("refund_no", "state"), ("order", "customer"), ("reason", "kind", "source")]}),
-        (
-            _("Money"),
-            {"fields": [("amount_yuan", "shipping_fee_yuan", "channel"), ("out_refund_no", "channel_refund_id")]},
-        ),
-        (
-            _("Review"),
-            {
-                "fields": [
-                    ("due_at_local", "requires_supervisor"),
-                    ("created_by", "reviewed_by"),
-                    "decision_note",
-                    ("escalated_at_local", "escalation_reason"),
-                    "description",
-                ]
-            },
-        ),
-        (_("Times"), {"fields": [("created_at_local", "state_changed_at_local", "refunded_at_local")]}),
-    ]
-    readonly_fields = [
-        "amount_yuan",
-        "shipping_fee_yuan",
-        "due_at_local",
-        "escalated_at_local",
-        "created_at_local",
-        "state_changed_at_local",
-        "refunded_at_local",
-    ]
+    object_history_template = "admin/refunds/refund/object_history.html"
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -66,67 +90,70 @@ class RefundPageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             *super().get_urls(),
         ]
 
-    @admin.display(description=_("amount"))
-    def amount_yuan(self, obj: Refund) -> str:
-        return yuan(obj.amount)
-
-    @admin.display(description=_("of which shipping fee"))
-    def shipping_fee_yuan(self, obj: Refund) -> str:
-        return yuan(obj.shipping_fee_amount)
-
-    @admin.display(description=_("review due"))
-    def due_at_local(self, obj: Refund) -> str:
-        return shop_time(obj.due_at)
-
-    @admin.display(description=_("escalated at"))
-    def escalated_at_local(self, obj: Refund) -> str:
-        return shop_time(obj.escalated_at)
-
-    @admin.display(description=_("created at"))
-    def created_at_local(self, obj: Refund) -> str:
-        return shop_time(obj.created_at)
-
-    @admin.display(description=_("state changed at"))
-    def state_changed_at_local(self, obj: Refund) -> str:
-        return shop_time(obj.state_changed_at)
-
-    @admin.display(description=_("refunded at"))
-    def refunded_at_local(self, obj: Refund) -> str:
-        return shop_time(obj.refunded_at)
-
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        pk = object_pk(Refund, object_id)
-        refund = (
-            Refund.objects.select_related("order__payment", "order__shipment", "customer", "created_by")
-            .prefetch_related("items__order_item", "evidence", "events__actor", "disputes")
-            .filter(pk=pk)
-            .first()
-            if pk is not None
-            else None
-        )
-        context = dict(extra_context or {})
-        if refund is not None and self.has_view_permission(request, refund):
-            user = request.user
-            context.update(
-                refund=refund,
-                acts=allowed_acts(refund, user),
-                approve_blocker=approve_blocker(refund, user)
-                if refund.state == RefundState.PENDING_REVIEW and user.has_perm("refunds.approve_refund")
-                else None,
-                approve_form=ApproveForm(),
-                reject_form=RejectForm(),
-                note_form=NoteForm() if user.has_perm("refunds.approve_refund") else None,
-                dispute_form=DisputeOpenForm() if user.has_perm("refunds.work_dispute") else None,
-                can_compensate=user.has_perm("refunds.create_staff_refund"),
-                return_shipment=getattr(refund, "return_shipment", None),
-                linked_refunds=list(
-                    Refund.objects.filter(order_id=refund.order_id).exclude(pk=refund.pk).order_by("created_at")
-                ),
-                panels=panels.load_panels(refund=refund),
-            )
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        """The decision view; Django's own view answers the rest (an unknown id, no permission, a POST)."""
+        if request.method in ("GET", "HEAD"):
+            pk = object_pk(Refund, object_id)
+            refund = refund_for_page(pk) if pk is not None else None
+            if refund is not None and self.has_view_permission(request, refund):
+                return self._page(request, refund, bound={}, status=200)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_refund_page(
+        self, request: HttpRequest, refund: Refund, *, bound: Mapping[str, ActForm], status: int
+    ) -> HttpResponse:
+        loaded = refund_for_page(refund.pk)
+        assert loaded is not None
+        return self._page(request, loaded, bound=bound, status=status)
+
+    def _page(self, request: HttpRequest, refund: Refund, *, bound: Mapping[str, ActForm], status: int) -> HttpResponse:
+        user = request.user
+        reviewer = user.has_perm("refunds.approve_refund")
+        events = list(refund.events.all())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "original": refund,
+            "has_view_permission": True,
+            "title": gettext("Refund %(no)s") % {"no": refund.refund_no},
+            "preserved_filters": self.get_preserved_filters(request),
+            "refund": refund,
+            "photos": list(refund.evidence.all()),
+            "history": customer_history(refund.customer_id),
+            "timeline": list(zip(events, timeline_notes(refund, events), strict=True))[::-1],
+            "rejection": refund_rejection_text(refund),
+            "acts": act_forms(refund, user, bound),
+            "approve_blocker": approve_blocker(refund, user)
+            if refund.state == RefundState.PENDING_REVIEW and reviewer
+            else None,
+            "next_refund": next_for_review(user, after=refund if refund.state == RefundState.PENDING_REVIEW else None)
+            if reviewer
+            else None,
+            "note_form": NoteForm() if reviewer else None,
+            "dispute_form": DisputeOpenForm() if user.has_perm("refunds.work_dispute") else None,
+            "can_compensate": user.has_perm("refunds.create_staff_refund"),
+            "linked_refunds": list(
+                Refund.objects.filter(order_id=refund.order_id).exclude(pk=refund.pk).order_by("created_at")
+            ),
+            "panels": panels.load_panels(refund=refund),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.change_form_template, context, status=status)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data:
+            # Each entry with its text in the reader's language (the admin's own, or the refund act's).
+            response.context_data["entries"] = [
+                (entry, log_entry_text(entry.change_message) or entry.get_change_message())
+                for entry in response.context_data.get("action_list", [])
+            ]
+        return response
 
     def note_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return require_POST(self._note)(request, object_id)

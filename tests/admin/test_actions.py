@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 
 from refunds import services
 from refunds.models import Refund, RefundEvent
+from refunds.rejections import RejectionReason
 from tests.admin.conftest import (
     awaiting_return_refund,
     delivered_order,
@@ -37,8 +38,13 @@ def buttons(html: str) -> list[str]:
     return re.findall(r'<form method="post" action="/admin/refunds/refund/\d+/act/(\w+)/"', html)
 
 
-def act(client: Any, refund: Refund, name: str, note: str = "") -> Any:
-    return client.post(f"/admin/refunds/refund/{refund.pk}/act/{name}/", {"note": note})
+def act(client: Any, refund: Refund, name: str, note: str = "", **fields: Any) -> Any:
+    return client.post(f"/admin/refunds/refund/{refund.pk}/act/{name}/", {"note": note, **fields})
+
+
+def reason_pk(code: str) -> int:
+    """A preset rejection reason (seeded by the migrations) by its code."""
+    return int(RejectionReason.objects.get(code=code).pk)
 
 
 def texts(response: Any) -> list[str]:
@@ -93,15 +99,25 @@ def test_agent_approves_through_the_service(agent: Any) -> None:
     assert texts(response) == [f"Approve: refund {refund.refund_no} is now “refunding”."]
 
 
-def test_reject_needs_a_reason(agent: Any) -> None:
+def test_reject_needs_a_preset_reason(agent: Any) -> None:
     refund = pending_refund()
     before = snapshot(refund)
-    response = act(login(agent), refund, "reject", note="   ")
-    assert texts(response) == ["A reason is required to reject."]
-    assert snapshot(refund) == before
     response = act(login(agent), refund, "reject", note="photos show no damage")
+    # The page again, the error at the reason, the words as typed; nothing changed.
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<ul class="errorlist" id="id_reject_reason_error"><li>Choose a reason for rejecting.</li></ul>' in html
+    assert 'id="id_reject_note">\nphotos show no damage</textarea>' in html
+    assert snapshot(refund) == before
+    response = act(login(agent), refund, "reject", note="photos show no damage", reason=reason_pk("photos_not_proof"))
+    assert response.status_code == 302
     fresh = reload(refund)
-    assert (fresh.state, fresh.decision_note, fresh.reviewed_by_id) == ("rejected", "photos show no damage", agent.pk)
+    assert (fresh.state, fresh.rejection_reason, fresh.decision_note, fresh.reviewed_by_id) == (
+        "rejected",
+        RejectionReason.objects.get(code="photos_not_proof"),
+        "photos show no damage",
+        agent.pk,
+    )
 
 
 def test_agent_cannot_approve_a_large_refund_even_by_posting(agent: Any, supervisor: Any) -> None:
@@ -239,15 +255,22 @@ def test_bulk_reject_asks_for_a_reason_first(agent: Any) -> None:
     selected = {"action": "bulk_reject", "_selected_action": [first.pk, second.pk], "index": 0}
     response = client.post("/admin/refunds/refund/", selected)
     assert response.status_code == 200
-    assert first.refund_no in response.content.decode()
+    html = response.content.decode()
+    assert first.refund_no in html
+    assert f'value="{reason_pk("duplicate")}"' in html
     assert [reload(r).state for r in (first, second)] == ["pending_review", "pending_review"]
-    response = client.post("/admin/refunds/refund/", {**selected, "apply": "1", "note": ""})
-    assert response.status_code == 200
+    response = client.post("/admin/refunds/refund/", {**selected, "apply": "1", "note": "same box twice"})
+    assert response.status_code == 400
+    assert "Choose a reason for rejecting." in response.content.decode()
     assert [reload(r).state for r in (first, second)] == ["pending_review", "pending_review"]
-    response = client.post("/admin/refunds/refund/", {**selected, "apply": "1", "note": "duplicate claims"})
+    response = client.post(
+        "/admin/refunds/refund/", {**selected, "apply": "1", "reason": reason_pk("duplicate"), "note": ""}
+    )
     assert response.status_code == 302
     assert sorted(texts(response)) == sorted([f"{first.refund_no}: rejected", f"{second.refund_no}: rejected"])
-    assert {reload(r).decision_note for r in (first, second)} == {"duplicate claims"}
+    assert {(reload(r).rejection_reason_id, reload(r).decision_note) for r in (first, second)} == {
+        (reason_pk("duplicate"), "")
+    }
 
 
 def test_refund_page_shows_items_evidence_timeline(agent: Any, customer: Any, media_root: Any) -> None:
@@ -288,7 +311,12 @@ def test_supervisor_overturns_a_rejection_from_the_refund_page(agent: Any, super
     assert "overturn" not in buttons(page(login(finance), refund))
     client = login(supervisor)
     assert "overturn" in buttons(page(client, refund))
-    act(client, refund, "overturn", note="")  # a reason is required
+    response = act(client, refund, "overturn", note="  ")  # a reason is required: said at the field
+    assert response.status_code == 400
+    assert (
+        '<ul class="errorlist" id="id_overturn_note_error"><li>A reason is required to overturn a decision.</li></ul>'
+        in response.content.decode()
+    )
     assert reload(refund).state == "rejected"
     act(client, refund, "overturn", note="the customer sent a video of the mould")
     refund = reload(refund)

@@ -79,7 +79,8 @@ def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, fo
     html = page(login(agent), refund)
     assert seen == [refund.pk]
     assert f'<a href="/vouchers/{refund.refund_no}.pdf" id="voucher-link">' in html
-    assert html.index('id="refund-channel"') < html.index('id="refund-timeline"')
+    # The panels are records: drawn after what the decision needs (the timeline) and the buttons.
+    assert html.index('id="refund-timeline"') < html.index('id="refund-actions"') < html.index('id="refund-channel"')
 
     panels.unregister(panel="tests.voucher")
     assert 'id="voucher-link"' not in page(login(agent), refund)
