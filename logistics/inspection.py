@@ -103,12 +103,14 @@ def _checked_quantity(line: RecordLine, index: int) -> Decimal:
 
 
 def _locked_open_inspection(refund: Refund) -> Inspection:
+    inspection = Inspection.objects.select_for_update().filter(refund=refund).first()
+    if inspection is not None and inspection.status != InspectionStatus.OPEN:
+        raise InspectionNotAllowed(_("This inspection is already completed."))
     if refund.state != RefundState.INSPECTING:
         raise RefundNotAllowed(state=refund.state)
-    Inspection.objects.get_or_create(refund=refund)
-    inspection = Inspection.objects.select_for_update().get(refund=refund)
-    if inspection.status != InspectionStatus.OPEN:
-        raise InspectionNotAllowed(_("This inspection is already completed."))
+    if inspection is None:
+        Inspection.objects.get_or_create(refund=refund)
+        inspection = Inspection.objects.select_for_update().get(refund=refund)
     return inspection
 
 

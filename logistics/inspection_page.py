@@ -103,6 +103,7 @@ class InspectionAdmin(ReadOnlyAdmin):
         record_form: InspectionForm | None = None,
         complete_form: InspectionCompleteForm | None = None,
         complete_error: str = "",
+        error: str = "",
         status: int = 200,
     ) -> HttpResponse:
         refund = inspection.refund
@@ -124,6 +125,7 @@ class InspectionAdmin(ReadOnlyAdmin):
             "record_form": record_form if inspecting else None,
             "complete_form": complete_form if inspecting else None,
             "complete_error": complete_error,
+            "error": error,
             # Completing is offered once something is recorded, and only to who may make the cut it implies.
             "blocked": not records
             or plan.nothing_left
@@ -140,6 +142,9 @@ class InspectionAdmin(ReadOnlyAdmin):
         inspection = self._found(request, inspection_id)
         if request.method != "POST":
             return self._back(inspection)  # the form lives on the inspection's page
+        if not may_inspect(request.user, inspection):
+            error = gettext("This inspection is already completed.")
+            return self._page(request, inspection, error=error, status=409)
         form = InspectionForm(request.POST, request.FILES, plan=inspection_preview(refund=inspection.refund))
         status = 400
         if form.is_valid():
@@ -175,7 +180,9 @@ class InspectionAdmin(ReadOnlyAdmin):
         except BusinessError as exc:
             fresh = self._inspection(inspection.pk)
             assert fresh is not None
-            return self._page(request, fresh, complete_error=str(exc.message), status=exc.http_status)
+            if may_inspect(request.user, fresh):
+                return self._page(request, fresh, complete_error=str(exc.message), status=exc.http_status)
+            return self._page(request, fresh, error=str(exc.message), status=exc.http_status)
         messages.success(
             request,
             gettext("%(no)s: inspection completed, refund %(amount)s")

@@ -124,3 +124,16 @@ def test_an_agent_settles_a_perishable_claim_in_the_console(customer: Any, agent
     response = client.post(url, {"order_item": item.pk, "spoiled_quantity": "1.2", "note": ""})
     assert response.status_code == 302
     assert reload(refund).amount == Decimal("20.16")
+
+
+def test_the_perishable_claim_page_shows_photos_and_units(customer: Any, agent: Any, media_root: Any) -> None:
+    from refunds.evidence import refund_add_evidence
+
+    order = shipped_order(customer, fruit("16.80", unit=SaleUnit.KILOGRAM), "5", delivered=True)
+    refund = apply(customer, order, "quality_issue", "refund_only")
+    photo = refund_add_evidence(refund=refund, actor=customer, upload=_jpeg())
+    html = login(agent).get(f"/admin/logistics/perishableclaim/{refund.pk}/change/").content.decode()
+    url = f"/admin/refunds/refund/evidence/{photo.pk}/"
+    assert f'<a href="{url}" target="_blank" rel="noopener"><img src="{url}"' in html
+    item = order.items.get()
+    assert f'<option value="{item.pk}">{item.name} ({item.sku}) × 5 kg, ¥84.00</option>' in html

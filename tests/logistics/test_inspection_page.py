@@ -119,6 +119,17 @@ def test_open_record_confirm_three_clicks_from_the_refund_page(customer: Any, ag
         Decimal("90.00"),
         agent,
     )
+    # Completed: recording or completing again is refused, says why, and changes nothing.
+    before = _snapshot(refund)
+    again = client.post(page_url.replace("/change/", "/complete/"), {"expected_amount": "90.00"})
+    assert again.status_code == 409
+    assert '<p class="errornote" id="inspection-error">This inspection is already completed.</p>' in (
+        again.content.decode()
+    )
+    late = client.post(page_url.replace("/change/", "/record/"), {f"{row}-received_quantity": "1"})
+    assert late.status_code == 409
+    assert 'id="inspection-error">This inspection is already completed.</p>' in late.content.decode()
+    assert _snapshot(refund) == before
     done = client.get(page_url).content.decode()
     assert 'id="inspection-record-form"' not in done and 'id="inspection-complete-form"' not in done
     assert re.search(r'id="inspection-pays">¥90.00<', done)
