@@ -4,23 +4,47 @@ Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from logistics.models import Inspection
 from mall.models import SaleUnit
 from mall.roles import CUSTOMER_SERVICE
 from refunds.models import Refund
-from tests.admin.test_browser import PASSWORD, chromium, shot  # noqa: F401 - the browser fixture
 from tests.factories import staff_user
 from tests.logistics.helpers import fruit, received_return
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's (scripts/bootstrap.sh dev installs it, with fonts-noto-cjk)
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PASSWORD = "pass-w0rd-for-tests"  # tests.factories.UserFactory's
 
-def test_inspect_and_pay_in_three_clicks(chromium: Any, live_server: Any, customer: Any) -> None:  # noqa: F811
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    assert CHROMIUM.exists(), "Debian's chromium is not installed"
+    from playwright import sync_api
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_inspect_and_pay_in_three_clicks(chromium: Any, live_server: Any, customer: Any) -> None:
     agent = staff_user(CUSTOMER_SERVICE, "warehouse_wu")
     refund = received_return(customer, agent, (fruit("39.90"), "4"), (fruit("19.99", unit=SaleUnit.KILOGRAM), "2.5"))
     inspection = Inspection.objects.get(refund=refund)
