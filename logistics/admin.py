@@ -1,5 +1,5 @@
 """The logistics side of the console: return addresses, interceptions, carrier notifications, returned parcels,
-quality inspections, write-offs and perishable claims.
+quality inspections (their page: ``logistics.inspection_page``), write-offs and perishable claims.
 
 Nobody edits refund-side rows here: receipt, inspection results and settlements are actions and small forms
 that call ``logistics.services``, which check the user's permission and the refund's state.
@@ -13,23 +13,19 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html, format_html_join
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from logistics import services
+from logistics.inspection_page import InspectionAdmin
 from logistics.models import (
     CarrierEvent,
-    Condition,
     Inspection,
     InspectionRecord,
-    InspectionStatus,
     Interception,
     PerishableClaim,
     Warehouse,
@@ -38,7 +34,9 @@ from logistics.models import (
 from mall.actors import signed_in
 from mall.admin_base import ReadOnlyAdmin
 from mall.exceptions import BusinessError
+from mall.models import OrderItem
 from mall.money import yuan
+from mall.quantities import quantity_text
 from refunds.models import RefundKind, RefundReason, RefundState, ReturnShipment
 
 BULK_LIMIT = 100
@@ -151,174 +149,31 @@ class ReturnShipmentAdmin(ReadOnlyAdmin):
 # --- inspection ------------------------------------------------------------------------------------------
 
 
-class MultiplePhotoInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultiplePhotoField(forms.FileField):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultiplePhotoInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        return [super(MultiplePhotoField, self).clean(f, initial) for f in files]
-
-
-class InspectionRecordForm(forms.Form):
-    order_item = forms.TypedChoiceField(label=_("Item"), coerce=int, choices=())
-    received_quantity = forms.DecimalField(
-        label=_("Received quantity or weight (kg)"), max_digits=10, decimal_places=3, min_value=Decimal("0.001")
-    )
-    condition = forms.ChoiceField(label=_("Condition"), choices=Condition.choices)
-    notes = forms.CharField(label=_("Notes"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    photos = MultiplePhotoField(label=_("Photos"), required=False)
-
-    def __init__(self, *args: Any, items: list[tuple[int, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["order_item"].choices = items  # type: ignore[attr-defined]
-
-
-class InspectionRecordInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = InspectionRecord
-    extra = 0
-    can_delete = False
-    readonly_fields = (
-        "order_item",
-        "received_quantity",
-        "condition",
-        "disposition",
-        "inspector",
-        "notes",
-        "photo_links",
-    )
-    fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description=_("photos"))
-    def photo_links(self, obj: InspectionRecord) -> str:
-        return format_html_join(
-            " ", '<a href="{}" target="_blank">{}</a>', ((p.file.url, p.pk) for p in obj.photos.all())
-        )
-
-
-class WriteOffInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = WriteOff
-    fk_name = "refund"
-    extra = 0
-    can_delete = False
-    readonly_fields = ("product", "quantity", "reason", "created_at")
-    fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Inspection)
-class InspectionAdmin(ReadOnlyAdmin):
-    list_display = ["refund", "status", "received_at", "completed_at", "amount_before", "amount_after", "record_link"]
-    list_filter = ["status"]
-    search_fields = ["refund__refund_no"]
-    list_select_related = ["refund"]
-    readonly_fields = (
-        "refund",
-        "status",
-        "received_at",
-        "completed_at",
-        "completed_by",
-        "amount_before",
-        "amount_after",
-    )
-    fields = readonly_fields
-    inlines = [InspectionRecordInline]
-    actions = ["complete"]
-
-    def has_inspect_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("refunds.confirm_return"))
-
-    @admin.display(description=_("record an item"))
-    def record_link(self, obj: Inspection) -> str:
-        if obj.status != InspectionStatus.OPEN:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:logistics_inspection_record", args=[obj.pk]), _("record")
-        )
-
-    @admin.action(description=_("Complete the inspection (restock, write off, refund)"), permissions=["inspect"])
-    def complete(self, request: HttpRequest, queryset: QuerySet[Inspection]) -> None:
-        _each(
-            request,
-            queryset.select_related("refund"),
-            lambda row: services.inspection_complete(refund=row.refund, actor=signed_in(request.user)),
-            lambda row, refund: (
-                gettext("%(no)s: inspection completed, refund ¥%(amount)s")
-                % {"no": refund.refund_no, "amount": f"{refund.amount:.2f}"}
-            ),
-        )
-
-    def get_urls(self) -> list[URLPattern]:
-        extra = [
-            path(
-                "<int:inspection_id>/record/",
-                self.admin_site.admin_view(self.record_view),
-                name="logistics_inspection_record",
-            )
-        ]
-        return extra + super().get_urls()
-
-    def record_view(self, request: HttpRequest, inspection_id: int) -> HttpResponse:
-        if not self.has_inspect_permission(request):
-            raise PermissionDenied
-        inspection = get_object_or_404(Inspection.objects.select_related("refund"), pk=inspection_id)
-        refund = inspection.refund
-        items = [
-            (item.order_item_id, f"{item.order_item.name} ({item.order_item.sku}) × {item.quantity.normalize():f}")
-            for item in refund.items.select_related("order_item")
-        ]
-        form = InspectionRecordForm(request.POST or None, request.FILES or None, items=items)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.inspection_record(
-                    refund=refund,
-                    order_item_id=form.cleaned_data["order_item"],
-                    received_quantity=form.cleaned_data["received_quantity"],
-                    condition=form.cleaned_data["condition"],
-                    inspector=request.user,
-                    notes=form.cleaned_data["notes"],
-                    photos=form.cleaned_data["photos"],
-                )
-            except BusinessError as exc:
-                messages.error(request, str(exc.message))
-            else:
-                messages.success(request, gettext("Recorded."))
-                return HttpResponseRedirect(reverse("admin:logistics_inspection_change", args=[inspection.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Inspection of %(no)s") % {"no": refund.refund_no},
-            "form": form,
-            "inspection": inspection,
-            "records": inspection.records.select_related("order_item").order_by("id"),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/logistics/inspection/record.html", context)
+admin.site.register(Inspection, InspectionAdmin)
 
 
 @admin.register(InspectionRecord)
 class InspectionRecordAdmin(ReadOnlyAdmin):
-    list_display = ["refund", "order_item", "received_quantity", "condition", "disposition", "inspector", "created_at"]
+    list_display = ["refund", "order_item", "received", "condition", "disposition", "inspector", "created_at"]
     list_filter = ["condition", "disposition"]
     search_fields = ["refund__refund_no"]
     list_select_related = ["refund", "order_item", "inspector"]
 
+    @admin.display(description=_("received quantity or weight"))
+    def received(self, obj: InspectionRecord) -> str:
+        return quantity_text(obj.received_quantity, obj.order_item.unit)
+
 
 @admin.register(WriteOff)
 class WriteOffAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "refund", "product", "quantity", "reason"]
+    list_display = ["created_at", "refund", "product", "written_off", "reason"]
     list_filter = ["reason"]
     search_fields = ["refund__refund_no", "product__sku"]
     list_select_related = ["refund", "product"]
+
+    @admin.display(description=_("quantity"))
+    def written_off(self, obj: WriteOff) -> str:
+        return quantity_text(obj.quantity, obj.product.unit)
 
 
 # --- perishable claims without a return --------------------------------------------------------------------
@@ -354,6 +209,10 @@ class PerishableSettleForm(forms.Form):
         return data
 
 
+def _item_choice(line: OrderItem, quantity: Decimal, amount: Decimal) -> str:
+    return f"{line.name} ({line.sku}) × {quantity_text(quantity, line.unit)}, {yuan(amount)}"
+
+
 @admin.register(PerishableClaim)
 class PerishableClaimAdmin(ReadOnlyAdmin):
     """Refund-only quality claims waiting for review; settle one for its spoiled part, then approve it in the
@@ -378,10 +237,7 @@ class PerishableClaimAdmin(ReadOnlyAdmin):
             # Django's own page: read-only for those who may not settle, "not found" for an id no claim has.
             return super().change_view(request, object_id, form_url, extra_context)
         items = [
-            (
-                item.order_item_id,
-                f"{item.order_item.name} ({item.order_item.sku}) × {item.quantity.normalize():f}, {yuan(item.amount)}",
-            )
+            (item.order_item_id, _item_choice(item.order_item, item.quantity, item.amount))
             for item in refund.items.select_related("order_item")
         ]
         form = PerishableSettleForm(request.POST or None, items=items)
@@ -400,8 +256,8 @@ class PerishableClaimAdmin(ReadOnlyAdmin):
             else:
                 messages.success(
                     request,
-                    gettext("%(no)s settled: ¥%(amount)s. Approve it in the refund console.")
-                    % {"no": settled.refund_no, "amount": f"{settled.amount:.2f}"},
+                    gettext("%(no)s settled: %(amount)s. Approve it in the refund console.")
+                    % {"no": settled.refund_no, "amount": yuan(settled.amount)},
                 )
                 return HttpResponseRedirect(reverse("admin:refunds_refund_change", args=[settled.pk]))
         context = {

@@ -1,7 +1,9 @@
-"""What the refund console shows and does through logistics: the interception, the inspection with its records and
-a link to the inspection's page, and the receipt of returned goods (which opens the inspection). The inspection is
-completed on its own page, where the warehouse records what came back, so the refund page offers no button for it.
-Registered into ``refunds.console.panels`` from ``LogisticsConfig.ready()``; ``refunds`` never imports this app."""
+"""What the refund console shows and does through logistics: the interception, the inspection with its records
+(quantities in their unit, photos as pictures) and, while the goods are being inspected, what the refund will pay
+and the form that records what arrived, next to the refund's buttons. Recording leads to the inspection's page,
+where the amount is confirmed and the inspection completed, so the refund page offers no button that completes it
+unseen. Registered into ``refunds.console.panels`` from ``LogisticsConfig.ready()``; ``refunds`` never imports
+this app."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
-from logistics.models import Inspection, InspectionRecord, Interception
+from logistics.inspection_forms import InspectionForm
+from logistics.models import Inspection, InspectionStatus, Interception
+from logistics.selectors import inspection_preview, inspection_records
 from logistics.services import return_receive
 from refunds.console.panels import RefundPanel, register_act_elsewhere, register_act_service, register_panel
-from refunds.models import Refund
+from refunds.models import Refund, RefundState
 
 
 def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
@@ -23,11 +27,18 @@ def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
     if inspection is not None:
         with contextlib.suppress(NoReverseMatch):  # logistics without its admin
             inspection_url = reverse("admin:logistics_inspection_change", args=[inspection.pk])
+    records = inspection_records(refund) if inspection is not None else []
+    plan = record_form = None
+    if inspection is not None and inspection.status == InspectionStatus.OPEN and refund.state == RefundState.INSPECTING:
+        plan = inspection_preview(refund=refund, records=records)
+        record_form = InspectionForm(plan=plan) if inspection_url else None
     return {
         "interception": Interception.objects.filter(refund=refund).first(),
         "inspection": inspection,
-        "inspection_records": list(InspectionRecord.objects.filter(refund=refund).select_related("order_item")),
+        "inspection_records": records,
         "inspection_url": inspection_url,
+        "plan": plan,
+        "record_form": record_form,
     }
 
 

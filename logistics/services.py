@@ -1,6 +1,6 @@
 """Writes of logistics: return addresses, interceptions of parcels in transit, the warehouse's receipt of
-returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and is
-re-exported here.
+returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and the
+perishable claims in ``logistics.perishable``; both are re-exported here.
 
 Every write that touches a refund locks the order row first (``refunds.lifecycle.lock_refund``), then the
 logistics rows, and moves the refund only through ``refunds.flow``. Carrier calls are never made while a row
@@ -321,16 +321,20 @@ def _delivered_notified(notification: CarrierNotification) -> str:
 
 # The quality inspection, re-exported so that callers find every logistics write here.
 from logistics.inspection import (  # noqa: E402
+    RecordLine,
     inspection_complete,
     inspection_record,
-    perishable_claim_settle,
+    inspection_record_lines,
     restock_returned,
 )
+from logistics.perishable import perishable_claim_settle  # noqa: E402
 
 __all__ = [
+    "RecordLine",
     "carrier_notification_handle",
     "inspection_complete",
     "inspection_record",
+    "inspection_record_lines",
     "interception_check",
     "interception_conclude",
     "interception_open",

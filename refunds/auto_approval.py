@@ -27,6 +27,7 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from mall.models import Payment
+from mall.money import yuan
 from refunds.models import RELEASED_STATES, Refund, RefundReason, RefundSource
 from refunds.rollout import REFUND_POLICY_V2, policy_enabled_for
 
@@ -102,8 +103,8 @@ def decide(refund: Refund, *, history: RefundHistory | None) -> Verdict:
         return Verdict(
             False,
             rule,
-            _("%(rule)s: ¥%(amount)s is above the automatic approval cap of ¥%(cap)s")
-            % {"rule": rule, "amount": refund.amount, "cap": cap},
+            _("%(rule)s: %(amount)s is above the automatic approval cap of %(cap)s")
+            % {"rule": rule, "amount": yuan(refund.amount), "cap": yuan(cap)},
         )
     if refund.reason not in settings.REFUND_AUTO_APPROVE_REASONS:
         label = RefundReason(refund.reason).label if refund.reason in RefundReason.values else refund.reason
@@ -129,18 +130,23 @@ def decide(refund: Refund, *, history: RefundHistory | None) -> Verdict:
                 "limit": _percent(Decimal(settings.REFUND_ABUSE_RATE)),
             },
         )
-    params = {"rule": rule, "hours": settings.REFUND_AUTO_APPROVE_HOURS, "amount": refund.amount, "cap": cap}
+    params = {
+        "rule": rule,
+        "hours": settings.REFUND_AUTO_APPROVE_HOURS,
+        "amount": yuan(refund.amount),
+        "cap": yuan(cap),
+    }
     if history is None:
         note = (
             _(
-                "approved automatically after %(hours)d h without review, rule %(rule)s: ¥%(amount)s within "
-                "¥%(cap)s, reason allowed"
+                "approved automatically after %(hours)d h without review, rule %(rule)s: %(amount)s within "
+                "%(cap)s, reason allowed"
             )
             % params
         )
     else:
         note = _(
-            "approved automatically after %(hours)d h without review, rule %(rule)s: ¥%(amount)s within ¥%(cap)s, "
+            "approved automatically after %(hours)d h without review, rule %(rule)s: %(amount)s within %(cap)s, "
             "reason allowed, refund rate %(rate)s within %(limit)s"
         ) % {**params, "rate": _percent(history.rate), "limit": _percent(Decimal(settings.REFUND_ABUSE_RATE))}
     return Verdict(True, rule, note)

@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 
 from mall.actors import Staff
 from mall.models import Order, OrderItem
-from mall.money import is_whole_fen, to_fen
+from mall.money import is_whole_fen, to_fen, yuan
 from refunds import policy
-from refunds.exceptions import InvalidRefundRequest, ReviewForbidden
+from refunds.exceptions import AmountExceeded, InvalidRefundRequest, ReviewForbidden
 from refunds.models import Refund, RefundReason
 from refunds.selectors import staff_refund_total_today
 from refunds.services import ItemRequest, refund_create_by_staff
@@ -88,6 +88,13 @@ def compensation_create(
     money = compensation_amount(item=item, amount=amount, percent=percent)
     if money <= 0 or not is_whole_fen(money):
         raise InvalidRefundRequest(_("Amount must be greater than zero, with at most two decimals."), field="amount")
+    if money > item.refundable_amount:
+        # Checked again under the order's lock when the refund is created; said here in money, with the figures.
+        raise AmountExceeded(
+            _("The amount %(amount)s is more than the %(left)s still refundable of this item.")
+            % {"amount": yuan(money), "left": yuan(item.refundable_amount)},
+            field="amount",
+        )
     return staff_refund_create(
         order=order,
         actor=actor,

@@ -108,7 +108,7 @@ def _price_lines(
             if quantity > 0 and amount > (item.unit_price * quantity).quantize(CENT):
                 raise InvalidRefundRequest(_("More than this quantity was paid."), field=f"{field}.amount")
             if amount > item.refundable_amount:
-                raise AmountExceeded(_("More than is still refundable of this item."), field=f"{field}.amount")
+                raise AmountExceeded(_("More than the amount still refundable of this item."), field=f"{field}.amount")
         if amount <= 0:
             raise AmountExceeded(_("Nothing is left to refund on this item."), field=f"{field}.order_item_id")
         lines.append(_Line(item, quantity, amount))

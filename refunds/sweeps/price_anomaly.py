@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mall.models import PAID_STATUSES, Order, OrderItem
-from mall.money import CENT
+from mall.money import CENT, yuan
 from mall.sweeps import ITEM_ERRORS, KeepAlive, Planned, SweepOutcome, page_size, pages, sweep_run
 from refunds.models import Refund, RefundReason
 from refunds.services import ItemRequest, refund_create_by_system
@@ -54,10 +54,10 @@ def price_anomaly_requests(order: Order) -> tuple[list[ItemRequest], list[str]]:
         catalogue = item.product.price
         if not _is_anomalous(item.unit_price, catalogue):
             continue
-        line = _("%(name)s: paid ¥%(paid)s, catalogue ¥%(catalogue)s") % {
+        line = _("%(name)s: paid %(paid)s, catalogue %(catalogue)s") % {
             "name": item.name,
-            "paid": item.unit_price,
-            "catalogue": catalogue,
+            "paid": yuan(item.unit_price),
+            "catalogue": yuan(catalogue),
         }
         if item.unit_price > catalogue:
             amount = min(

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.utils import translation
+from django.utils.translation import gettext
 
 from mall.models import OrderItem
 from refunds.compensation import compensation_create
@@ -165,18 +167,55 @@ def test_admin_form_creates_a_compensation_from_an_order(agent: Any) -> None:
     ]
 
 
-def test_admin_form_shows_service_errors_and_creates_nothing(agent: Any) -> None:
+def test_admin_form_shows_service_errors_at_the_field_and_creates_nothing(agent: Any) -> None:
     order = delivered_order(UserFactory(), price="40.00", quantity="1")
     response = login(agent).post(
         URL,
         {"order_no": order.order_no, "order_item": item_of(order).pk, "mode": "amount", "value": "41", "reason": "x"},
     )
-    assert response.status_code == 200
-    assert "More than is still refundable of this item." in response.content.decode()
+    assert response.status_code == 409
+    html = response.content.decode()
+    # Over the limit, the message speaks of money, at the amount's field, and what was typed stays.
+    assert (
+        '<div class="form-row field-value"><ul class="errorlist" id="id_value_error"><li>The amount ¥41.00 is more '
+        "than the ¥40.00 still refundable of this item.</li></ul>"
+    ) in html
+    assert 'name="value" value="41"' in html
     assert not Refund.objects.filter(order=order).exists()
     unknown = login(agent).post(URL, {"order_no": "NOPE", "mode": "amount", "value": "1", "reason": "x"})
+    assert unknown.status_code == 400
     assert "No such order." in unknown.content.decode()
+    with translation.override("zh-hans"):
+        assert (
+            gettext("The amount %(amount)s is more than the %(left)s still refundable of this item.")
+            % {
+                "amount": "¥41.00",
+                "left": "¥40.00",
+            }
+            == "金额 ¥41.00 超过了该商品尚可退的 ¥40.00。"
+        )
 
 
 def test_finance_cannot_open_the_compensation_form(finance: Any) -> None:
     assert login(finance).get(URL).status_code == 403
+
+
+def test_the_page_lists_the_orders_refunds_and_what_the_agent_gave_with_links(agent: Any, supervisor: Any) -> None:
+    order = delivered_order(UserFactory(), price="40.00", quantity="2")
+    given = compensation_create(
+        order=order, actor=agent, order_item_id=item_of(order).pk, amount=Decimal("12.50"), reason="bruised"
+    )
+    other = delivered_order(UserFactory(), price="30.00", quantity="1")
+    compensation_create(  # someone else's: not in the agent's list
+        order=other, actor=supervisor, order_item_id=item_of(other).pk, amount=Decimal("5.00"), reason="x"
+    )
+    html = login(agent).get(URL, {"order": order.order_no}).content.decode()
+    order_url, refund_url = f"/admin/mall/order/{order.pk}/change/", f"/admin/refunds/refund/{given.pk}/change/"
+    assert f'<a href="{order_url}" id="compensation-order-link">' in html
+    listed = html[html.index('id="compensation-order-refunds"') :]
+    assert f'<td><a href="{refund_url}">{given.refund_no}</a></td>' in listed
+    recent = html[html.index('id="compensation-recent"') :]
+    assert f'<a href="{refund_url}" class="compensation-refund">{given.refund_no}</a>' in recent
+    assert f'<a href="{order_url}" class="compensation-order">{order.order_no}</a>' in recent
+    assert recent.count('class="compensation-refund"') == 1
+    assert "Given today on your own authority: ¥12.50 of ¥" in recent

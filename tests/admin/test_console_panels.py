@@ -61,6 +61,8 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
         "inspection": None,
         "inspection_records": [],
         "inspection_url": None,
+        "plan": None,
+        "record_form": None,
     }
     assert dict(loaded[1].data) == {"attempts": [], "voucher_url": None}
 

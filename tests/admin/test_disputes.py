@@ -3,6 +3,8 @@ console with notes and an outcome, and an upheld or partial outcome pays out thr
 
 from __future__ import annotations
 
+import io
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +17,7 @@ from refunds import flow, services
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, DisputeNote, Refund, RefundEvent, RefundKind, RefundReason
 from tests.admin.conftest import delivered_order, login, pending_refund
+from tests.admin.test_csp import assert_no_inline_code
 from tests.conftest import client_for
 from tests.factories import make_order, reload
 
@@ -122,7 +125,16 @@ def test_agent_works_a_dispute_to_a_partial_outcome(customer: Any, agent: Any, s
         (agent.pk, "called the customer; photos are clear")
     ]
     missing = _resolve(client, dispute, outcome="partial", note="half back")
-    assert [str(m) for m in get_messages(missing.wsgi_request)][-1] == "A partial outcome needs an amount."
+    assert missing.status_code == 400
+    html = missing.content.decode()
+    # The error at its field; the chosen outcome and the typed note are kept.
+    assert (
+        '<div class="form-row field-amount errors"><ul class="errorlist" id="id_amount_error">'
+        "<li>A partial outcome needs an amount.</li></ul>"
+    ) in html
+    assert re.search(r'<input type="radio" name="outcome" value="partial"[^>]* checked>', html)
+    assert re.search(r'<textarea name="note"[^>]*>\nhalf back</textarea>', html)
+    assert "A partial outcome needs an amount." not in [str(m) for m in get_messages(missing.wsgi_request)]
     assert reload_dispute(dispute).status == "open"
     response = _resolve(client, dispute, outcome="partial", amount="30.00", note="half back")
     fresh = reload_dispute(dispute)
@@ -141,7 +153,9 @@ def test_agent_works_a_dispute_to_a_partial_outcome(customer: Any, agent: Any, s
         f"Dispute resolved: refund {linked.refund_no} of ¥30.00, refunding."
     )
     assert 'id="dispute-resolve"' not in client.get(f"/admin/refunds/dispute/{dispute.pk}/change/").content.decode()
-    assert _resolve(client, dispute, outcome="reject", note="again").status_code == 302
+    again = _resolve(client, dispute, outcome="reject", note="again")
+    assert again.status_code == 409
+    assert '<p class="errornote" id="dispute-error">This dispute is already resolved.</p>' in again.content.decode()
     assert Refund.objects.filter(reason="dispute").count() == 1
 
 
@@ -200,3 +214,78 @@ def test_finance_reads_disputes_but_cannot_work_them(customer: Any, agent: Any, 
     assert client.get("/admin/refunds/dispute/open/").status_code == 403
     assert reload_dispute(dispute).status == "open"
     assert DisputeNote.objects.count() == 0
+
+
+def test_the_dispute_page_shows_what_the_decision_needs(customer: Any, agent: Any, media_root: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from refunds.evidence import refund_add_evidence
+
+    refund = services.refund_reject(
+        refund=pending_refund(customer, price="1234.50", quantity="1"), actor=agent, note="照片看不出损坏"
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), (200, 40, 40)).save(buffer, "PNG")
+    photo = refund_add_evidence(refund=refund, actor=customer, upload=SimpleUploadedFile("a.png", buffer.getvalue()))
+    dispute = dispute_open_by_customer(customer=customer, refund=refund, reason="整箱都软了")
+    html = login(agent).get(f"/admin/refunds/dispute/{dispute.pk}/change/").content.decode()
+    assert re.search(r'id="dispute-refund-amount">¥1,234.50<', html)
+    assert '<td id="dispute-decision">照片看不出损坏 · agent</td>' in html
+    assert "<th>Rejection reason</th>" in html
+    assert '<td id="dispute-customer-words">bruised</td>' in html  # the customer's words on the refund
+    assert '<p id="dispute-reason">整箱都软了</p>' in html  # and in the dispute
+    url = f"/admin/refunds/refund/evidence/{photo.pk}/"
+    assert f'<a href="{url}" target="_blank" rel="noopener"><img src="{url}"' in html
+    assert f'href="/admin/refunds/refund/{refund.pk}/change/" id="dispute-refund-link"' in html
+    assert f'href="/admin/mall/order/{refund.order_id}/change/" id="dispute-order-link"' in html
+    assert_no_inline_code(html)
+
+
+def test_the_dispute_list_links_to_the_order_and_the_refund(customer: Any, agent: Any) -> None:
+    refund = rejected_refund(customer, agent)
+    dispute = dispute_open_by_customer(customer=customer, refund=refund, reason="rotten")
+    on_order = delivered_order(customer)
+    login(agent).post("/admin/refunds/dispute/open/", {"order": on_order.order_no, "reason": "missing a box"})
+    html = login(agent).get("/admin/refunds/dispute/").content.decode()
+    order_url = f"/admin/mall/order/{refund.order_id}/change/"
+    assert (
+        f'<td class="field-refund_and_order"><a href="/admin/refunds/refund/{refund.pk}/change/" '
+        f'class="dispute-refund">{refund.refund_no}</a> <span class="quiet">¥60.00</span><br>'
+        f'<a href="{order_url}" class="dispute-order">{refund.order.order_no}</a></td>'
+    ) in html
+    assert (
+        f'<td class="field-refund_and_order"><a href="/admin/mall/order/{on_order.pk}/change/" '
+        f'class="dispute-order">{on_order.order_no}</a></td>'
+    ) in html
+    assert Dispute.objects.filter(pk=dispute.pk).exists()
+
+
+def test_a_refused_outcome_is_shown_at_its_field_and_changes_nothing(customer: Any, agent: Any) -> None:
+    refund = rejected_refund(customer, agent)  # 60.00
+    dispute = dispute_open_by_customer(customer=customer, refund=refund, reason="rotten")
+    client = login(agent)
+    refunds, notes = Refund.objects.count(), DisputeNote.objects.count()
+    too_much = _resolve(client, dispute, outcome="partial", amount="61.00", note="more than paid")
+    assert too_much.status_code == 409
+    html = too_much.content.decode()
+    assert (
+        '<div class="form-row field-amount errors"><ul class="errorlist" id="id_amount_error">'
+        "<li>The amount exceeds what is still refundable.</li></ul>"
+    ) in html
+    assert 'name="amount" value="61.00"' in html
+    assert re.search(r'<textarea name="note"[^>]*>\nmore than paid</textarea>', html)
+    blank = _resolve(client, dispute, outcome="uphold", note="")
+    assert blank.status_code == 400
+    assert re.search(r'<input type="radio" name="outcome" value="uphold"[^>]* checked>', blank.content.decode())
+    assert "This field is required." in blank.content.decode()
+    empty_note = client.post(f"/admin/refunds/dispute/{dispute.pk}/note/", {"body": "   "})
+    assert empty_note.status_code == 400
+    assert '<ul class="errorlist" id="id_body_error"><li>This field is required.</li></ul>' in (
+        empty_note.content.decode()
+    )
+    assert (reload_dispute(dispute).status, Refund.objects.count(), DisputeNote.objects.count()) == (
+        "open",
+        refunds,
+        notes,
+    )

@@ -105,7 +105,7 @@ def test_items_say_their_unit_in_each_language(agent: Any) -> None:
     refund = mixed_refund(UserFactory())
     english = page(login(agent), refund)
     assert '<td class="num">1.5 kg × ¥16.80</td><td class="num">¥25.20</td><td class="num">1.5 kg</td>' in english
-    assert '<td class="num">2 pc × ¥30.00</td><td class="num">¥60.00</td><td class="num">2 pc</td>' in english
+    assert '<td class="num">2 pcs × ¥30.00</td><td class="num">¥60.00</td><td class="num">2 pcs</td>' in english
     chinese = login_zh(agent).get(f"/admin/refunds/refund/{refund.pk}/change/").content.decode()
     assert '<td class="num">1.5 kg × ¥16.80</td><td class="num">¥25.20</td><td class="num">1.5 kg</td>' in chinese
     assert '<td class="num">2 件 × ¥30.00</td><td class="num">¥60.00</td><td class="num">2 件</td>' in chinese

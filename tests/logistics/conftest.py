@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from logistics.models import Warehouse
 from tests.carrier_simulator import (  # noqa: F401 - fixtures shared with other test folders
@@ -21,3 +23,10 @@ def warehouse(db: None) -> Warehouse:
     return Warehouse.objects.create(
         name="上海退货仓", contact="李师傅", phone="021-55550000", address="上海市嘉定区鲜果路 8 号", is_default=True
     )
+
+
+@pytest.fixture(autouse=True)
+def shop_language() -> None:
+    """Each test starts in the shop's language, as a job or a request without a choice does: a console request of an
+    earlier test in English leaves its language active in the thread."""
+    translation.activate(settings.LANGUAGE_CODE)

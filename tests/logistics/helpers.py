@@ -9,9 +9,10 @@ from typing import Any
 
 from django.test import Client
 
+from logistics import services as logistics_services
 from mall import services as mall_services
 from mall.models import Order, OrderItem, Product, SaleUnit, Stock
-from refunds import services
+from refunds import flow, services
 from refunds.models import Refund
 from refunds.services import ItemRequest
 from tests.carrier_simulator import CarrierInbox
@@ -46,6 +47,28 @@ def apply(customer: Any, order: Order, reason: str, kind: str, quantity: str | N
     )
     assert created
     return refund
+
+
+def received_return(customer: Any, agent: Any, *lines: tuple[Any, str], description: str = "烂了两个") -> Refund:
+    """A return-and-refund quality claim on all of a delivered order's lines, approved, sent back and received by
+    the warehouse: its inspection is open."""
+    order = mall_services.order_create(
+        customer=customer, lines=[mall_services.OrderLine(product.sku, Decimal(q)) for product, q in lines]
+    )
+    order = mall_services.order_pay(order=order, channel="alipay", trade_no=f"T{order.pk:020d}")
+    order = mall_services.order_ship(order=order, carrier="SF", tracking_no=f"SF{order.pk:010d}")
+    order = mall_services.order_deliver(order=order)
+    refund, _created = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="quality_issue",
+        kind="return_and_refund",
+        items=services.full_order_items(order),
+        description=description,
+    )
+    refund = services.refund_approve(refund=refund, actor=agent)
+    refund = flow.refund_return_submit(refund=refund, actor=customer, carrier="SF", tracking_no="SF900001")
+    return logistics_services.return_receive(refund=refund, actor=agent)
 
 
 def stock_of(product: Product) -> Decimal:

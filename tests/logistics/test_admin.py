@@ -67,26 +67,30 @@ def test_an_agent_confirms_receipt_records_and_completes_the_inspection(
     assert reload(refund).state == S.INSPECTING
     inspection = Inspection.objects.get(refund=refund)
 
-    url = f"/admin/logistics/inspection/{inspection.pk}/record/"
-    assert client.get(url).status_code == 200
     item = refund.items.get()
+    prefix = f"item-{item.order_item_id}"
+    page = client.get(f"/admin/logistics/inspection/{inspection.pk}/change/")
+    assert page.status_code == 200
     response = client.post(
-        url,
+        f"/admin/logistics/inspection/{inspection.pk}/record/",
         {
-            "order_item": item.order_item_id,
-            "received_quantity": "2",
-            "condition": "resellable",
-            "notes": "完好",
-            "photos": [_jpeg()],
+            f"{prefix}-received_quantity": "2",
+            f"{prefix}-condition": "resellable",
+            f"{prefix}-notes": "完好",
+            f"{prefix}-photos": [_jpeg()],
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
+    assert response["Location"] == f"/admin/logistics/inspection/{inspection.pk}/change/#inspection-confirm"
     record = InspectionRecord.objects.get(refund=refund)
-    assert (record.received_quantity, record.inspector) == (Decimal("2.000"), agent)
+    assert (record.received_quantity, record.inspector, record.notes) == (Decimal("2.000"), agent, "完好")
     assert InspectionPhoto.objects.filter(record=record).count() == 1
 
-    response = client.post("/admin/logistics/inspection/", {"action": "complete", "_selected_action": [inspection.pk]})
+    response = client.post(
+        f"/admin/logistics/inspection/{inspection.pk}/complete/", {"expected_amount": "60.00", "note": ""}
+    )
     assert response.status_code == 302
+    assert response["Location"] == f"/admin/refunds/refund/{refund.pk}/change/"
     assert reload(refund).state == S.REFUNDING
 
 
@@ -120,3 +124,16 @@ def test_an_agent_settles_a_perishable_claim_in_the_console(customer: Any, agent
     response = client.post(url, {"order_item": item.pk, "spoiled_quantity": "1.2", "note": ""})
     assert response.status_code == 302
     assert reload(refund).amount == Decimal("20.16")
+
+
+def test_the_perishable_claim_page_shows_photos_and_units(customer: Any, agent: Any, media_root: Any) -> None:
+    from refunds.evidence import refund_add_evidence
+
+    order = shipped_order(customer, fruit("16.80", unit=SaleUnit.KILOGRAM), "5", delivered=True)
+    refund = apply(customer, order, "quality_issue", "refund_only")
+    photo = refund_add_evidence(refund=refund, actor=customer, upload=_jpeg())
+    html = login(agent).get(f"/admin/logistics/perishableclaim/{refund.pk}/change/").content.decode()
+    url = f"/admin/refunds/refund/evidence/{photo.pk}/"
+    assert f'<a href="{url}" target="_blank" rel="noopener"><img src="{url}"' in html
+    item = order.items.get()
+    assert f'<option value="{item.pk}">{item.name} ({item.sku}) × 5 kg, ¥84.00</option>' in html

@@ -80,7 +80,7 @@ def test_fewer_pieces_back_cut_the_refund_in_proportion(customer: Any, agent: An
     assert (inspection.amount_before, inspection.amount_after) == (Decimal("120.00"), Decimal("90.00"))
     told = RefundEvent.objects.get(refund=refund, internal=False, note__contains="¥30.00")
     # Stored as written in the shop's language (zh-hans), as every timeline note is.
-    assert told.actor == agent and "调整为 ¥90.00" in told.note and "共 4，我们收到 3" in told.note
+    assert told.actor == agent and "调整为 ¥90.00" in told.note and "共 4 件，我们收到 3 件" in told.note
 
 
 def test_a_weighed_shortfall_is_cut_exactly_rounding_in_the_customers_favour(customer: Any, agent: Any) -> None:

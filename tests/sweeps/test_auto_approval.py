@@ -70,7 +70,7 @@ def test_amount_cap(customer: Any, clock: Any, settings: Any, price: str, approv
         assert RULE_V1 in _approval_note(refund)
     else:
         assert (refund.state, refund.escalated_at) == (S.PENDING_REVIEW, DUE)
-        assert refund.escalation_reason == f"{RULE_V1}: ¥500.01 is above the automatic approval cap of ¥500"
+        assert refund.escalation_reason == f"{RULE_V1}: ¥500.01 is above the automatic approval cap of ¥500.00"
 
 
 def test_escalates_once_and_never_approves_it_later(customer: Any, clock: Any, settings: Any) -> None:
