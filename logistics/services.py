@@ -1,6 +1,6 @@
 """Writes of logistics: return addresses, interceptions of parcels in transit, the warehouse's receipt of
-returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and is
-re-exported here.
+returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and the
+replacements' shipping in ``logistics.replacement``.
 
 Every write that touches a refund locks the order row first (``refunds.lifecycle.lock_refund``), then the
 logistics rows, and moves the refund only through ``refunds.flow``. Carrier calls are never made while a row
@@ -277,6 +277,10 @@ def carrier_notification_handle(*, notification: CarrierNotification) -> str:
         return "duplicate"
     if notification.kind == NotificationKind.INTERCEPTION:
         outcome = _interception_notified(notification)
+    elif notification.kind == NotificationKind.SHIPPED:
+        outcome = replacement_shipped_notified(
+            carrier=notification.carrier, tracking_no=notification.tracking_no, reference=notification.reference
+        )
     else:
         outcome = _delivered_notified(notification)
     CarrierEvent.objects.filter(pk=event.pk).update(outcome=outcome[:255])
@@ -319,13 +323,15 @@ def _delivered_notified(notification: CarrierNotification) -> str:
     return f"refund {shipment.refund.refund_no}: received"
 
 
-# The quality inspection, re-exported so that callers find every logistics write here.
+# The quality inspection, re-exported so that callers find every logistics write here; and the replacements'
+# handling of the carrier's "shipped" notification.
 from logistics.inspection import (  # noqa: E402
     inspection_complete,
     inspection_record,
     perishable_claim_settle,
     restock_returned,
 )
+from logistics.replacement import replacement_shipped_notified  # noqa: E402
 
 __all__ = [
     "carrier_notification_handle",

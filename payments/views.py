@@ -67,4 +67,5 @@ def voucher_download(request: HttpRequest, token: str) -> FileResponse:
     voucher = voucher_from_token(token)
     if voucher is None:
         raise Http404
-    return FileResponse(voucher.file.open("rb"), content_type="application/pdf", filename=f"{voucher.refund_id}.pdf")
+    refund_no = voucher.refund.refund_no
+    return FileResponse(voucher.file.open("rb"), content_type="application/pdf", filename=f"{refund_no}.pdf")

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mall.actors import signed_in
-from refunds.api import ERRORS
+from refunds.api import ERRORS, errors
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, Refund
 
@@ -50,7 +50,9 @@ class RefundDisputeViewSet(viewsets.ViewSet):
     def _refund(self, request: Request, refund_no: str) -> Refund:
         return get_object_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
 
-    @extend_schema(summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **errors(401, 404)}
+    )
     def list(self, request: Request, refund_no: str) -> Response:
         refund = self._refund(request, refund_no)
         disputes = Dispute.objects.filter(refund=refund).select_related("refund", "resolution_refund")

@@ -11,8 +11,19 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mall.api_common import ErrorSerializer
 from mall.money import CENT
-from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind, RefundReason, RefundState
+from refunds.models import (
+    CUSTOMER_REASONS,
+    Refund,
+    RefundEvent,
+    RefundEvidence,
+    RefundItem,
+    RefundKind,
+    RefundReason,
+    RefundState,
+)
+from refunds.selectors import NEEDS, refund_needs
 from refunds.services import ItemRequest
 
 
@@ -48,12 +59,12 @@ class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
 
 
+# A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every instance;
+# the read-only ones below, built for every refund shown, work them out once per class. Each instance gets shallow
+# copies: binding sets only the copy's own attributes, and a read-only field changes nothing else while presenting.
+# Nested serializers are copied whole (binding one binds its child). (A comment, not a docstring: the API schema
+# takes a serializer's docstring, inherited ones included, as its public description.)
 class FieldsBuiltOnce:
-    """A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every
-    instance; the read-only ones below, built for every refund shown, work them out once per class. Each
-    instance gets shallow copies: binding sets only the copy's own attributes, and a read-only field changes
-    nothing else while presenting. Nested serializers are copied whole (binding one binds its child)."""
-
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
         if built is None:
@@ -65,10 +76,9 @@ class FieldsBuiltOnce:
         }
 
 
+# The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a mapping
+# made once (Django rebuilds its mapping on every call, and DRF inspects the method each time).
 class ChoiceLabelField(serializers.CharField):
-    """The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a
-    mapping made once (Django rebuilds its mapping on every call, and DRF inspects the method each time)."""
-
     def __init__(self, *, labels: type[models.Choices], **kwargs: Any) -> None:
         self.labels = dict(labels.choices)
         super().__init__(**kwargs)
@@ -78,6 +88,8 @@ class ChoiceLabelField(serializers.CharField):
 
 
 class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An order line the refund takes back: the quantity and the money for it."""
+
     sku = serializers.CharField(source="order_item.sku")
     name = serializers.CharField(source="order_item.name")
 
@@ -88,6 +100,8 @@ class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # typ
 
 
 class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """One step of the refund: the state it reached, when, and why."""
+
     state = serializers.CharField(source="to_state")
     state_display = ChoiceLabelField(source="to_state", labels=RefundState)
     at = serializers.DateTimeField(source="created_at")
@@ -98,14 +112,36 @@ class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # 
         read_only_fields = fields
 
 
+class EvidenceSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A photo the customer uploaded."""
+
+    uploaded_at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = RefundEvidence
+        fields = ["id", "content_type", "size", "uploaded_at"]
+        read_only_fields = fields
+
+
+class ShipmentRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A parcel: its carrier and tracking number."""
+
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+
+
 class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A refund request (or a replacement) and where it stands."""
+
     order_no = serializers.CharField(source="order.order_no")
     state_display = ChoiceLabelField(source="state", labels=RefundState)
     reason_display = ChoiceLabelField(source="reason", labels=RefundReason)
     items = RefundItemSerializer(many=True)
     timeline = serializers.SerializerMethodField()
-    evidence = serializers.SerializerMethodField()
+    evidence = EvidenceSerializer(many=True)
     return_shipment = serializers.SerializerMethodField()
+    replacement = serializers.SerializerMethodField()
+    needs = serializers.SerializerMethodField()
 
     class Meta:
         model = Refund
@@ -129,6 +165,8 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
             "timeline",
             "evidence",
             "return_shipment",
+            "replacement",
+            "needs",
         ]
         read_only_fields = fields
 
@@ -138,45 +176,34 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
         events = [event for event in refund.events.all() if not event.internal]
         return TimelineEntrySerializer(events, many=True).data  # type: ignore[return-value]
 
-    @extend_schema_field(
-        {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "content_type": {"type": "string"},
-                    "size": {"type": "integer"},
-                    "uploaded_at": {"type": "string", "format": "date-time"},
-                },
-            },
-        }
-    )
-    def get_evidence(self, refund: Refund) -> list[dict[str, Any]]:
-        return [
-            {"id": e.pk, "content_type": e.content_type, "size": e.size, "uploaded_at": e.created_at.isoformat()}
-            for e in refund.evidence.all()
-        ]
-
-    @extend_schema_field(
-        {
-            "type": "object",
-            "nullable": True,
-            "properties": {"carrier": {"type": "string"}, "tracking_no": {"type": "string"}},
-        }
-    )
+    @extend_schema_field(ShipmentRefSerializer(allow_null=True))
     def get_return_shipment(self, refund: Refund) -> dict[str, Any] | None:
         shipment = getattr(refund, "return_shipment", None)
         if shipment is None:
             return None
         return {"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}
 
+    @extend_schema_field(ShipmentRefSerializer(allow_null=True))
+    def get_replacement(self, refund: Refund) -> dict[str, Any] | None:
+        shipment = getattr(refund, "replacement", None)
+        if shipment is None or not shipment.tracking_no:
+            return None
+        return {"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}
 
-class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """The body of every error answer."""
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=NEEDS)))
+    def get_needs(self, refund: Refund) -> list[str]:
+        return refund_needs(refund)
 
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
+
+__all__ = [
+    "ErrorSerializer",
+    "EvidenceInSerializer",
+    "EvidenceSerializer",
+    "ItemRequestSerializer",
+    "RefundApplySerializer",
+    "RefundItemSerializer",
+    "RefundSerializer",
+    "ReturnShipmentInSerializer",
+    "ShipmentRefSerializer",
+    "TimelineEntrySerializer",
+]
