@@ -394,3 +394,14 @@ def test_only_quality_claims_need_photos(customer: Any) -> None:
     timeout = Refund(reason="shipping_timeout", amount=Decimal("10.00"))
     assert auto_approval.needs_photos(timeout) is False
     assert auto_approval.decide(timeout, history=None, has_photos=False).approve is True
+
+
+def test_an_overdue_replacement_within_policy_is_approved_and_shipped(customer: Any, clock: Any) -> None:
+    order = paid_order(customer, [(product("50.00"), "2")], status="delivered")
+    replacement = quality_claim(customer, order, kind="replacement")
+    clock.move_to(DUE)
+    assert dict(auto_approval_sweep().counts) == {"approve": 1}
+    replacement.refresh_from_db()
+    assert (replacement.state, replacement.kind) == (S.REPLACING, "replacement")
+    routed = RefundEvent.objects.get(refund=replacement, to_state=S.REPLACING)
+    assert (routed.from_state, routed.actor_id, routed.note) == (S.APPROVED, None, "shipping a replacement")
