@@ -1,5 +1,6 @@
-"""What the refund console shows and does through logistics: the interception, the inspection with its records and
-a link to the inspection's page, and the receipt of returned goods (which opens the inspection). The inspection is
+"""What the refund console shows and does through logistics: the interception, the replacement's parcel, the
+inspection with its records and a link to the inspection's page, and the receipt of returned goods (which opens the
+inspection). The inspection is
 completed on its own page, where the warehouse records what came back, so the refund page offers no button for it.
 Registered into ``refunds.console.panels`` from ``LogisticsConfig.ready()``; ``refunds`` never imports this app."""
 
@@ -14,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from logistics.models import Inspection, InspectionRecord, Interception
 from logistics.services import return_receive
 from refunds.console.panels import RefundPanel, register_act_elsewhere, register_act_service, register_panel
-from refunds.models import Refund
+from refunds.models import Refund, ReplacementShipment
 
 
 def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
@@ -25,6 +26,7 @@ def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
             inspection_url = reverse("admin:logistics_inspection_change", args=[inspection.pk])
     return {
         "interception": Interception.objects.filter(refund=refund).first(),
+        "replacement": ReplacementShipment.objects.filter(refund=refund).first(),
         "inspection": inspection,
         "inspection_records": list(InspectionRecord.objects.filter(refund=refund).select_related("order_item")),
         "inspection_url": inspection_url,

@@ -21,6 +21,8 @@ from payments.models import ChannelAttempt
 from payments.simulator import client as channel
 from refunds import services as refund_services
 from refunds.models import Refund, RefundEvent, RefundKind, RefundState, ReplacementShipment
+from tests.admin.conftest import login
+from tests.admin.test_actions import act, buttons, page
 from tests.carrier_simulator import CarrierInbox
 from tests.factories import reload
 from tests.logistics.helpers import claims, fruit, relay_all, shipped_order, stock_of
@@ -279,3 +281,29 @@ def test_a_notification_that_comes_before_the_carrier_s_answer_is_kept(
     assert answer.status_code == 200
     assert reload(refund).state == S.REPLACED
     assert _detail(api, refund)["replacement"] == {"carrier": "SF", "tracking_no": "SF0000EARLY"}
+
+
+def test_a_replacement_costs_the_agent_two_clicks(
+    api: Any, customer: Any, agent: Any, carrier_simulator: Any, carrier_inbox: CarrierInbox
+) -> None:
+    """Open it from the queue, press Approve; the stock, the parcel and the tracking number follow by themselves."""
+    _product, order = _delivered(customer)
+    refund = Refund.objects.get(refund_no=_apply_replacement(api, order)["refund_no"])
+    console = login(agent)
+    change = f"/admin/refunds/refund/{refund.pk}/change/"
+
+    queue = console.get("/admin/refunds/refund/").content.decode()
+    assert f'href="{change}' in queue  # click 1: the refund from the queue
+    assert buttons(page(console, refund)) == ["approve", "reject"]
+    assert act(console, refund, "approve").status_code == 302  # click 2
+    assert reload(refund).state == S.REPLACING
+
+    jobs.replacement_ship(refund.pk)
+    shipment = ReplacementShipment.objects.get(refund=refund)
+    html = page(console, refund)
+    assert buttons(html) == []
+    assert f"{shipment.carrier} {shipment.tracking_no}" in html
+    relay_all(carrier_inbox, 1)
+    assert reload(refund).state == S.REPLACED
+    html = page(console, refund)
+    assert (buttons(html), "replacement shipped" in html) == ([], True)
