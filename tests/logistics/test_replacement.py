@@ -26,6 +26,7 @@ from tests.admin.test_actions import act, buttons, page
 from tests.carrier_simulator import CarrierInbox
 from tests.factories import reload
 from tests.logistics.helpers import claims, fruit, relay_all, shipped_order, stock_of
+from tests.logistics.test_inspection import _png
 
 pytestmark = pytest.mark.django_db
 S = RefundState
@@ -131,6 +132,8 @@ def test_a_replacement_is_shipped_and_moves_no_money(
     assert claims(order) == (Decimal("0.000"), Decimal("0.00"))
     assert reload(refund).order.status == OrderStatus.DELIVERED
     assert CarrierEvent.objects.get(kind="shipped").outcome == f"replacement {shipment.pk}: shipped"
+    late_photo = api.post(f"/api/v1/refunds/{refund.refund_no}/evidence/", {"file": _png()}, format="multipart")
+    assert late_photo.status_code == 409  # a replacement shipped is closed
 
     # The same notification again, and the job again: nothing changes.
     events = RefundEvent.objects.filter(refund=refund).count()
