@@ -4,9 +4,10 @@ Two steps, driven by scripts/bench_sweeps.sh, each in its own process so that th
 sweep's and not the seeding's:
 
 ``seed``  bulk-inserts customers, delivered orders (payment, shipment, one line each) and ``--refunds`` quality
-          claims waiting for review past their due time into the database named by ``DATABASE_URL``. Each
-          customer has ten paid orders and four claims (a refund rate of 40%, inside the abuse rule), and one
-          claim in twenty is above the automatic approval cap, so the sweep both approves and escalates.
+          claims with a photo each, waiting for review past their due time into the database named by
+          ``DATABASE_URL``. Each customer has ten paid orders and four claims (a refund rate of 40%, inside the
+          abuse rule), and one claim in twenty is above the automatic approval cap, so the sweep both approves and
+          escalates.
 ``run``   runs ``refunds.sweeps.auto_approval_sweep`` once with the gray release at 100% (every page reads the
           customers' refund histories), checks that no overdue refund is left, and prints the figures with the
           machine they were taken on.
@@ -67,7 +68,7 @@ def seed(refunds: int) -> None:
     from django.utils import timezone
 
     from mall.models import Order, OrderItem, Payment, Product, SaleUnit, Shipment, Stock
-    from refunds.models import Refund, RefundEvent, RefundItem
+    from refunds.models import Refund, RefundEvent, RefundEvidence, RefundItem
 
     started = time.monotonic()
     customers = -(-refunds // CLAIMS_PER_CUSTOMER)
@@ -198,6 +199,20 @@ def seed(refunds: int) -> None:
             RefundEvent.objects.bulk_create(
                 [
                     RefundEvent(refund=claim, from_state="", to_state="pending_review", note="submitted")
+                    for claim in claims
+                ],
+                batch_size=batch,
+            )
+            # Quality claims carry a photo: without one the sweep would escalate them all.
+            RefundEvidence.objects.bulk_create(
+                [
+                    RefundEvidence(
+                        refund=claim,
+                        file=f"refunds/evidence/{claim.refund_no}/photo.jpg",
+                        content_type="image/jpeg",
+                        size=1,
+                        sha256="0" * 64,
+                    )
                     for claim in claims
                 ],
                 batch_size=batch,

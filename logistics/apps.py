@@ -13,6 +13,7 @@ class LogisticsConfig(AppConfig):
 
         roles.register()
         on_enter(RefundState.INTERCEPTING, job="logistics.jobs.interception_request", queue="default")
+        on_enter(RefundState.REPLACING, job="logistics.jobs.replacement_ship", queue="default")
 
         from logistics import console
 

@@ -1,9 +1,9 @@
-"""What the refund console shows and does through logistics: the interception, the inspection with its records
-(quantities in their unit, photos as pictures) and, while the goods are being inspected, what the refund will pay
-and the form that records what arrived, next to the refund's buttons. Recording leads to the inspection's page,
-where the amount is confirmed and the inspection completed, so the refund page offers no button that completes it
-unseen. Registered into ``refunds.console.panels`` from ``LogisticsConfig.ready()``; ``refunds`` never imports
-this app."""
+"""What the refund console shows and does through logistics: the interception, the replacement's parcel, the
+inspection with its records (quantities in their unit, photos as pictures) and, while the goods are being inspected,
+what the refund will pay and the form that records what arrived, next to the refund's buttons. Recording leads to the
+inspection's page, where the amount is confirmed and the inspection completed, so the refund page offers no button
+that completes it unseen. Registered into ``refunds.console.panels`` from ``LogisticsConfig.ready()``; ``refunds``
+never imports this app."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from logistics.models import Inspection, InspectionStatus, Interception
 from logistics.selectors import inspection_preview, inspection_records
 from logistics.services import return_receive
 from refunds.console.panels import RefundPanel, register_act_elsewhere, register_act_service, register_panel
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundState, ReplacementShipment
 
 
 def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
@@ -34,6 +34,7 @@ def warehouse_panel(refund: Refund) -> Mapping[str, Any]:
         record_form = InspectionForm(plan=plan) if inspection_url else None
     return {
         "interception": Interception.objects.filter(refund=refund).first(),
+        "replacement": ReplacementShipment.objects.filter(refund=refund).first(),
         "inspection": inspection,
         "inspection_records": records,
         "inspection_url": inspection_url,

@@ -1,9 +1,10 @@
 """Logistics jobs. Each takes ids, loads, calls one service, and is safe to run twice or after a crash.
 
-``interception_request`` is what entering ``intercepting`` sets off (registered in ``LogisticsConfig.ready``)
-for a refund; the restock jobs by the logistics services. The sweep runs every minute: it asks the
-carrier about interceptions still waiting, counts those without an answer past ``INTERCEPTION_TIMEOUT_MINUTES``
-as failed, and hands lost work to the queue again.
+``interception_request`` and ``replacement_ship`` are what entering ``intercepting`` and ``replacing`` set off
+(registered in ``LogisticsConfig.ready``) for a refund; the restock jobs by the logistics services. The sweeps run
+every minute: one asks the carrier about interceptions still waiting, counts those without an answer past
+``INTERCEPTION_TIMEOUT_MINUTES`` as failed, and hands lost work to the queue again; the other asks about
+replacements not picked up yet and sends the requests the carrier never had.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logistics import services
+from logistics import replacement, services
 from logistics.models import Inspection, Interception, InterceptionStatus
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from mall.models import StockMovement
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundState, ReplacementShipment
 
 logger = logging.getLogger(__name__)
 SWEEP_BATCH = 200
@@ -34,6 +35,15 @@ def interception_request(refund_id: int) -> None:
     if not Refund.objects.filter(pk=refund_id, state=RefundState.INTERCEPTING).exists():
         return
     services.interception_send(interception=interception)
+
+
+def replacement_ship(refund_id: int) -> None:
+    """Take a replacement's goods from stock and ask the carrier to ship them. A temporary carrier error raises,
+    so that RQ retries; without the stock the refund becomes a money refund instead."""
+    shipment = replacement.replacement_prepare(refund_id=refund_id)
+    if shipment is None or shipment.requested_at is not None or shipment.refused_at is not None:
+        return
+    replacement.replacement_send(shipment=shipment)
 
 
 def restock_intercepted(refund_id: int) -> None:
@@ -82,11 +92,40 @@ def interception_sweep() -> dict[str, int]:
     return counts
 
 
+def replacement_sweep() -> dict[str, int]:
+    """Hand replacements whose work was lost to the queue again, and ask the carrier about those it has not
+    reported picked up (a lost notification)."""
+    counts = {"requested": 0, "checked": 0, "shipped": 0}
+    lost = Refund.objects.filter(state=RefundState.REPLACING, replacement__isnull=True).values_list("pk", flat=True)
+    for refund_id in lost[:SWEEP_BATCH]:
+        job_enqueue(replacement_ship, refund_id, queue="default")
+        counts["requested"] += 1
+    waiting = ReplacementShipment.objects.filter(
+        shipped_at__isnull=True, refused_at__isnull=True, refund__state=RefundState.REPLACING
+    ).order_by("created_at", "id")
+    for shipment in waiting[:SWEEP_BATCH]:
+        counts["checked"] += 1
+        if replacement.replacement_check(shipment=shipment).shipped_at is not None:
+            counts["shipped"] += 1
+    if any(counts.values()):
+        logger.info("replacement sweep: %s", counts)
+    return counts
+
+
 periodic_job_register(
     PeriodicJob(
         name="logistics.interception_sweep",
         func=interception_sweep,
         description=_("Ask carriers about unanswered interceptions; count those past the time limit as failed."),
+        interval=60,
+    )
+)
+
+periodic_job_register(
+    PeriodicJob(
+        name="logistics.replacement_sweep",
+        func=replacement_sweep,
+        description=_("Ask carriers about replacements not picked up yet; send requests they never had."),
         interval=60,
     )
 )

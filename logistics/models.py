@@ -78,6 +78,7 @@ class Interception(models.Model):
 class CarrierEventKind(models.TextChoices):
     INTERCEPTION = "interception", _("interception result")
     DELIVERED = "delivered", _("delivered")
+    SHIPPED = "shipped", _("replacement picked up")
 
 
 class CarrierEvent(models.Model):

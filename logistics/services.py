@@ -1,6 +1,7 @@
 """Writes of logistics: return addresses, interceptions of parcels in transit, the warehouse's receipt of
-returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection`` and the
-perishable claims in ``logistics.perishable``; both are re-exported here.
+returned goods and the carrier's notifications. The quality inspection lives in ``logistics.inspection``, the
+perishable claims in ``logistics.perishable`` and replacements' shipping in ``logistics.replacement``; all are
+re-exported here.
 
 Every write that touches a refund locks the order row first (``refunds.lifecycle.lock_refund``), then the
 logistics rows, and moves the refund only through ``refunds.flow``. Carrier calls are never made while a row
@@ -277,6 +278,10 @@ def carrier_notification_handle(*, notification: CarrierNotification) -> str:
         return "duplicate"
     if notification.kind == NotificationKind.INTERCEPTION:
         outcome = _interception_notified(notification)
+    elif notification.kind == NotificationKind.SHIPPED:
+        outcome = replacement_shipped_notified(
+            carrier=notification.carrier, tracking_no=notification.tracking_no, reference=notification.reference
+        )
     else:
         outcome = _delivered_notified(notification)
     CarrierEvent.objects.filter(pk=event.pk).update(outcome=outcome[:255])
@@ -319,7 +324,8 @@ def _delivered_notified(notification: CarrierNotification) -> str:
     return f"refund {shipment.refund.refund_no}: received"
 
 
-# The quality inspection, re-exported so that callers find every logistics write here.
+# The quality inspection, re-exported so that callers find every logistics write here; and the replacements'
+# handling of the carrier's "shipped" notification.
 from logistics.inspection import (  # noqa: E402
     RecordLine,
     inspection_complete,
@@ -328,6 +334,7 @@ from logistics.inspection import (  # noqa: E402
     restock_returned,
 )
 from logistics.perishable import perishable_claim_settle  # noqa: E402
+from logistics.replacement import replacement_shipped_notified  # noqa: E402
 
 __all__ = [
     "RecordLine",

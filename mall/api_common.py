@@ -1,4 +1,5 @@
-"""Shared pieces of the REST API: pagination and the one exception handler that maps business errors."""
+"""Shared pieces of the REST API: pagination, the one exception handler that maps business errors, and the shape
+of its error bodies."""
 
 from __future__ import annotations
 
@@ -8,13 +9,38 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from mall.exceptions import BusinessError
 from mall.outage import RETRY_AFTER_SECONDS, log_unavailable, unavailable_body, unavailable_dependency
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {}},
+        ]
+    }
+)
+class FieldErrorsField(serializers.JSONField):
+    """A field's messages; for a list of items, the messages of each item's fields by the item's index."""
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The body of every error answer."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=FieldErrorsField(),
+        required=False,
+        help_text="Each field at fault with its messages; the items of a list by their index, e.g. `items` → `0`.",
+    )
 
 
 class Pagination(PageNumberPagination):

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
-from payments.api import RefundVoucherViewSet
+from payments.api import RefundVoucherView
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
 
@@ -16,12 +16,12 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
-router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVoucherViewSet, basename="refund-voucher")
 
 urlpatterns = [
     path("admin/django_rq/", include("mall.rq_dashboard")),
     path("admin/", admin.site.urls),
     path("api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"),
+    path("api/v1/refunds/<str:refund_no>/voucher/", RefundVoucherView.as_view(), name="refund-voucher"),
     path("api/v1/", include(router.urls)),
     path("logistics/", include("logistics.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -67,4 +67,6 @@ def voucher_download(request: HttpRequest, token: str) -> FileResponse:
     voucher = voucher_from_token(token)
     if voucher is None:
         raise Http404
-    return FileResponse(voucher.file.open("rb"), content_type="application/pdf", filename=f"{voucher.refund_id}.pdf")
+    # Saved under the refund's number, the name the customer and staff know it by.
+    filename = f"{voucher.refund.refund_no}.pdf"
+    return FileResponse(voucher.file.open("rb"), content_type="application/pdf", as_attachment=True, filename=filename)

@@ -39,6 +39,13 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such refund or order of yours."),
     409: OpenApiResponse(ErrorSerializer, description="The current state or amounts no longer allow it."),
 }
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error answers an operation really gives, for its schema."""
+    return {code: ERRORS[code] for code in codes}
+
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
@@ -108,7 +115,7 @@ class ApplicationThrottle(ScopedRateThrottle):
 def refunds_for_customer(customer: Any) -> QuerySet[Refund]:
     return (
         Refund.objects.filter(customer=customer)
-        .select_related("order", "return_shipment", "rejection_reason")
+        .select_related("order", "return_shipment", "rejection_reason", "replacement")
         .prefetch_related(
             "items__order_item",
             "evidence",
@@ -120,7 +127,9 @@ def refunds_for_customer(customer: Any) -> QuerySet[Refund]:
 
 @extend_schema_view(
     list=extend_schema(summary="Your refunds", responses={200: RefundSerializer(many=True), 401: ERRORS[401]}),
-    retrieve=extend_schema(summary="One refund with its timeline", responses={200: RefundSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        summary="One refund with its timeline", responses={200: RefundSerializer, **errors(401, 404)}
+    ),
 )
 class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     serializer_class = RefundSerializer
@@ -167,7 +176,9 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         body = RefundSerializer(refund, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Withdraw a refund", request=None, responses={200: RefundSerializer, **ERRORS})
+    @extend_schema(
+        summary="Withdraw a refund", request=None, responses={200: RefundSerializer, **errors(401, 404, 409)}
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, refund_no: str) -> Response:
         refund = self.get_object()

@@ -11,8 +11,10 @@ A refund waiting for review past its ``due_at`` is approved by the system when i
   ``REFUND_ABUSE_RATE``. Refunds the shop started (shipping timeout, out of stock) are the shop's doing and do
   not count against the customer.
 
-Otherwise the refund is escalated, with the reason shown to customer service. Either way the note names the
-rule that decided.
+Under either rule a quality claim without a photo is never approved automatically (PRODUCT.md: quality claims
+carry photos): it is escalated to a person, as is everything else outside the rules. The refund's detail tells the
+customer photos are needed (``needs``). Otherwise the refund is escalated, with the reason shown to customer
+service. Either way the note names the rule that decided.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from mall.models import Payment
 from mall.money import yuan
-from refunds.models import RELEASED_STATES, Refund, RefundReason, RefundSource
+from refunds.models import RELEASED_STATES, Refund, RefundEvidence, RefundReason, RefundSource
 from refunds.rollout import REFUND_POLICY_V2, policy_enabled_for
 
 RULE_V1 = "auto-approve-v1"
@@ -91,8 +93,22 @@ def refund_histories(customer_ids: Iterable[int], *, now: datetime) -> dict[int,
     return {cid: RefundHistory(refunds=refunds.get(cid, 0), orders=orders.get(cid, 0)) for cid in ids}
 
 
-def decide(refund: Refund, *, history: RefundHistory | None) -> Verdict:
-    """Approve or escalate ``refund``. ``history`` is given when the abuse rule applies to it (v2), else None."""
+def needs_photos(refund: Refund) -> bool:
+    """A quality claim is decided on its photos."""
+    return refund.reason == RefundReason.QUALITY_ISSUE
+
+
+def with_photos(refund_ids: Iterable[int]) -> set[int]:
+    """Those of ``refund_ids`` with at least one photo, in one query (the evidence's refund index)."""
+    ids = sorted(set(refund_ids))
+    if not ids:
+        return set()
+    return set(RefundEvidence.objects.filter(refund_id__in=ids).values_list("refund_id", flat=True).distinct())
+
+
+def decide(refund: Refund, *, history: RefundHistory | None, has_photos: bool) -> Verdict:
+    """Approve or escalate ``refund``. ``history`` is given when the abuse rule applies to it (v2), else None;
+    ``has_photos`` says whether the customer uploaded any."""
     rule = RULE_V2 if history is not None else RULE_V1
     cap = Decimal(settings.REFUND_AUTO_APPROVE_MAX_AMOUNT)
     if refund.requires_supervisor:
@@ -112,6 +128,10 @@ def decide(refund: Refund, *, history: RefundHistory | None) -> Verdict:
             False,
             rule,
             _("%(rule)s: refunds for “%(reason)s” are not approved automatically") % {"rule": rule, "reason": label},
+        )
+    if needs_photos(refund) and not has_photos:
+        return Verdict(
+            False, rule, _("%(rule)s: a quality claim without photos is not approved automatically") % {"rule": rule}
         )
     if history is not None and history.flagged():
         return Verdict(

@@ -207,7 +207,7 @@ def _create(
 
 def _keep_loaded(refund: Refund, *, items: list[RefundItem], events: list[RefundEvent]) -> None:
     """Hold the rows just written on the new refund the way ``prefetch_related`` would (a new refund has no
-    evidence and no return shipment yet)."""
+    evidence, no return shipment and no replacement shipment yet)."""
     loaded: dict[str, Any] = refund.__dict__.setdefault("_prefetched_objects_cache", {})
     for name, rows in (("items", items), ("events", events), ("evidence", [])):
         queryset = getattr(refund, name).all()
@@ -215,6 +215,7 @@ def _keep_loaded(refund: Refund, *, items: list[RefundItem], events: list[Refund
         queryset._prefetch_done = True
         loaded[name] = queryset
     Refund.return_shipment.related.set_cached_value(refund, None)
+    Refund.replacement.related.set_cached_value(refund, None)
 
 
 def refund_apply(
@@ -289,6 +290,7 @@ def _apply_to_locked_order(
         replay = _idempotent_replay(customer, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
+    _check_replacement(order, reason, kind, items)
     _check_customer_reason(order, reason, kind)
     refund = _create(
         order=order,
@@ -312,6 +314,19 @@ def _idempotent_replay(customer: Any, key: str, fingerprint: str) -> Refund | No
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict()
     return existing
+
+
+def _check_replacement(order: Order, reason: str, kind: str, items: Sequence[ItemRequest]) -> None:
+    """A replacement (补发) ships quantities again: only for a quality problem with goods already delivered."""
+    if kind != RefundKind.REPLACEMENT:
+        return
+    if reason != RefundReason.QUALITY_ISSUE or not order.is_delivered():
+        raise InvalidRefundRequest(_("A replacement is for a quality problem with delivered goods."), field="kind")
+    for index, req in enumerate(items):
+        if req.amount is not None:
+            raise InvalidRefundRequest(
+                _("A replacement ships quantities: leave the amount out."), field=f"items[{index}].amount"
+            )
 
 
 def _check_customer_reason(order: Order, reason: str, kind: str) -> None:

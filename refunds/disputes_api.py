@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mall.actors import signed_in
-from refunds.api import ERRORS
+from refunds.api import ERRORS, errors
 from refunds.disputes import dispute_open_by_customer
-from refunds.models import Dispute, Refund
+from refunds.models import Dispute, DisputeOutcome, Refund
 
 
 class DisputeInSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -25,6 +25,10 @@ class DisputeInSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class DisputeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A dispute of a refund decision, and how customer service resolved it."""
+
+    # Empty while the dispute is open.
+    outcome = serializers.ChoiceField(choices=DisputeOutcome.choices, allow_blank=True, read_only=True)
     refund_no = serializers.CharField(source="refund.refund_no", read_only=True)
     resolution_refund_no = serializers.CharField(
         source="resolution_refund.refund_no", read_only=True, allow_null=True, default=None
@@ -50,7 +54,9 @@ class RefundDisputeViewSet(viewsets.ViewSet):
     def _refund(self, request: Request, refund_no: str) -> Refund:
         return get_object_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
 
-    @extend_schema(summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **errors(401, 404)}
+    )
     def list(self, request: Request, refund_no: str) -> Response:
         refund = self._refund(request, refund_no)
         disputes = Dispute.objects.filter(refund=refund).select_related("refund", "resolution_refund")

@@ -19,7 +19,7 @@ from refunds.services import refund_record_event
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 9
-CLOSED_STATES = (RefundState.REFUNDED, RefundState.CANCELLED)
+CLOSED_STATES = (RefundState.REFUNDED, RefundState.CANCELLED, RefundState.REPLACED)
 
 
 def refund_add_evidence(*, refund: Refund, actor: Staff, upload: UploadedFile[bytes]) -> RefundEvidence:

@@ -33,12 +33,14 @@ class RefundState(models.TextChoices):
     REJECTED = "rejected", _("rejected")
     CANCELLED = "cancelled", _("cancelled")
     FAILED = "failed", _("failed, needs attention")
+    REPLACING = "replacing", _("shipping a replacement")
+    REPLACED = "replaced", _("replacement shipped")
 
 
 S = RefundState
 # A refund in one of these states no longer holds any of the order's money.
 RELEASED_STATES = (S.REJECTED, S.CANCELLED, S.FAILED)
-FINAL_STATES = (S.REFUNDED, S.REJECTED, S.CANCELLED)
+FINAL_STATES = (S.REFUNDED, S.REJECTED, S.CANCELLED, S.REPLACED)
 # States in which the customer may still withdraw: the money has not been asked of the channel.
 CANCELLABLE_STATES = (S.PENDING_REVIEW, S.APPROVED, S.INTERCEPTING, S.AWAITING_RETURN)
 
@@ -62,6 +64,8 @@ STAFF_REASONS = (RefundReason.DISPUTE, RefundReason.COMPENSATION)
 class RefundKind(models.TextChoices):
     REFUND_ONLY = "refund_only", _("refund only")
     RETURN_AND_REFUND = "return_and_refund", _("return and refund")
+    # 补发: the listed quantities are shipped again; no money moves unless stock cannot cover them.
+    REPLACEMENT = "replacement", _("replacement")
 
 
 class RefundSource(models.TextChoices):
@@ -76,7 +80,7 @@ class RefundSource(models.TextChoices):
 QUEUE_RANK = models.Case(
     models.When(state=S.PENDING_REVIEW, then=models.Value(0)),
     models.When(state__in=[S.FAILED, S.INSPECTING], then=models.Value(1)),
-    models.When(state__in=[S.REFUNDED, S.REJECTED, S.CANCELLED], then=models.Value(3)),
+    models.When(state__in=[S.REFUNDED, S.REJECTED, S.CANCELLED, S.REPLACED], then=models.Value(3)),
     default=models.Value(2),
     output_field=models.PositiveSmallIntegerField(),
 )
@@ -184,8 +188,14 @@ class Refund(FSMModelMixin, models.Model):
         return self.kind == RefundKind.RETURN_AND_REFUND
 
     def can_pay_out_now(self) -> bool:
-        """Approved money goes straight back unless goods are on the road or must come back first."""
+        """Approved money goes straight back unless goods are on the road or must come back first (or the remedy
+        is a replacement, which moves no money)."""
+        if self.is_replacement():
+            return False
         return not self.goods_need_return() or self.order.is_not_shipped()
+
+    def is_replacement(self) -> bool:
+        return self.kind == RefundKind.REPLACEMENT
 
     def order_in_transit(self) -> bool:
         return self.order.is_in_transit()
@@ -253,6 +263,18 @@ class Refund(FSMModelMixin, models.Model):
     @transition(field=state, source=S.REJECTED, target=S.APPROVED)
     def overturn(self) -> None:
         """A supervisor reverses a rejection."""
+
+    @transition(field=state, source=S.APPROVED, target=S.REPLACING, conditions=[is_replacement])  # type: ignore[list-item]
+    def start_replacement(self) -> None:
+        pass
+
+    @transition(field=state, source=S.REPLACING, target=S.REPLACED)
+    def replacement_shipped(self) -> None:
+        pass
+
+    @transition(field=state, source=S.REPLACING, target=S.REFUNDING)
+    def replacement_unavailable(self) -> None:
+        """Stock cannot cover the replacement: the money goes back instead (the service makes it a refund)."""
 
 
 class RefundItem(models.Model):
@@ -352,6 +374,32 @@ class ReturnShipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_no}"
+
+
+class ReplacementShipment(models.Model):
+    """The goods of a replacement (补发), shipped again: created once stock is allocated, shipped when the carrier
+    picks them up. The carrier gives the tracking number."""
+
+    refund = models.OneToOneField(
+        Refund, on_delete=models.CASCADE, related_name="replacement", verbose_name=_("refund")
+    )
+    carrier = models.CharField(_("carrier"), max_length=32, blank=True)
+    tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True, db_index=True)
+    carrier_shipment_id = models.CharField(_("carrier shipment id"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("requests sent"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("stock allocated at"), auto_now_add=True)
+    requested_at = models.DateTimeField(_("accepted by the carrier at"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    refused_at = models.DateTimeField(_("refused by the carrier at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("replacement shipment")
+        verbose_name_plural = _("replacement shipments")
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_no}".strip() or str(self.refund_id)
 
 
 class DisputeStatus(models.TextChoices):

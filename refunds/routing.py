@@ -1,4 +1,5 @@
-"""Where an approved refund goes next: refund at once, stop the goods on the road, or wait for them to come back.
+"""Where an approved refund goes next: refund at once, stop the goods on the road, wait for them to come back, or
+ship a replacement.
 
 What each of those sets off (the channel's execution, the carrier's interception) is what entering the state
 sets off, registered in ``refunds.lifecycle.EFFECTS`` by the app that does the work.
@@ -23,6 +24,8 @@ class Route:
 
 
 def route_after_approval(refund: Refund) -> Route:
+    if refund.kind == RefundKind.REPLACEMENT:
+        return Route("start_replacement", _("shipping a replacement"))
     order = refund.order
     if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
         return Route("start_interception", _("the goods are in transit"))

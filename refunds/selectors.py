@@ -1,4 +1,5 @@
-"""Reads on refunds shared by the console (queue, review order, refund page, dashboard) and the compensation caps.
+"""Reads on refunds shared by the console (queue, review order, refund page, dashboard), the compensation caps and
+the customer API.
 
 Every figure is a bounded number of queries that hit an index, whatever the size of the table. Days are
 Asia/Shanghai days: the shop's business day.
@@ -18,7 +19,7 @@ from mall.actors import Staff
 from mall.models import Order
 from mall.money import ZERO
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
-from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundSource, RefundState
+from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundReason, RefundSource, RefundState
 
 # States a person or the flow still has to move on; shown in the dashboard's "pending" table in this order.
 OPEN_STATES = (
@@ -30,6 +31,7 @@ OPEN_STATES = (
     RefundState.INTERCEPTING,
     RefundState.APPROVED,
     RefundState.REFUNDING,
+    RefundState.REPLACING,
 )
 CHART_DAYS = 14
 # The work queue's order (most urgent first): the console's queue and "approve / reject and next" both use it.
@@ -98,6 +100,27 @@ def customer_history(customer_id: int) -> CustomerHistory:
         refunded=refunds["refunded"],
         refunded_amount=refunds["amount"] or ZERO,
     )
+
+
+# What a customer may still have to provide for a refund to go on (the API's ``needs``).
+NEED_PHOTOS = "photos"
+NEED_RETURN_SHIPMENT = "return_shipment"
+NEEDS = (NEED_PHOTOS, NEED_RETURN_SHIPMENT)
+
+
+def refund_needs(refund: Refund) -> list[str]:
+    """What the customer must still provide: photos of a quality claim under review (without them it is never
+    approved automatically), the return shipment of goods to send back. Reads the refund's evidence as loaded."""
+    needs = []
+    if (
+        refund.reason == RefundReason.QUALITY_ISSUE
+        and refund.state == RefundState.PENDING_REVIEW
+        and not refund.evidence.all()
+    ):
+        needs.append(NEED_PHOTOS)
+    if refund.state == RefundState.AWAITING_RETURN:
+        needs.append(NEED_RETURN_SHIPMENT)
+    return needs
 
 
 def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:

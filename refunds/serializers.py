@@ -11,9 +11,20 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mall.api_common import ErrorSerializer
 from mall.money import CENT
-from refunds.models import CUSTOMER_REASONS, Refund, RefundEvent, RefundItem, RefundKind, RefundReason, RefundState
+from refunds.models import (
+    CUSTOMER_REASONS,
+    Refund,
+    RefundEvent,
+    RefundEvidence,
+    RefundItem,
+    RefundKind,
+    RefundReason,
+    RefundState,
+)
 from refunds.rejections import refund_rejection_text, timeline_notes
+from refunds.selectors import NEEDS, refund_needs
 from refunds.services import ItemRequest
 
 
@@ -49,12 +60,12 @@ class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
 
 
+# A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every instance;
+# the read-only ones below, built for every refund shown, work them out once per class. Each instance gets shallow
+# copies: binding sets only the copy's own attributes, and a read-only field changes nothing else while presenting.
+# Nested serializers are copied whole (binding one binds its child). (A comment, not a docstring: the API schema
+# takes a serializer's docstring, inherited ones included, as its public description.)
 class FieldsBuiltOnce:
-    """A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every
-    instance; the read-only ones below, built for every refund shown, work them out once per class. Each
-    instance gets shallow copies: binding sets only the copy's own attributes, and a read-only field changes
-    nothing else while presenting. Nested serializers are copied whole (binding one binds its child)."""
-
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
         if built is None:
@@ -66,10 +77,9 @@ class FieldsBuiltOnce:
         }
 
 
+# The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a mapping
+# made once (Django rebuilds its mapping on every call, and DRF inspects the method each time).
 class ChoiceLabelField(serializers.CharField):
-    """The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a
-    mapping made once (Django rebuilds its mapping on every call, and DRF inspects the method each time)."""
-
     def __init__(self, *, labels: type[models.Choices], **kwargs: Any) -> None:
         self.labels = dict(labels.choices)
         super().__init__(**kwargs)
@@ -79,6 +89,8 @@ class ChoiceLabelField(serializers.CharField):
 
 
 class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An order line the refund takes back: the quantity and the money for it."""
+
     sku = serializers.CharField(source="order_item.sku")
     name = serializers.CharField(source="order_item.name")
 
@@ -89,6 +101,8 @@ class RefundItemSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # typ
 
 
 class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """One step of the refund: the state it reached, when, and why."""
+
     state = serializers.CharField(source="to_state")
     state_display = ChoiceLabelField(source="to_state", labels=RefundState)
     at = serializers.DateTimeField(source="created_at")
@@ -99,15 +113,40 @@ class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # 
         read_only_fields = fields
 
 
+class EvidenceSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A photo the customer uploaded."""
+
+    uploaded_at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = RefundEvidence
+        fields = ["id", "content_type", "size", "uploaded_at"]
+        read_only_fields = fields
+
+
+# A parcel, or null: written out rather than a nullable reference to a component, which OpenAPI 3.0.3 does not
+# allow to be null ("nullable" needs a "type" beside it).
+SHIPMENT_OR_NULL = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"carrier": {"type": "string"}, "tracking_no": {"type": "string"}},
+    "required": ["carrier", "tracking_no"],
+}
+
+
 class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A refund request (or a replacement) and where it stands."""
+
     order_no = serializers.CharField(source="order.order_no")
     state_display = ChoiceLabelField(source="state", labels=RefundState)
     reason_display = ChoiceLabelField(source="reason", labels=RefundReason)
     items = RefundItemSerializer(many=True)
     timeline = serializers.SerializerMethodField()
-    evidence = serializers.SerializerMethodField()
+    evidence = EvidenceSerializer(many=True)
     return_shipment = serializers.SerializerMethodField()
     rejection = serializers.SerializerMethodField()
+    replacement = serializers.SerializerMethodField()
+    needs = serializers.SerializerMethodField()
 
     class Meta:
         model = Refund
@@ -132,6 +171,8 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
             "evidence",
             "return_shipment",
             "rejection",
+            "replacement",
+            "needs",
         ]
         read_only_fields = fields
 
@@ -169,45 +210,33 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
             "text": refund_rejection_text(refund),
         }
 
-    @extend_schema_field(
-        {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "content_type": {"type": "string"},
-                    "size": {"type": "integer"},
-                    "uploaded_at": {"type": "string", "format": "date-time"},
-                },
-            },
-        }
-    )
-    def get_evidence(self, refund: Refund) -> list[dict[str, Any]]:
-        return [
-            {"id": e.pk, "content_type": e.content_type, "size": e.size, "uploaded_at": e.created_at.isoformat()}
-            for e in refund.evidence.all()
-        ]
-
-    @extend_schema_field(
-        {
-            "type": "object",
-            "nullable": True,
-            "properties": {"carrier": {"type": "string"}, "tracking_no": {"type": "string"}},
-        }
-    )
+    @extend_schema_field(SHIPMENT_OR_NULL)
     def get_return_shipment(self, refund: Refund) -> dict[str, Any] | None:
         shipment = getattr(refund, "return_shipment", None)
         if shipment is None:
             return None
         return {"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}
 
+    @extend_schema_field(SHIPMENT_OR_NULL)
+    def get_replacement(self, refund: Refund) -> dict[str, Any] | None:
+        shipment = getattr(refund, "replacement", None)
+        if shipment is None or not shipment.tracking_no:
+            return None
+        return {"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}
 
-class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """The body of every error answer."""
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=NEEDS)))
+    def get_needs(self, refund: Refund) -> list[str]:
+        return refund_needs(refund)
 
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
+
+__all__ = [
+    "ErrorSerializer",
+    "EvidenceInSerializer",
+    "EvidenceSerializer",
+    "ItemRequestSerializer",
+    "RefundApplySerializer",
+    "RefundItemSerializer",
+    "RefundSerializer",
+    "ReturnShipmentInSerializer",
+    "TimelineEntrySerializer",
+]

@@ -15,6 +15,10 @@ from logistics.carriers.base import (
     InterceptionResult,
     NotificationInvalid,
     NotificationKind,
+    ShipmentLine,
+    ShipmentRequest,
+    ShipmentResult,
+    ShipmentStatus,
 )
 from logistics.carriers.http import HttpCarrier
 
@@ -40,5 +44,9 @@ __all__ = [
     "InterceptionResult",
     "NotificationInvalid",
     "NotificationKind",
+    "ShipmentLine",
+    "ShipmentRequest",
+    "ShipmentResult",
+    "ShipmentStatus",
     "get_carrier",
 ]

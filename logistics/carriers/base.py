@@ -26,6 +26,13 @@ class InterceptionOutcome(enum.StrEnum):
 class NotificationKind(enum.StrEnum):
     INTERCEPTION = "interception"
     DELIVERED = "delivered"
+    SHIPPED = "shipped"  # a parcel we asked the carrier to ship was picked up
+
+
+class ShipmentStatus(enum.StrEnum):
+    CREATED = "created"  # accepted, waiting to be picked up
+    SHIPPED = "shipped"
+    NOT_FOUND = "not_found"
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -77,6 +84,40 @@ class InterceptionResult:
 
 
 @dataclass(frozen=True)
+class ShipmentLine:
+    sku: str
+    name: str
+    quantity: str  # pieces or kilograms, as a decimal string
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    """A parcel for the carrier to pick up at our warehouse and deliver (a replacement)."""
+
+    reference: str  # our refund number: one shipment per reference, the carrier echoes it
+    carrier: str  # the carrier we prefer (the original parcel's)
+    receiver_name: str
+    receiver_phone: str
+    receiver_address: str
+    lines: tuple[ShipmentLine, ...]
+    notify_url: str
+
+    def __post_init__(self) -> None:
+        if not (self.reference and self.lines):
+            raise ValueError("reference and lines are required")
+
+
+@dataclass(frozen=True)
+class ShipmentResult:
+    status: ShipmentStatus
+    reference: str
+    carrier: str = ""
+    tracking_no: str = ""
+    shipment_id: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class CarrierNotification:
     event_id: str
     kind: NotificationKind
@@ -104,6 +145,15 @@ class Carrier(Protocol):
 
     def query_interception(self, *, carrier: str, tracking_no: str) -> InterceptionResult:
         """The carrier's current answer for one parcel; ``not_found`` if it never got the request."""
+        ...
+
+    def create_shipment(self, req: ShipmentRequest) -> ShipmentResult:
+        """Ask the carrier to ship a parcel; it answers with the tracking number. Repeating the request for the same
+        reference returns the same shipment. Raises ``CarrierRejected`` when the carrier refuses it."""
+        ...
+
+    def query_shipment(self, *, reference: str) -> ShipmentResult:
+        """Where the shipment of ``reference`` stands; ``not_found`` if the carrier never got the request."""
         ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> CarrierNotification:

@@ -2,6 +2,8 @@
 
 ``POST /v1/interceptions``        ask to stop a parcel ``{carrier, tracking_no, reference, notify_url}``
 ``POST /v1/interceptions/query``  the current answer ``{carrier, tracking_no}``
+``POST /v1/shipments``            ship a parcel ``{reference, carrier, receiver, items, notify_url}``
+``POST /v1/shipments/query``      where it stands ``{reference}``
 
 Requests and answers are signed like notifications (``signing.py``); an answer whose signature does not verify
 is treated as no answer at all (temporary: ask again).
@@ -27,10 +29,14 @@ from logistics.carriers.base import (
     InterceptionResult,
     NotificationInvalid,
     NotificationKind,
+    ShipmentRequest,
+    ShipmentResult,
+    ShipmentStatus,
 )
 from mall.json_limits import json_loads
 
 _OUTCOMES = {o.value: o for o in InterceptionOutcome}
+_SHIPMENT_STATUSES = {s.value: s for s in ShipmentStatus}
 
 
 class HttpCarrier:
@@ -53,6 +59,19 @@ class HttpCarrier:
     def query_interception(self, *, carrier: str, tracking_no: str) -> InterceptionResult:
         data = self._post("/v1/interceptions/query", {"carrier": carrier, "tracking_no": tracking_no})
         return self._result(data)
+
+    def create_shipment(self, req: ShipmentRequest) -> ShipmentResult:
+        payload = {
+            "reference": req.reference,
+            "carrier": req.carrier,
+            "receiver": {"name": req.receiver_name, "phone": req.receiver_phone, "address": req.receiver_address},
+            "items": [{"sku": line.sku, "name": line.name, "quantity": line.quantity} for line in req.lines],
+            "notify_url": req.notify_url,
+        }
+        return self._shipment(self._post("/v1/shipments", payload))
+
+    def query_shipment(self, *, reference: str) -> ShipmentResult:
+        return self._shipment(self._post("/v1/shipments/query", {"reference": reference}))
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -88,6 +107,23 @@ class HttpCarrier:
             reference=str(data.get("reference", "")),
             carrier_request_id=str(data.get("request_id", "")),
             note=str(data.get("note", ""))[:255],
+            raw=dict(data),
+        )
+
+    @staticmethod
+    def _shipment(data: Mapping[str, Any]) -> ShipmentResult:
+        status = _SHIPMENT_STATUSES.get(str(data.get("status", "")))
+        if status is None:
+            raise CarrierTemporaryError("unknown shipment status", code="bad_answer")
+        tracking_no = str(data.get("tracking_no", ""))
+        if status != ShipmentStatus.NOT_FOUND and not 0 < len(tracking_no) <= 64:
+            raise CarrierTemporaryError("shipment without a usable tracking number", code="bad_answer")
+        return ShipmentResult(
+            status=status,
+            reference=str(data.get("reference", ""))[:32],
+            carrier=str(data.get("carrier", ""))[:32],
+            tracking_no=tracking_no,
+            shipment_id=str(data.get("shipment_id", ""))[:64],
             raw=dict(data),
         )
 

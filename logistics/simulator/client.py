@@ -40,6 +40,16 @@ def set_outcome(
     return _call("POST", "/sim/outcome", base_url, payload)
 
 
+def set_shipment_outcome(
+    *, reference: str, outcome: str, delay: float | None = None, note: str = "", base_url: str | None = None
+) -> Any:
+    """What the carrier does with the shipment of ``reference``: shipped (default), silent, rejected or error."""
+    payload: dict[str, Any] = {"reference": reference, "outcome": outcome, "note": note}
+    if delay is not None:
+        payload["delay"] = delay
+    return _call("POST", "/sim/shipment-outcome", base_url, payload)
+
+
 def report_delivered(
     *, tracking_no: str, notify_url: str, carrier: str = "", reference: str = "", base_url: str | None = None
 ) -> Any:

@@ -1,11 +1,16 @@
-"""The carrier simulator: a local HTTP server standing in for a carrier's interception API.
+"""The carrier simulator: a local HTTP server standing in for a carrier's interception and shipping API.
 
 It answers interception requests at once with ``pending`` and decides them after a configurable delay
 (succeeded, or failed), then posts a signed notification to the ``notify_url`` of the request, retried until
-acknowledged. Tests and the demo steer it through ``/sim/*``:
+acknowledged. A shipment request gets a tracking number at once and is picked up (``shipped``, notified the
+same way) after the delay. Tests and the demo steer it through ``/sim/*``:
 
 ``POST /v1/interceptions``         (signed) ask to stop a parcel {carrier, tracking_no, reference, notify_url}
 ``POST /v1/interceptions/query``   (signed) the current answer {carrier, tracking_no}
+``POST /v1/shipments``             (signed) ship a parcel {reference, carrier, receiver, items, notify_url}
+``POST /v1/shipments/query``       (signed) where it stands {reference}
+``POST /sim/shipment-outcome``     what to do with one reference's shipment {reference, outcome, delay?, note?};
+                                   outcome: shipped | silent (never picked up) | rejected | error (HTTP 503)
 ``POST /sim/outcome``              what to answer for one tracking number {tracking_no, outcome, delay?, note?};
                                    outcome: succeeded | failed | rejected (refused at once) | silent (never
                                    answers) | error (HTTP 503)
@@ -28,12 +33,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from logistics.simulator import signing
+from logistics.simulator.shipments import SHIPMENT_OUTCOMES, BadRequest, ShipmentDesk
+from logistics.simulator.shipments import now_iso as _now_iso
 from logistics.simulator.signing import NOTIFICATION_MAX_AGE_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -42,15 +48,7 @@ FINAL = ("succeeded", "failed")
 OUTCOMES = ("succeeded", "failed", "rejected", "silent", "error")
 
 
-class BadRequest(Exception):
-    pass
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-class CarrierSimulator:
+class CarrierSimulator(ShipmentDesk):
     def __init__(
         self,
         secret: str,
@@ -79,6 +77,8 @@ class CarrierSimulator:
         self._generation = 0
         self.interceptions: dict[str, dict[str, Any]] = {}
         self.outcomes: dict[str, dict[str, Any]] = {}
+        self.shipments: dict[str, dict[str, Any]] = {}  # by reference
+        self.shipment_outcomes: dict[str, dict[str, Any]] = {}
         self.notifications: list[dict[str, Any]] = []
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
@@ -118,6 +118,8 @@ class CarrierSimulator:
             self._timers.clear()
             self.interceptions.clear()
             self.outcomes.clear()
+            self.shipments.clear()
+            self.shipment_outcomes.clear()
             self.notifications.clear()
             self._lock.notify_all()
 
@@ -263,6 +265,7 @@ class CarrierSimulator:
             with self._lock:
                 return 200, {
                     "interceptions": [dict(r) for r in self.interceptions.values()],
+                    "shipments": [dict(r) for r in self.shipments.values()],
                     "notifications": [dict(n) for n in self.notifications],
                 }
         if (method, path) == ("POST", "/sim/reset"):
@@ -283,6 +286,17 @@ class CarrierSimulator:
             with self._lock:
                 self.outcomes[tracking_no] = plan
             return 201, {"tracking_no": tracking_no, **plan}
+        if (method, path) == ("POST", "/sim/shipment-outcome"):
+            reference = str(data["reference"])
+            outcome = str(data["outcome"])
+            if outcome not in SHIPMENT_OUTCOMES:
+                raise BadRequest(f"outcome must be one of {', '.join(SHIPMENT_OUTCOMES)}")
+            plan = {"outcome": outcome, "note": str(data.get("note", ""))}
+            if "delay" in data:
+                plan["delay"] = _delay(data["delay"])
+            with self._lock:
+                self.shipment_outcomes[reference] = plan
+            return 201, {"reference": reference, **plan}
         if (method, path) == ("POST", "/sim/delivered"):
             event = {
                 "event_id": uuid.uuid4().hex,
@@ -304,6 +318,8 @@ class CarrierSimulator:
             return 200, {"headers": headers, "body": body.decode("utf-8")}
         return 404, {"error": f"no such endpoint: {method} {path}"}
 
+    _SIGNED = ("/v1/interceptions", "/v1/interceptions/query", "/v1/shipments", "/v1/shipments/query")
+
     # --- routing --------------------------------------------------------------------------------------------
     def dispatch(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -316,11 +332,19 @@ class CarrierSimulator:
             if path.startswith("/sim/"):
                 status, payload = self.sim(method, path, data)
                 return status, payload, False
-            if method == "POST" and path in ("/v1/interceptions", "/v1/interceptions/query"):
+            if method == "POST" and path in self._SIGNED:
                 try:
                     signing.verify(self.secret, headers, body, max_age=NOTIFICATION_MAX_AGE_SECONDS)
                 except signing.SignatureError as error:
                     return 401, {"code": "INVALID_SIGNATURE", "message": str(error)}, True
+                if path.startswith("/v1/shipments"):
+                    if not str(data.get("reference", "")):
+                        raise BadRequest("reference is required")
+                    if path == "/v1/shipments":
+                        status, payload = self.create_shipment(data)
+                    else:
+                        status, payload = self.query_shipment(data)
+                    return status, payload, True
                 if not str(data.get("tracking_no", "")):
                     raise BadRequest("tracking_no is required")
                 if path == "/v1/interceptions":

@@ -134,9 +134,12 @@ def auto_approval_sweep(
             histories = auto_approval.refund_histories(
                 (refund.customer_id for refund in page if refund.pk in v2), now=now
             )
+            photographed = auto_approval.with_photos(refund.pk for refund in page if auto_approval.needs_photos(refund))
             verdicts = {
                 refund.pk: auto_approval.decide(
-                    refund, history=histories[refund.customer_id] if refund.pk in v2 else None
+                    refund,
+                    history=histories[refund.customer_id] if refund.pk in v2 else None,
+                    has_photos=refund.pk in photographed,
                 )
                 for refund in page
             }

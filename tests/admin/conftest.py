@@ -56,6 +56,11 @@ def awaiting_return_refund(reviewer: Any) -> Refund:
     return services.refund_approve(refund=pending_refund(kind=RefundKind.RETURN_AND_REFUND), actor=reviewer)
 
 
+def replacing_refund(reviewer: Any) -> Refund:
+    """An approved replacement (补发): its goods are being taken from stock and shipped."""
+    return services.refund_approve(refund=pending_refund(kind=RefundKind.REPLACEMENT), actor=reviewer)
+
+
 def inspecting_refund(reviewer: Any) -> Refund:
     return flow.refund_return_receive(refund=awaiting_return_refund(reviewer), actor=reviewer)
 

@@ -11,6 +11,7 @@ import pytest
 from refunds import services
 from refunds.console.actions import ACTS
 from refunds.models import Refund, RefundEvent, RefundState
+from refunds.replacement import refund_replacement_shipped
 from tests.admin.conftest import (
     awaiting_return_refund,
     failed_refund,
@@ -18,6 +19,7 @@ from tests.admin.conftest import (
     login,
     pending_refund,
     refunded_refund,
+    replacing_refund,
 )
 from tests.admin.test_actions import act, buttons, page
 from tests.factories import reload
@@ -61,6 +63,10 @@ MAKERS: dict[str, Any] = {
     S.AWAITING_RETURN: awaiting_return_refund,
     S.RETURN_IN_TRANSIT: _in_state(S.RETURN_IN_TRANSIT),
     S.INSPECTING: inspecting_refund,
+    S.REPLACING: replacing_refund,
+    S.REPLACED: lambda reviewer: refund_replacement_shipped(
+        refund=replacing_refund(reviewer), carrier="SF", tracking_no="SF0000000001"
+    ),
 }
 # state: (agent, supervisor, finance)
 EXPECTED = {
@@ -75,6 +81,8 @@ EXPECTED = {
     S.AWAITING_RETURN: (["receive"], ["receive"], []),
     S.RETURN_IN_TRANSIT: (["receive"], ["receive"], []),
     S.INSPECTING: (["reject"], ["reject"], []),
+    S.REPLACING: ([], [], []),
+    S.REPLACED: ([], [], []),
 }
 
 

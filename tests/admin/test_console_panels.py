@@ -58,6 +58,7 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
     assert [shown.panel.key for shown in loaded] == ["logistics.warehouse", "payments.channel"]
     assert dict(loaded[0].data) == {
         "interception": None,
+        "replacement": None,
         "inspection": None,
         "inspection_records": [],
         "inspection_url": None,

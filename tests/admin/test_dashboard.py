@@ -55,6 +55,7 @@ def test_dashboard_figures_are_exact(history: dict[str, Any]) -> None:
         "intercepting": 0,
         "approved": 0,
         "refunding": 1,
+        "replacing": 0,
     }
     assert dash.pending_total == 4
     assert dash.overdue == 1

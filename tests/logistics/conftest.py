@@ -15,6 +15,13 @@ from tests.carrier_simulator import (  # noqa: F401 - fixtures shared with other
     carrier_simulator,
     carrier_simulator_server,
 )
+from tests.channel_simulator import (  # noqa: F401 - the money path of replacements that cannot ship
+    channel_keys,
+    channel_simulator,
+    channel_simulator_server,
+    notification_inbox,
+    notification_inbox_server,
+)
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def test_the_apps_register_what_entering_each_state_sets_off() -> None:
         S.REFUNDING: (Effect(job="payments.jobs.refund_execute", queue="refunds"),),
         S.REFUNDED: (Effect(job="payments.jobs.refund_follow_up", queue="notifications"),),
         S.INTERCEPTING: (Effect(job="logistics.jobs.interception_request", queue="default"),),
+        S.REPLACING: (Effect(job="logistics.jobs.replacement_ship", queue="default"),),
     }
 
 

@@ -30,9 +30,13 @@ TRANSITIONS = {
     "channel_failed": ({S.REFUNDING}, S.FAILED),
     "retry": ({S.FAILED}, S.REFUNDING),
     "overturn": ({S.REJECTED}, S.APPROVED),
+    "start_replacement": ({S.APPROVED}, S.REPLACING),
+    "replacement_shipped": ({S.REPLACING}, S.REPLACED),
+    "replacement_unavailable": ({S.REPLACING}, S.REFUNDING),
 }
-# The fulfilment each transition's condition needs, to test the sources alone.
-FULFILMENT_FOR = {"start_interception": "in_transit", "await_return": "delivered"}
+# The fulfilment and kind each transition's condition needs, to test the sources alone.
+FULFILMENT_FOR = {"start_interception": "in_transit", "await_return": "delivered", "start_replacement": "delivered"}
+KIND_FOR = {"start_replacement": RefundKind.REPLACEMENT}
 
 
 def _refund(state: str, *, fulfilment: str = "not_shipped", kind: str = RefundKind.REFUND_ONLY) -> Refund:
@@ -57,7 +61,9 @@ def test_every_state_is_covered() -> None:
 @pytest.mark.parametrize("state", list(S))
 def test_transition_allowed_exactly_from_its_sources(name: str, state: str) -> None:
     sources, target = TRANSITIONS[name]
-    refund = _refund(state, fulfilment=FULFILMENT_FOR.get(name, "not_shipped"))
+    refund = _refund(
+        state, fulfilment=FULFILMENT_FOR.get(name, "not_shipped"), kind=KIND_FOR.get(name, RefundKind.REFUND_ONLY)
+    )
     method = getattr(refund, name)
     if state in sources:
         assert can_proceed(method)
@@ -82,6 +88,11 @@ def test_transition_allowed_exactly_from_its_sources(name: str, state: str) -> N
         ("start_refund", "in_transit", RefundKind.RETURN_AND_REFUND, False),
         ("start_refund", "delivered", RefundKind.REFUND_ONLY, True),
         ("start_refund", "not_shipped", RefundKind.RETURN_AND_REFUND, True),
+        ("start_refund", "delivered", RefundKind.REPLACEMENT, False),
+        ("start_refund", "not_shipped", RefundKind.REPLACEMENT, False),
+        ("start_replacement", "delivered", RefundKind.REPLACEMENT, True),
+        ("start_replacement", "delivered", RefundKind.REFUND_ONLY, False),
+        ("start_replacement", "delivered", RefundKind.RETURN_AND_REFUND, False),
     ],
 )
 def test_conditions_guard_the_routes(name: str, fulfilment: str, kind: str, allowed: bool) -> None:

@@ -15,7 +15,7 @@ from mall import services
 from mall.models import Order, Product, Stock
 from mall.shoptime import SHOP_TZ
 from refunds import services as refund_services
-from refunds.models import Refund
+from refunds.models import Refund, RefundEvidence
 from refunds.services import ItemRequest
 from tests.factories import ProductFactory
 
@@ -71,14 +71,31 @@ def paid_order(
     return Order.objects.get(pk=order.pk)
 
 
-def quality_claim(customer: Any, order: Order, quantity: str = "1") -> Refund:
-    """A customer's quality claim on a delivered order: it waits for review until ``due_at``."""
+def quality_claim(
+    customer: Any, order: Order, quantity: str = "1", *, kind: str = "refund_only", photo: bool = True
+) -> Refund:
+    """A customer's quality claim on a delivered order, with a photo unless ``photo`` is false: it waits for
+    review until ``due_at``."""
     refund, created = refund_services.refund_apply(
         customer=customer,
         order_no=order.order_no,
         reason="quality_issue",
-        kind="refund_only",
+        kind=kind,
         items=[ItemRequest(order_item_id=order.items.first().pk, quantity=Decimal(quantity))],  # type: ignore[union-attr]
     )
     assert created
+    if photo:
+        with_photo(refund)
     return refund
+
+
+def with_photo(refund: Refund) -> RefundEvidence:
+    """The record of a photo the customer uploaded (the sweeps read only that there is one)."""
+    return RefundEvidence.objects.create(
+        refund=refund,
+        file=f"refunds/evidence/{refund.refund_no}/photo.png",
+        content_type="image/png",
+        size=100,
+        sha256="0" * 64,
+        uploaded_by=refund.customer,
+    )

@@ -18,11 +18,10 @@ from refunds import services as refund_services
 from refunds.auto_approval import RULE_V1, RULE_V2
 from refunds.models import Refund, RefundEvent, RefundState
 from refunds.rollout import rollout_bucket
-from refunds.services import ItemRequest
 from refunds.sweeps import auto_approval_due, auto_approval_sweep, price_anomaly_sweep
 from refunds.sweeps.auto_approval import _decide_page
 from tests.factories import UserFactory
-from tests.sweeps.conftest import T0, paid_order, product, quality_claim
+from tests.sweeps.conftest import T0, paid_order, product, quality_claim, with_photo
 
 pytestmark = pytest.mark.django_db
 S = RefundState
@@ -228,15 +227,7 @@ def test_one_run_at_a_time(customer: Any, clock: Any) -> None:
 
 def _return_claim(customer: Any) -> Refund:
     order = paid_order(customer, [(product("30.00"), "1")], status="delivered")
-    refund, created = refund_services.refund_apply(
-        customer=customer,
-        order_no=order.order_no,
-        reason="quality_issue",
-        kind="return_and_refund",
-        items=[ItemRequest(order_item_id=order.items.get().pk, quantity=Decimal("1"))],
-    )
-    assert created
-    return refund
+    return quality_claim(customer, order, kind="return_and_refund")
 
 
 def test_each_approved_refund_is_routed_and_every_step_recorded(customer: Any, clock: Any, settings: Any) -> None:
@@ -280,7 +271,7 @@ def test_a_refund_decided_while_its_page_was_read_is_skipped(customer: Any, cloc
     first, second = _claim(customer), _claim(customer)
     clock.move_to(DUE)
     page = list(auto_approval_due(now=DUE).order_by("pk"))
-    verdicts = {refund.pk: auto_approval.decide(refund, history=None) for refund in page}
+    verdicts = {refund.pk: auto_approval.decide(refund, history=None, has_photos=True) for refund in page}
     refund_services.refund_reject(refund=second, actor=agent, note="the photos show no damage")
     events = RefundEvent.objects.filter(refund=second).count()
 
@@ -353,3 +344,64 @@ def test_killed_half_way_the_next_run_does_the_rest(customer: Any, clock: Any, m
     assert dict(auto_approval_sweep(batch_size=2).counts) == {"approve": 3}
     assert set(Refund.objects.values_list("state", flat=True)) == {S.REFUNDING}
     assert [RefundEvent.objects.filter(refund=claim, to_state=S.APPROVED).count() for claim in claims] == [1] * 5
+
+
+@pytest.mark.parametrize("rollout", [0, 100])
+def test_a_quality_claim_without_photos_goes_to_a_person_and_nothing_else_changes(
+    customer: Any, clock: Any, settings: Any, rollout: int
+) -> None:
+    settings.REFUND_POLICY_ROLLOUT_PERCENT = rollout  # the same under both rules
+    rule = RULE_V2 if rollout else RULE_V1
+    order = paid_order(customer, [(product("50.00"), "2")], status="delivered")
+    bare = quality_claim(customer, order, photo=False)
+    photographed = _claim(UserFactory())  # another customer: the abuse rule counts per customer
+    before = (
+        Refund.objects.filter(pk=bare.pk).values("amount", "kind", "requires_supervisor", "reviewed_by", "due_at").get()
+    )
+    events_before = list(RefundEvent.objects.filter(refund=bare).values_list("pk", flat=True))
+    item = order.items.get()
+
+    clock.move_to(DUE)
+    assert dict(auto_approval_sweep().counts) == {"approve": 1, "escalate": 1}
+
+    bare.refresh_from_db()
+    assert (bare.state, bare.escalated_at, bare.state_changed_at) == (S.PENDING_REVIEW, DUE, T0)
+    assert bare.escalation_reason == f"{rule}: a quality claim without photos is not approved automatically"
+    after = Refund.objects.filter(pk=bare.pk).values("amount", "kind", "requires_supervisor", "reviewed_by", "due_at")
+    assert after.get() == before
+    added = RefundEvent.objects.filter(refund=bare).exclude(pk__in=events_before)
+    assert list(added.values_list("from_state", "to_state", "actor_id", "internal", "note")) == [
+        (S.PENDING_REVIEW, S.PENDING_REVIEW, None, True, f"escalated: {bare.escalation_reason}")
+    ]
+    item.refresh_from_db()
+    assert (item.refund_claimed_quantity, item.refund_claimed_amount) == (Decimal("1.000"), Decimal("50.00"))
+    assert Refund.objects.get(pk=photographed.pk).state == S.REFUNDING
+
+    # Escalated once: a later sweep leaves it to the person, even after a photo arrives.
+    with_photo(bare)
+    clock.move_to(DUE + timedelta(hours=1))
+    assert dict(auto_approval_sweep().counts) == {}
+    assert Refund.objects.get(pk=bare.pk).state == S.PENDING_REVIEW
+
+
+def test_only_quality_claims_need_photos(customer: Any) -> None:
+    order = paid_order(customer, [(product("50.00"), "1")], status="delivered")
+    claim = quality_claim(customer, order, photo=False)
+    assert auto_approval.needs_photos(claim) is True
+    assert auto_approval.with_photos([claim.pk]) == set()
+    with_photo(claim)
+    assert auto_approval.with_photos([claim.pk, claim.pk]) == {claim.pk}
+    timeout = Refund(reason="shipping_timeout", amount=Decimal("10.00"))
+    assert auto_approval.needs_photos(timeout) is False
+    assert auto_approval.decide(timeout, history=None, has_photos=False).approve is True
+
+
+def test_an_overdue_replacement_within_policy_is_approved_and_shipped(customer: Any, clock: Any) -> None:
+    order = paid_order(customer, [(product("50.00"), "2")], status="delivered")
+    replacement = quality_claim(customer, order, kind="replacement")
+    clock.move_to(DUE)
+    assert dict(auto_approval_sweep().counts) == {"approve": 1}
+    replacement.refresh_from_db()
+    assert (replacement.state, replacement.kind) == (S.REPLACING, "replacement")
+    routed = RefundEvent.objects.get(refund=replacement, to_state=S.REPLACING)
+    assert (routed.from_state, routed.actor_id, routed.note) == (S.APPROVED, None, "shipping a replacement")
