@@ -7,6 +7,7 @@ import io
 import json
 import re
 import socket
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from logistics.models import Inspection, InspectionStatus
 from mall.models import Order
@@ -240,13 +242,18 @@ def test_the_overdue_claim_stays_with_customer_service_after_the_automatic_appro
 ) -> None:
     _seed("--customers", "1")
     pending = set(Refund.objects.filter(state=RefundState.PENDING_REVIEW).values_list("refund_no", flat=True))
+    durians = _refund_of("DUR-MSW-1")
+    # Made three hours ago, as all its records say; due an hour ago.
+    assert durians.due_at - durians.created_at == timedelta(hours=2)
+    assert timedelta(minutes=60) < timezone.now() - durians.due_at < timedelta(minutes=65)
+    made = {durians.state_changed_at, *(event.created_at for event in durians.events.all())}
+    assert made | {photo.created_at for photo in durians.evidence.all()} == {durians.created_at}
 
     auto_approval()
 
-    durians = _refund_of("DUR-MSW-1")
-    assert durians.escalated_at is not None
+    escalated = Refund.objects.filter(escalated_at__isnull=False)
+    assert list(escalated.values_list("pk", "state")) == [(durians.pk, RefundState.PENDING_REVIEW)]
     assert set(Refund.objects.filter(state=RefundState.PENDING_REVIEW).values_list("refund_no", flat=True)) == pending
-    assert list(Refund.objects.filter(escalated_at__isnull=False).values_list("pk", flat=True)) == [durians.pk]
 
 
 def _free_port() -> int:

@@ -34,7 +34,16 @@ from refunds import flow, policy
 from refunds import services as refund_services
 from refunds.disputes import dispute_open_by_customer
 from refunds.evidence import refund_add_evidence
-from refunds.models import Dispute, DisputeStatus, Refund, RefundEvent, RefundKind, RefundReason, RefundState
+from refunds.models import (
+    Dispute,
+    DisputeStatus,
+    Refund,
+    RefundEvent,
+    RefundEvidence,
+    RefundKind,
+    RefundReason,
+    RefundState,
+)
 
 # How long ago the overdue claim was made: its review deadline passed an hour ago.
 OVERDUE_BY = timedelta(hours=1)
@@ -90,13 +99,15 @@ def _gift_box_above_the_cap(customer: Customer, staff: Staffing) -> Order:
 def _overdue_durians(customer: Customer, staff: Staffing) -> Order:
     order = delivered_order(customer, Channel.WECHAT, [OrderLine("DUR-MSW-1", Decimal("2"))], hours_ago=30)
     refund = _claim(order, customer, "DUR-MSW-1", "2", "两个榴莲开口都发酸了")
+    refund_add_evidence(refund=refund, actor=customer, upload=fruit_photo("durian"))
     # Made before its review deadline, which passed an hour ago; above the automatic approval cap, so the
     # automatic approval escalates it and it stays with customer service.
     now = timezone.now()
     created = now - (policy.review_due_at(now) - now) - OVERDUE_BY
     due = policy.review_due_at(created)
-    Refund.objects.filter(pk=refund.pk).update(created_at=created, due_at=due)
+    Refund.objects.filter(pk=refund.pk).update(created_at=created, state_changed_at=created, due_at=due)
     RefundEvent.objects.filter(refund=refund).update(created_at=created)
+    RefundEvidence.objects.filter(refund=refund).update(created_at=created)
     return order
 
 

@@ -159,7 +159,6 @@ class Console:
         self.click(self.page.get_by_role("link", name=COMPENSATION_REFUND), COMPENSATION_REFUND)
         self.type(self.page.get_by_label(COMPENSATION_VALUE), percent)
         self.type(self.page.get_by_label(COMPENSATION_REASON), reason)
-        self.shot("compensation_form")
         self.click(self.page.get_by_role("button", name=CREATE_COMPENSATION), CREATE_COMPENSATION)
         self.page.locator("#refund-workbench").wait_for()
 

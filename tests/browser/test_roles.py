@@ -21,7 +21,6 @@ def test_only_a_supervisor_approves_a_claim_above_the_cap(console: SignIn, walk:
     assert "¥5,888.00" in agent.workbench() and "需主管审批" in agent.workbench()
     assert not agent.can(pages.APPROVE) and agent.can(pages.REJECT)
     assert "只有主管" in agent.page.locator("#approve-blocker").inner_text()
-    agent.shot("refund_page_above_the_cap_agent")
 
     lead = console(CS_SUPERVISOR)
     lead.open_from_home(pages.REFUNDS)
@@ -46,4 +45,4 @@ def test_an_operator_opens_the_job_queues_from_the_home_page(console: SignIn) ->
     operator.shot("job_queues")
     operator.goto(f"/admin/django_rq/queues/{get_queues_map()['refunds']}/")
     operator.page.locator("#content-main").wait_for()
-    operator.shot("job_queue_refunds")
+    assert "refunds" in operator.page.title()

@@ -99,7 +99,6 @@ def test_an_agent_inspects_a_returned_box_and_the_refund_is_paid(console: SignIn
     agent.goto(f"/admin/refunds/refund/{apples.pk}/change/")
     assert agent.refund_state() == "已退款"
     assert "可二次销售" in agent.page.locator("#refund-warehouse").inner_text()
-    agent.shot("refund_page_inspected")
     paid = Refund.objects.get(pk=apples.pk)
     assert (paid.state, paid.amount) == (RefundState.REFUNDED, Decimal("79.80"))
     assert agent.clicks == 11
@@ -165,4 +164,3 @@ def test_finance_reconciles_the_day_downloads_both_reports_and_reads_refunds_onl
     assert finance.page.locator("#refund-workbench form, #note-form").count() == 0
     assert finance.page.get_by_role("link", name=pages.COMPENSATION_REFUND).count() == 0
     assert finance.page.get_by_role("img", name="凭证照片 1").is_visible()
-    finance.shot("refund_page_finance")
