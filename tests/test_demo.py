@@ -153,15 +153,19 @@ def test_make_run_prints_the_same_logins_on_every_run_and_adds_nothing_the_secon
             assert Client(headers={"authorization": f"Token {token}"}).get("/api/v1/orders/").status_code == 200
 
 
-def test_the_logins_are_the_same_for_the_same_secret_key_and_differ_for_another(settings: Any) -> None:
+def test_a_standing_password_is_the_same_for_the_same_user_and_key_and_differs_otherwise(settings: Any) -> None:
     from mall.demo.accounts import standing_password
 
-    first = standing_password("agent")
-    assert standing_password("agent") == first
-    assert standing_password("finance") != first
+    agent = get_user_model().objects.create_user(username="agent")
+    first = standing_password(agent)
+    assert standing_password(get_user_model().objects.get(pk=agent.pk)) == first
     assert re.fullmatch(r"demo-[0-9a-f]{6}-[0-9a-f]{6}", first)
+    # Another demo database: the same username made at another moment.
+    agent.date_joined += timedelta(microseconds=1)
+    assert standing_password(agent) != first
+    agent.date_joined -= timedelta(microseconds=1)
     settings.SECRET_KEY = "another-" + settings.SECRET_KEY
-    assert standing_password("agent") != first
+    assert standing_password(agent) != first
 
 
 def test_each_role_sees_its_work_in_the_console(demo_channels: ChannelSimulator) -> None:

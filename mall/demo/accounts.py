@@ -1,7 +1,8 @@
 """The demo's people: customers with API tokens, and staff in each role.
 
 Two kinds of set. The standing set (``make run``) has fixed usernames and passwords derived from the site's secret
-key, so that every run on the same data prints the same logins without keeping them anywhere. A fresh set
+key and each user's own record, so that every run on the same data prints the same logins without keeping them
+anywhere. A fresh set
 (``seed_demo --json``) carries a run suffix in its usernames and random passwords, so that sets never collide.
 """
 
@@ -54,17 +55,25 @@ class People:
     customers: list[Person] = field(default_factory=list)
 
 
-def standing_password(username: str) -> str:
-    """The standing set's password of ``username``: the same on every run with the same secret key."""
-    digest = salted_hmac(PASSWORD_SALT, username, secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()
+def standing_password(user: User) -> str:
+    """The standing set's password of ``user``: made from the site's secret key, the username and the moment the
+    user was made, so that it is the same on every run with the same data, and another demo database has others
+    (``make run``'s development key is no secret)."""
+    facts = f"{user.get_username()}:{user.date_joined.isoformat()}"
+    digest = salted_hmac(PASSWORD_SALT, facts, secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()
     return f"demo-{digest[:6]}-{digest[6:12]}"
 
 
-def _make(username: str, password: str, *, role: str = "", name: str = "") -> Person:
+def _make(username: str, password: str | None, *, role: str = "", name: str = "") -> Person:
+    """A new user with ``password``, or (None) the standing set's password for them."""
     with transaction.atomic():
         user = get_user_model().objects.create_user(
             username=username, password=password, first_name=name, is_staff=bool(role)
         )
+        if password is None:
+            password = standing_password(user)
+            user.set_password(password)
+            user.save(update_fields=["password"])
         if role:
             user.groups.add(Group.objects.get(name=role))
             return Person(user, password, role=role)
@@ -90,10 +99,10 @@ def _standing(username: str, *, role: str = "", name: str = "") -> Person:
     """The standing set's user ``username``, made if missing (a run stopped half way made some already)."""
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        return _make(username, standing_password(username), role=role, name=name)
+        return _make(username, None, role=role, name=name)
     # The password as the demo set it: checking it against the stored hash would cost half a second per user.
     token = "" if role else Token.objects.get_or_create(user=user)[0].key
-    return Person(user, standing_password(username), token=token, role=role)
+    return Person(user, standing_password(user), token=token, role=role)
 
 
 def standing_staff(*, including_marker: bool) -> dict[str, Person]:
