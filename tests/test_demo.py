@@ -24,7 +24,7 @@ from mall.shoptime import shop_today
 from payments.models import AttemptOutcome, ChannelAttempt
 from payments.simulator.ledger import Ledger
 from payments.simulator.server import ChannelSimulator
-from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
+from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun, RunStatus
 from refunds.jobs import auto_approval
 from refunds.models import Dispute, DisputeStatus, Refund, RefundState
 from tests.channel_simulator import (  # noqa: F401 - fixtures
@@ -125,6 +125,23 @@ def test_seed_demo_twice_adds_a_fresh_set(demo_channels: ChannelSimulator) -> No
     # Each set brings its refund made by hand at the channel: the day's reconciliation lists both.
     assert Discrepancy.objects.filter(kind=DiscrepancyKind.MISSING_WITH_US).count() == 2
     assert Discrepancy.objects.count() == 2
+
+
+def test_seed_demo_json_leaves_a_day_being_reconciled_elsewhere_to_that_run(demo_channels: ChannelSimulator) -> None:
+    now = timezone.now()
+    moving = ReconciliationRun.objects.create(
+        channel="alipay", business_day=shop_today(), status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+
+    data = _seed_json()
+
+    assert len(data["customers"]) == 3
+    runs = ReconciliationRun.objects.filter(business_day=shop_today())
+    assert sorted(runs.values_list("channel", "status", "matched_count")) == [
+        ("alipay", RunStatus.RUNNING, 0),
+        ("wechat", RunStatus.SUCCEEDED, 3),
+    ]
+    assert ReconciliationRun.objects.get(channel="alipay").started_at == moving.started_at
 
 
 # --- the standing demo of make run ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from mall.demo.shop import delivered_order, paid_order
 from mall.models import Channel, Order
 from mall.numbering import new_number
 from mall.services import OrderLine
+from reconciliation.exceptions import RunInProgress
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reconciliation.services import reconciliation_run
 from refunds import flow, policy
@@ -45,6 +47,7 @@ from refunds.models import (
     RefundState,
 )
 
+logger = logging.getLogger(__name__)
 # How long ago the overdue claim was made: its review deadline passed an hour ago.
 OVERDUE_BY = timedelta(hours=1)
 BY_HAND_AMOUNT = Decimal("10.00")
@@ -184,12 +187,16 @@ def staff_work(*, customers: Sequence[Customer], staff: Staffing) -> dict[int, l
 
 
 def reconcile(*, days: Sequence[date]) -> list[ReconciliationRun]:
-    """Reconcile each channel's statement of each day, replacing earlier results (resolutions are kept)."""
-    return [
-        reconciliation_run(channel=channel, day=day, force=True)
-        for day in sorted(set(days))
-        for channel in Channel.values
-    ]
+    """Reconcile each channel's statement of each day, replacing earlier results (resolutions are kept). A day
+    someone else is reconciling at this moment is left to them: a second seeding must not fail on it."""
+    runs = []
+    for day in sorted(set(days)):
+        for channel in Channel.values:
+            try:
+                runs.append(reconciliation_run(channel=channel, day=day, force=True))
+            except RunInProgress:
+                logger.info("demo: %s %s is being reconciled by another process; left to it", channel, day)
+    return runs
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--lang=zh-CN",
 ]
 CONTEXT = {
     "locale": "zh-CN",
