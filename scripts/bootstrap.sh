@@ -14,10 +14,12 @@ for pkg in build-essential pkg-config python3-dev libmariadb-dev gettext; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "$profile" = dev ]; then
-  # wrk: the load generator of scripts/bench.sh (benchmarks/refund_apply.py); docker-compose: tests/test_deploy.py
-  # has the compose CLI check docker-compose.yml (config, refusal without secrets); nginx-light: the same tests
-  # run deploy/nginx/fruit-mall.conf (nginx -t, then on free ports of 127.0.0.1 with a test certificate)
-  for pkg in chromium graphviz wrk docker-compose nginx-light; do
+  # chromium and fonts-noto-cjk: the browser tests (tests/browser/) drive Debian's chromium in Chinese, and without
+  # CJK fonts every Chinese character is a box; wrk: the load generator of scripts/bench.sh
+  # (benchmarks/refund_apply.py); docker-compose: tests/test_deploy.py has the compose CLI check docker-compose.yml
+  # (config, refusal without secrets); nginx-light: the same tests run deploy/nginx/fruit-mall.conf (nginx -t, then
+  # on free ports of 127.0.0.1 with a test certificate)
+  for pkg in chromium fonts-noto-cjk graphviz wrk docker-compose nginx-light; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
 fi

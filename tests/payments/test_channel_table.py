@@ -122,7 +122,7 @@ SIMULATORS = ("payments.simulator", "logistics.simulator")
 SIMULATOR_USERS = {
     "payments/management/commands/channel_simulator.py",
     "logistics/management/commands/carrier_simulator.py",
-    "mall/demo.py",
+    "mall/demo/gateway.py",
 }
 NOT_PRODUCT = ("tests/", "benchmarks/", ".venv/", "var/", "payments/simulator/", "logistics/simulator/")
 # What a simulator may import besides its own package and the standard library.

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mall import demo
+from mall.demo import shop as demo
 from mall.models import Channel
 from payments import services
 from payments.channels.registry import notify_url
@@ -62,7 +62,7 @@ def test_the_demo_tells_the_simulator_of_its_payments_and_they_are_refunded_in_o
     channel: str, customer: Any, channel_simulator: ChannelSimulator, settings: Any
 ) -> None:
     _demo_mode(settings)
-    demo._ensure_products()
+    demo.ensure_products()
     order = demo._paid(customer, channel)
     payment = order.payment
 
@@ -84,7 +84,7 @@ def test_payments_made_before_the_simulator_runs_are_in_the_ledger_it_starts_fro
     _demo_mode(settings)
     settings.CHANNEL_SIMULATOR_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.CHANNEL_SIMULATOR_STATE_FILE = tmp_path / "var" / "channel-simulator.json"
-    demo._ensure_products()
+    demo.ensure_products()
 
     orders = [demo._paid(customer, Channel.ALIPAY), demo._large(customer, Channel.WECHAT)]
 
@@ -103,7 +103,7 @@ def test_with_merchant_settings_the_demo_tells_no_simulator(
     customer: Any, channel_simulator: ChannelSimulator, settings: Any, tmp_path: Path
 ) -> None:
     settings.CHANNEL_SIMULATOR_STATE_FILE = tmp_path / "channel-simulator.json"
-    demo._ensure_products()
+    demo.ensure_products()
 
     demo._paid(customer, Channel.ALIPAY)
 

@@ -1,28 +1,24 @@
-"""Demo data: a usable shop with customers, staff in each role, and orders in every interesting state.
+"""The demo shop's goods and its customers' orders in every interesting state, paid through both channels.
 
-Each run adds a fresh set (usernames carry a run suffix), so running it twice never fails.
+Every payment is made up here, so the gateway standing in for the channel is told of it (``gateway.trade_register``);
+the refund on the partially refunded order goes through that gateway like any refund of the shop.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from mall import services
 from mall.actors import Customer
+from mall.demo import gateway
 from mall.models import Channel, Order, Product, SaleUnit, Stock
-from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, OPERATIONS, roles_bootstrap
 
 PRODUCTS = [
     # sku, name, unit, price, shelf life days
@@ -34,15 +30,11 @@ PRODUCTS = [
     ("KIW-XA-12", "陕西猕猴桃 12个装", SaleUnit.PIECE, "45.00", 20),
     ("GFT-LUX-1", "高端水果礼盒", SaleUnit.PIECE, "5888.00", 5),
 ]
+RECEIVER_PHONE = "13800000000"
+RECEIVER_ADDRESS = "上海市浦东新区世纪大道100号"
 
 
-@dataclass
-class DemoSet:
-    customers: list[dict[str, Any]] = field(default_factory=list)
-    staff: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _ensure_products() -> dict[str, Product]:
+def ensure_products() -> dict[str, Product]:
     products = {}
     for sku, name, unit, price, shelf_life in PRODUCTS:
         product, _ = Product.objects.get_or_create(
@@ -53,7 +45,7 @@ def _ensure_products() -> dict[str, Product]:
     return products
 
 
-def _ensure_return_warehouse() -> None:
+def ensure_return_warehouse() -> None:
     # The demo is a composition root: customers sending goods back need an address to send them to.
     from logistics.models import Warehouse
 
@@ -68,50 +60,37 @@ def _ensure_return_warehouse() -> None:
         )
 
 
-def _password() -> str:
-    return secrets.token_urlsafe(12)
-
-
 def _new_trade_no(channel: str) -> str:
     # Alipay trade numbers are 28 digits starting with the date; WeChat transaction ids are 28 digits too.
     return f"{timezone.localtime():%Y%m%d}{secrets.randbelow(10**20):020d}"
 
 
-def _paid_order(customer: Customer, channel: str, lines: list[services.OrderLine], shipping_fee: str = "0.00") -> Order:
+def paid_order(customer: Customer, channel: str, lines: list[services.OrderLine], shipping_fee: str = "0.00") -> Order:
     order = services.order_create(
         customer=customer,
         lines=lines,
         shipping_fee=Decimal(shipping_fee),
         receiver_name=customer.first_name or customer.username,
-        receiver_phone="13800000000",
-        receiver_address="上海市浦东新区世纪大道100号",
+        receiver_phone=RECEIVER_PHONE,
+        receiver_address=RECEIVER_ADDRESS,
     )
     order = services.order_pay(order=order, channel=channel, trade_no=_new_trade_no(channel))
-    _tell_the_gateway(order)
+    gateway.trade_register(order)
     return order
 
 
-def _tell_the_gateway(order: Order) -> None:
-    """A gateway knows every payment it took, and these were made up here: when the channel's gateway is the
-    simulator (the table in settings gives it the demo keys), it is told of them. A simulator not running yet
-    (``make run`` seeds first) finds them in the ledger file it starts from."""
-    # The demo is a composition root: it feeds the simulator standing in for the channels.
-    from payments.channels.registry import notify_url
-    from payments.simulator.client import register_trade
-
-    channel = order.channel
-    if not channel or not settings.PAYMENT_CHANNELS.get(channel, {}).get("OPTIONS", {}).get("demo_keys"):
-        return
-    payment = order.payment
-    register_trade(
-        channel=channel,
-        out_trade_no=payment.out_trade_no,
-        trade_no=payment.trade_no,
-        amount=payment.amount,
-        notify_url=notify_url(channel),
-        paid_at=payment.paid_at,
-        state_path=settings.CHANNEL_SIMULATOR_STATE_FILE,
+def delivered_order(
+    customer: Customer, channel: str, lines: list[services.OrderLine], *, hours_ago: int = 20, carrier: str = "ZTO"
+) -> Order:
+    """Paid, shipped two days ago and delivered ``hours_ago``: an order whose refunds customer service reviews."""
+    order = paid_order(customer, channel, lines)
+    order = services.order_ship(
+        order=order,
+        carrier=carrier,
+        tracking_no=f"{carrier}{secrets.randbelow(10**12):012d}",
+        shipped_at=timezone.now() - timedelta(days=2),
     )
+    return services.order_deliver(order=order, delivered_at=timezone.now() - timedelta(hours=hours_ago))
 
 
 OrderRecipe = Callable[[Customer, str], Order]
@@ -122,7 +101,7 @@ def _unpaid(customer: Customer, channel: str) -> Order:
 
 
 def _paid(customer: Customer, channel: str) -> Order:
-    return _paid_order(
+    return paid_order(
         customer,
         channel,
         [services.OrderLine("APL-FUJI-5", Decimal("2")), services.OrderLine("STR-DD-500", Decimal("1"))],
@@ -131,23 +110,16 @@ def _paid(customer: Customer, channel: str) -> Order:
 
 
 def _shipped(customer: Customer, channel: str) -> Order:
-    order = _paid_order(customer, channel, [services.OrderLine("CHR-JL-KG", Decimal("2.500"))])
+    order = paid_order(customer, channel, [services.OrderLine("CHR-JL-KG", Decimal("2.500"))])
     return services.order_ship(order=order, carrier="SF", tracking_no=f"SF{secrets.randbelow(10**12):012d}")
 
 
 def _delivered(customer: Customer, channel: str) -> Order:
-    order = _paid_order(
+    return delivered_order(
         customer,
         channel,
         [services.OrderLine("MNG-HN-KG", Decimal("5.000")), services.OrderLine("DUR-MSW-1", Decimal("1"))],
     )
-    order = services.order_ship(
-        order=order,
-        carrier="ZTO",
-        tracking_no=f"ZTO{secrets.randbelow(10**12):012d}",
-        shipped_at=timezone.now() - timedelta(days=2),
-    )
-    return services.order_deliver(order=order, delivered_at=timezone.now() - timedelta(hours=20))
 
 
 def _completed(customer: Customer, channel: str) -> Order:
@@ -156,12 +128,11 @@ def _completed(customer: Customer, channel: str) -> Order:
 
 
 def _large(customer: Customer, channel: str) -> Order:
-    return _paid_order(customer, channel, [services.OrderLine("GFT-LUX-1", Decimal("1"))])
+    return paid_order(customer, channel, [services.OrderLine("GFT-LUX-1", Decimal("1"))])
 
 
 def _partially_refunded(customer: Customer, channel: str) -> Order:
     # The demo is a composition root: it uses the refund engine the way the shop would.
-    from refunds import flow
     from refunds import services as refund_services
 
     order = _delivered(customer, channel)
@@ -176,7 +147,7 @@ def _partially_refunded(customer: Customer, channel: str) -> Order:
             description="1.2 kg of the mangoes arrived bruised",
         )
         refund = refund_services.refund_auto_approve(refund=refund, rule="demo data")
-        flow.refund_mark_refunded(refund=refund, channel_refund_id=f"DEMO{refund.pk:08d}")
+    gateway.refund_pay_out(refund)
     order.refresh_from_db()
     return order
 
@@ -195,7 +166,12 @@ RECIPES: list[tuple[OrderRecipe, str]] = [
 ]
 
 
-def _order_json(order: Order) -> dict[str, Any]:
+def customer_orders(customer: Customer) -> list[Order]:
+    """One order of each recipe, in the recipes' order."""
+    return [recipe(customer, channel) for recipe, channel in RECIPES]
+
+
+def order_json(order: Order) -> dict[str, Any]:
     order = Order.objects.select_related("payment").prefetch_related("items").get(pk=order.pk)
     return {
         "order_no": order.order_no,
@@ -207,41 +183,3 @@ def _order_json(order: Order) -> dict[str, Any]:
             for item in order.items.all()
         ],
     }
-
-
-def demo_seed(*, customers: int = 3) -> DemoSet:
-    roles_bootstrap()
-    _ensure_products()
-    _ensure_return_warehouse()
-    user_model = get_user_model()
-    run = secrets.token_hex(3)
-    result = DemoSet()
-    names = ["alice", "bob", "carol", "dave", "erin", "frank"]
-    for index in range(customers):
-        password = _password()
-        with transaction.atomic():
-            user = user_model.objects.create_user(
-                username=f"{names[index % len(names)]}_{run}", password=password, first_name=names[index % len(names)]
-            )
-            token = Token.objects.create(user=user)
-        orders = [recipe(user, channel) for recipe, channel in RECIPES]
-        result.customers.append(
-            {
-                "username": user.username,
-                "password": password,
-                "token": token.key,
-                "orders": [_order_json(order) for order in orders],
-            }
-        )
-    for role, label in (
-        (CUSTOMER_SERVICE, "agent"),
-        (CS_SUPERVISOR, "supervisor"),
-        (FINANCE, "finance"),
-        (OPERATIONS, "operator"),
-    ):
-        password = _password()
-        with transaction.atomic():
-            staff = user_model.objects.create_user(username=f"{label}_{run}", password=password, is_staff=True)
-            staff.groups.add(Group.objects.get(name=role))
-        result.staff.append({"username": staff.username, "password": password, "groups": [role]})
-    return result

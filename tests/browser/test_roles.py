@@ -1,0 +1,48 @@
+"""What a role may do that another may not, in the browser on the demo shop: only a supervisor approves above the
+cap; operations reach the job queues. (Finance reading refunds without a button: ``test_walks``.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, OPERATIONS
+from refunds.models import Refund, RefundState
+from tests.browser import pages
+from tests.browser.demo import claim
+from tests.browser.pages import SignIn, Walk
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_only_a_supervisor_approves_a_claim_above_the_cap(console: SignIn, walk: Walk) -> None:
+    gift_box = claim("GFT-LUX-1")
+    agent = console(CUSTOMER_SERVICE)
+    agent.goto(f"/admin/refunds/refund/{gift_box.pk}/change/")
+    assert "¥5,888.00" in agent.workbench() and "需主管审批" in agent.workbench()
+    assert not agent.can(pages.APPROVE) and agent.can(pages.REJECT)
+    assert "只有主管" in agent.page.locator("#approve-blocker").inner_text()
+
+    lead = console(CS_SUPERVISOR)
+    lead.open_from_home(pages.REFUNDS)
+    lead.open_refund(gift_box.refund_no)
+    lead.approve()
+    walk("approve above the cap (supervisor)", lead)
+
+    assert lead.refund_state() == "已退款"
+    approved = Refund.objects.get(pk=gift_box.pk)
+    assert (approved.state, approved.reviewed_by.username) == (RefundState.REFUNDED, "supervisor")
+    assert lead.clicks == 3
+
+
+@pytest.mark.services
+def test_an_operator_opens_the_job_queues_from_the_home_page(console: SignIn) -> None:
+    from django_rq.settings import get_queues_map
+
+    operator = console(OPERATIONS)
+    operator.click(operator.page.locator("#job-queues").get_by_role("link"), "任务队列")
+    operator.page.get_by_role("link", name="refunds", exact=True).wait_for()
+    assert operator.page.url.endswith("/admin/django_rq/")
+    operator.shot("job_queues")
+    operator.goto(f"/admin/django_rq/queues/{get_queues_map()['refunds']}/")
+    operator.page.locator("#content-main").wait_for()
+    assert "refunds" in operator.page.title()
