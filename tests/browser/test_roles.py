@@ -3,6 +3,8 @@ cap; operations reach the job queues. (Finance reading refunds without a button:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, OPERATIONS
@@ -18,19 +20,27 @@ def test_only_a_supervisor_approves_a_claim_above_the_cap(console: SignIn, walk:
     gift_box = claim("GFT-LUX-1")
     agent = console(CUSTOMER_SERVICE)
     agent.goto(f"/admin/refunds/refund/{gift_box.pk}/change/")
-    assert "¥5,888.00" in agent.workbench() and "需主管审批" in agent.workbench()
-    assert not agent.can(pages.APPROVE) and agent.can(pages.REJECT)
+    assert agent.refund_amount() == "¥5,888.00" and "需主管审批" in agent.workbench()
+    assert not agent.can(pages.APPROVE) and not agent.can(pages.APPROVE_AND_NEXT)
+    assert agent.can(pages.REJECT) and agent.can(pages.REJECT_AND_NEXT)
     assert "只有主管" in agent.page.locator("#approve-blocker").inner_text()
 
     lead = console(CS_SUPERVISOR)
     lead.open_from_home(pages.REFUNDS)
     lead.open_refund(gift_box.refund_no)
+    assert (lead.refund_state(), lead.refund_amount()) == ("待审核", "¥5,888.00")
+    assert lead.page.locator("#refund-description").inner_text() == "礼盒里一半的水果已经腐烂，送不了人"
     lead.approve()
     walk("approve above the cap (supervisor)", lead)
 
-    assert lead.refund_state() == "已退款"
-    approved = Refund.objects.get(pk=gift_box.pk)
-    assert (approved.state, approved.reviewed_by.username) == (RefundState.REFUNDED, "supervisor")
+    assert f"同意：退款 {gift_box.refund_no} 当前状态为“退款中”。" in lead.messages()
+    assert lead.refund_state() == "已退款"  # paid by the channel before the page came back
+    approved = Refund.objects.filter(pk=gift_box.pk)
+    assert approved.values_list("state", "reviewed_by__username", "amount").get() == (
+        RefundState.REFUNDED,
+        "supervisor",
+        Decimal("5888.00"),
+    )
     assert lead.clicks == 3
 
 
@@ -39,7 +49,7 @@ def test_an_operator_opens_the_job_queues_from_the_home_page(console: SignIn) ->
     from django_rq.settings import get_queues_map
 
     operator = console(OPERATIONS)
-    operator.click(operator.page.locator("#job-queues").get_by_role("link"), "任务队列")
+    operator.follow(operator.page.locator("#job-queues").get_by_role("link"), "任务队列")
     operator.page.get_by_role("link", name="refunds", exact=True).wait_for()
     assert operator.page.url.endswith("/admin/django_rq/")
     operator.shot("job_queues")
