@@ -14,6 +14,7 @@ each test, so what the migrations write (the preset rejection reasons) is writte
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +197,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not WALKS:
         return
     lines = [walked.line() for walked in WALKS]
+    # The machine may be shared: the processor time the run took (the browser's processes included, once closed)
+    # says more about its cost than the time on the clock.
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    lines.append(f"processor time of this run: {sum(u.ru_utime + u.ru_stime for u in used):.1f} s")
     terminalreporter.section("clicks per task in the console, before and after")
     for line in lines:
         terminalreporter.write_line(line)
