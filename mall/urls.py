@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
-from payments.api import RefundVoucherViewSet
+from payments.api import RefundVoucherViewSet, StoreCreditViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
 
@@ -17,6 +17,7 @@ router.register("refunds", RefundViewSet, basename="refund")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVoucherViewSet, basename="refund-voucher")
+router.register("store-credit", StoreCreditViewSet, basename="store-credit")
 
 urlpatterns = [
     path("admin/django_rq/", include("mall.rq_dashboard")),

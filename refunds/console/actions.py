@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -29,9 +30,9 @@ from django.views.decorators.http import require_POST
 from django_fsm import FSMField, get_available_FIELD_transitions
 
 from mall.exceptions import BusinessError
-from refunds import flow, services
+from refunds import flow, remedies, services
 from refunds.console import panels
-from refunds.console.forms import ApproveForm, RejectForm
+from refunds.console.forms import ApproveForm, PayeeForm, RejectForm
 from refunds.console.panels import ActService
 from refunds.models import Refund
 
@@ -47,6 +48,7 @@ class Act:
     service: ActService  # unless an app registers its own (``panels.register_act_service``)
     danger: bool = False
     needs_reason: bool = False
+    note_form: type[forms.Form] | None = None  # the form of the act's note, when it is neither optional nor a reason
 
 
 # In the order the buttons are shown.
@@ -62,6 +64,22 @@ ACTS = (
         needs_reason=True,
     ),
     Act("retry", "retry", _("Send to the channel again"), "refunds.approve_refund", flow.refund_retry),
+    # The other ways to pay a refund the channel could not: the customer's balance, or a bank transfer by finance.
+    Act(
+        "store_credit",
+        "pay_to_store_credit",
+        _("Pay to store credit"),
+        remedies.CHOOSE_PERMISSION,
+        remedies.refund_pay_to_store_credit,
+    ),
+    Act(
+        "offline",
+        "choose_offline_transfer",
+        _("Pay by bank transfer"),
+        remedies.CHOOSE_PERMISSION,
+        remedies.refund_choose_offline_transfer,
+        note_form=PayeeForm,
+    ),
     Act(
         "overturn",
         "overturn",
@@ -137,7 +155,7 @@ class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         action = ACTS_BY_NAME.get(act)
         if action is None or action not in allowed_acts(refund, request.user):
             raise PermissionDenied
-        form = (RejectForm if action.needs_reason else ApproveForm)(request.POST)
+        form = (action.note_form or (RejectForm if action.needs_reason else ApproveForm))(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:

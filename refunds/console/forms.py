@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mall.models import Order
 from mall.money import CENT, yuan
-from refunds.models import DisputeOutcome
+from refunds.models import CUSTOMER_DESTINATIONS, DisputeOutcome, RefundDestination
 
 
 class ApproveForm(forms.Form):
@@ -22,6 +22,15 @@ class RejectForm(forms.Form):
         max_length=255,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         error_messages={"required": _("A reason is required to reject.")},
+    )
+
+
+class PayeeForm(forms.Form):
+    note = forms.CharField(
+        label=_("Whom to pay: name, bank and account"),
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        error_messages={"required": _("Say whom to pay: name, bank and account.")},
     )
 
 
@@ -46,6 +55,13 @@ class CompensationForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (shown on the refund)"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
     )
+    destination = forms.ChoiceField(
+        label=_("Refund to"),
+        choices=[(d.value, d.label) for d in CUSTOMER_DESTINATIONS],
+        widget=forms.RadioSelect,
+        initial=RefundDestination.ORIGINAL,
+        required=False,  # the original payment unless chosen otherwise
+    )
 
     def __init__(self, *args: Any, order: Order | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +72,9 @@ class CompensationForm(forms.Form):
                 (item.pk, f"{item.sku} {item.name} × {item.quantity} — {yuan(item.amount)}")
                 for item in order.items.all()
             ]
+
+    def clean_destination(self) -> str:
+        return str(self.cleaned_data.get("destination") or RefundDestination.ORIGINAL)
 
 
 class DisputeOpenForm(forms.Form):

@@ -13,6 +13,7 @@ from refunds.console.actions import ACTS
 from refunds.models import Refund, RefundEvent, RefundState
 from tests.admin.conftest import (
     awaiting_return_refund,
+    awaiting_transfer_refund,
     failed_refund,
     inspecting_refund,
     login,
@@ -30,6 +31,8 @@ BUTTON_TRANSITION = {
     "approve": ("approve", "refunds.approve_refund"),
     "reject": ("reject", "refunds.approve_refund"),
     "retry": ("retry", "refunds.approve_refund"),
+    "store_credit": ("pay_to_store_credit", "refunds.approve_refund"),
+    "offline": ("choose_offline_transfer", "refunds.approve_refund"),
     "overturn": ("overturn", "refunds.override_refund"),
     "receive": ("return_received", "refunds.confirm_return"),
     "inspection_pass": ("inspection_passed", "refunds.confirm_return"),
@@ -61,6 +64,7 @@ MAKERS: dict[str, Any] = {
     S.AWAITING_RETURN: awaiting_return_refund,
     S.RETURN_IN_TRANSIT: _in_state(S.RETURN_IN_TRANSIT),
     S.INSPECTING: inspecting_refund,
+    S.AWAITING_TRANSFER: awaiting_transfer_refund,
 }
 # state: (agent, supervisor, finance)
 EXPECTED = {
@@ -68,13 +72,15 @@ EXPECTED = {
     S.APPROVED: ([], [], []),
     S.REFUNDING: ([], [], []),
     S.REFUNDED: ([], [], []),
-    S.FAILED: (["retry"], ["retry"], []),
+    S.FAILED: (["retry", "store_credit", "offline"], ["retry", "store_credit", "offline"], []),
     S.REJECTED: ([], ["overturn"], []),
     S.CANCELLED: ([], [], []),
     S.INTERCEPTING: ([], [], []),
     S.AWAITING_RETURN: (["receive"], ["receive"], []),
     S.RETURN_IN_TRANSIT: (["receive"], ["receive"], []),
     S.INSPECTING: (["reject"], ["reject"], []),
+    # Finance confirms the transfer on the transfer's own page, never with a button of the refund page.
+    S.AWAITING_TRANSFER: ([], [], []),
 }
 
 
