@@ -136,8 +136,9 @@ CHANNEL_REFUSALS = {
 def channel_refusal_note(channel_status: str) -> str:
     """The timeline note of a refund the channel will not pay: the channel's own word, and what it means."""
     meaning = CHANNEL_REFUSALS.get(channel_status.upper())
-    text = _("the channel could not pay (%(status)s)") % {"status": channel_status}
-    return f"{text}: {meaning}" if meaning else text
+    if meaning is None:
+        return _("the channel could not pay (%(status)s)") % {"status": channel_status}
+    return _("the channel could not pay (%(status)s): %(meaning)s") % {"status": channel_status, "meaning": meaning}
 
 
 def refund_execute(*, refund_id: int) -> str:

@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from mall.actors import Staff
-from mall.money import ZERO
+from mall.money import CENT, ZERO
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
 from refunds.models import STAFF_REASONS, Refund, RefundDestination, RefundEvent, RefundSource, RefundState
 
@@ -75,9 +75,11 @@ def refunded_by_destination(*, day: date, channel: str | None = None) -> list[De
         row["destination"]: (row["count"], row["amount"])
         for row in refunded.order_by().values("destination").annotate(count=Count("id"), amount=Sum("amount"))
     }
-    return [
-        DestinationTotal(value, str(label), *sums.get(value, (0, ZERO))) for value, label in RefundDestination.choices
-    ]
+    totals = []
+    for value, label in RefundDestination.choices:
+        count, amount = sums.get(value, (0, ZERO))
+        totals.append(DestinationTotal(value, str(label), count, (amount or ZERO).quantize(CENT)))
+    return totals
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,19 @@ def test_a_store_credit_refund_is_credited_at_once_without_calling_the_channel(
     assert ChannelAttempt.objects.filter(refund=refund).count() == 0
     assert simulator_client.ledger(base_url=channel_simulator.url)["refunds"] == []
     events = list(RefundEvent.objects.filter(refund=refund).values_list("from_state", "to_state"))
-    assert events == [("", "pending_review"), ("pending_review", "approved"), ("approved", "refunding"), ("refunding", "refunded")]
+    assert events == [
+        ("", "pending_review"),
+        ("pending_review", "approved"),
+        ("approved", "refunding"),
+        ("refunding", "refunded"),
+    ]
 
     detail = api.get(f"/api/v1/refunds/{refund.refund_no}/").json()
-    assert (detail["state"], detail["destination"], detail["destination_display"]) == ("refunded", "store_credit", "店铺余额")
+    assert (detail["state"], detail["destination"], detail["destination_display"]) == (
+        "refunded",
+        "store_credit",
+        "店铺余额",
+    )
     assert detail["timeline"][-1] == {
         "state": "refunded",
         "state_display": "已退款",
@@ -185,7 +194,9 @@ def test_the_same_idempotency_key_with_another_destination_is_refused(api: Any, 
         "/api/v1/refunds/", {**body, "destination": "store_credit"}, format="json", HTTP_IDEMPOTENCY_KEY="k-dest"
     )
     assert (again.status_code, again.json()["code"]) == (409, "idempotency_key_reused")
-    same = api.post("/api/v1/refunds/", {**body, "destination": "original"}, format="json", HTTP_IDEMPOTENCY_KEY="k-dest")
+    same = api.post(
+        "/api/v1/refunds/", {**body, "destination": "original"}, format="json", HTTP_IDEMPOTENCY_KEY="k-dest"
+    )
     assert (same.status_code, same.json()["refund_no"]) == (201, first.json()["refund_no"])
     assert Refund.objects.count() == 1
 
@@ -198,10 +209,14 @@ def test_spending_above_the_balance_is_refused_and_changes_nothing(api: Any, cus
         with pytest.raises(StoreCreditError) as refused:
             store_credit.store_credit_spend(customer=customer, amount=amount, note="")
         assert refused.value.field == "amount"
-    assert ledger(customer) == before == [
-        ("credit", Decimal("20.00"), Decimal("20.00"), before[0][3]),
-        ("spend", Decimal("-15.00"), Decimal("5.00"), None),
-    ]
+    assert (
+        ledger(customer)
+        == before
+        == [
+            ("credit", Decimal("20.00"), Decimal("20.00"), before[0][3]),
+            ("spend", Decimal("-15.00"), Decimal("5.00"), None),
+        ]
+    )
     assert store_credit.store_credit_balance(customer=customer) == Decimal("5.00")
     store_credit.store_credit_spend(customer=customer, amount=Decimal("5.00"), note="")
     assert store_credit.store_credit_balance(customer=customer) == Decimal("0.00")
