@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.test import Client
@@ -147,6 +148,12 @@ def test_a_dead_refund_paid_by_bank_transfer_end_to_end(
     booked = simulator_client.ledger(base_url=patient_simulator.url)["refunds"]
     assert [r["status"] for r in booked] == ["ABNORMAL"]
     assert jobs.refund_execute(refund.pk) == "skipped: refunded"
+    customer.email = "buyer@example.com"
+    customer.save()
+    assert jobs.refund_notify_customer(refund.pk) == {"email": "sent"}
+    assert mail.outbox[-1].body == (
+        f"订单 {refund.order.order_no} 的 ¥79.80 已通过银行转账付给您。退款单号：{refund.refund_no}。"
+    )
 
     # Recorded once: a second confirmation is refused and changes nothing.
     before = state_of(refund)
