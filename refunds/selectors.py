@@ -22,6 +22,7 @@ from refunds.models import STAFF_REASONS, Refund, RefundDestination, RefundEvent
 OPEN_STATES = (
     RefundState.PENDING_REVIEW,
     RefundState.FAILED,
+    RefundState.AWAITING_TRANSFER,
     RefundState.INSPECTING,
     RefundState.AWAITING_RETURN,
     RefundState.RETURN_IN_TRANSIT,
