@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
-from payments.api import RefundVoucherView
+from payments.api import RefundVoucherView, StoreCreditViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
 
@@ -16,6 +16,7 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
+router.register("store-credit", StoreCreditViewSet, basename="store-credit")
 
 urlpatterns = [
     path("admin/django_rq/", include("mall.rq_dashboard")),

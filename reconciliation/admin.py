@@ -96,11 +96,16 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         ("matched_count", "missing_at_channel_count", "missing_with_us_count"),
         ("amount_differs_count", "status_differs_count", "listed_twice_count"),
         "open_discrepancies",
+        "refunded_per_destination",
         "error",
         "reports",
     ]
     readonly_fields = flattened(fields)  # everything shown is read-only
     list_select_related = ["started_by"]
+
+    @admin.display(description=_("refunded per destination"))
+    def refunded_per_destination(self, run: ReconciliationRun) -> str:
+        return " · ".join(f"{label} {reports.yuan(amount)}" for label, amount in reports.destination_rows(run))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationRun]:
         runs: QuerySet[ReconciliationRun] = super().get_queryset(request)
