@@ -21,8 +21,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from mall.actors import signed_in
@@ -34,6 +35,7 @@ from reconciliation import reports, services
 from reconciliation.jobs import reconciliation_enqueue
 from reconciliation.models import COUNT_FIELDS, Discrepancy, ReconciliationRun, RunStatus
 from reconciliation.selectors import finance_dashboard
+from refunds.templatetags.refund_console import shop_time
 
 BULK_LIMIT = 200
 RUN_PERMISSION = "reconciliation.run_reconciliation"
@@ -76,17 +78,17 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     # Nine short columns: at 1440 px, beside the filters, the open count and the reports fit without scrolling.
     # The count of each class of discrepancy is on the run's page (and in the tooltip of "discrepancies").
     list_display = [
-        "business_day",
+        "day",
         "channel",
         "status",
         "statement",
         "matched_count",
         "found",
-        "open_discrepancies",
-        "finished_at",
+        "still_open",
+        "finished",
         "reports",
     ]
-    list_display_links = ["business_day"]
+    list_display_links = ["day"]
     list_filter = ["channel", "status"]
     date_hierarchy = "business_day"
     fields = [
@@ -113,12 +115,25 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def statement_total_yuan(self, run: ReconciliationRun) -> str:
         return reports.yuan(run.statement_total)
 
+    # The list's headers are short (they do not wrap); the run's page keeps the fields' full names.
+    @admin.display(description=pgettext_lazy("run list column", "day"), ordering="business_day")
+    def day(self, run: ReconciliationRun) -> str:
+        return date_format(run.business_day, "DATE_FORMAT")
+
+    @admin.display(description=pgettext_lazy("run list column", "finished"), ordering="finished_at")
+    def finished(self, run: ReconciliationRun) -> str:
+        return shop_time(run.finished_at)
+
+    @admin.display(description=pgettext_lazy("run list column", "open"), ordering="open_count")
+    def still_open(self, run: ReconciliationRun) -> str:
+        return self.open_discrepancies(run)
+
     @admin.display(description=_("statement"), ordering="statement_total")
     def statement(self, run: ReconciliationRun) -> str:
         lines = ngettext("%(n)s line", "%(n)s lines", run.statement_lines) % {"n": intcomma(run.statement_lines)}
         return format_html('{}<br><span class="quiet">{}</span>', reports.yuan(run.statement_total), lines)
 
-    @admin.display(description=_("discrepancies"))
+    @admin.display(description=pgettext_lazy("run list column", "found"))
     def found(self, run: ReconciliationRun) -> str:
         """All the discrepancies the run found; each class's count as the tooltip."""
         classes = "; ".join(
@@ -249,17 +264,16 @@ class ResolveForm(forms.Form):
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(ReadOnlyAdmin):
     # Both amounts, both states and the resolved flag fit at 1440 px beside the filters: the two long numbers share
-    # a column, the states another; who resolved it and when are on the discrepancy's page.
+    # a column, the class and the run another, the states a third; who resolved it and when are on its page.
     list_display = [
         "request_and_refund",
-        "kind",
-        "run",
+        "kind_and_run",
         "our_amount_yuan",
         "channel_amount_yuan",
         "states",
         "is_resolved",
     ]
-    list_display_links = ["kind"]
+    list_display_links = ["kind_and_run"]
     list_filter = ["kind", "run__channel", ResolvedFilter, "run__business_day"]
     search_fields = ["=out_refund_no", "=refund__refund_no"]
     list_select_related = ["run", "refund", "resolved_by"]
@@ -277,11 +291,15 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm(services.RESOLVE_PERMISSION))
 
-    @admin.display(description=_("request number / our refund"), ordering="out_refund_no")
+    @admin.display(description=pgettext_lazy("discrepancy list column", "request / refund"), ordering="out_refund_no")
     def request_and_refund(self, row: Discrepancy) -> str:
         return format_html('{}<br><span class="quiet">{}</span>', row.out_refund_no, self.refund_link(row))
 
-    @admin.display(description=_("state: ours / channel"))
+    @admin.display(description=_("class / run"), ordering="kind")
+    def kind_and_run(self, row: Discrepancy) -> str:
+        return format_html('{}<br><span class="quiet">{}</span>', reports.kind_label(row.kind), str(row.run))
+
+    @admin.display(description=pgettext_lazy("discrepancy list column", "states: ours / channel's"))
     def states(self, row: Discrepancy) -> str:
         return format_html("{} / {}", self.our_state_label(row), self.channel_status_label(row))
 

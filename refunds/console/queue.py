@@ -25,7 +25,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from mall.models import Channel, Order
@@ -160,14 +160,14 @@ class RefundQueueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def state_badge(self, obj: Refund) -> str:
         return format_html('<span class="refund-state state-{}">{}</span>', obj.state, label(RefundState, obj.state))
 
-    @admin.display(description=_("needs a supervisor"))
+    @admin.display(description=pgettext_lazy("queue column: needs a supervisor", "supervisor"))
     def supervisor_flag(self, obj: Refund) -> str:
         """Why a refund in review waits for a supervisor: above the cap, escalated (the reason as a tooltip)."""
         if not obj.needs_supervisor:
             return ""
         flags = []
         if obj.requires_supervisor:
-            flags.append(format_html('<span class="flag flag-cap">{}</span>', gettext("above the cap")))
+            flags.append(format_html('<span class="flag flag-cap">{}</span>', gettext("above cap")))
         if obj.escalated_at is not None:
             flags.append(
                 format_html(
@@ -209,7 +209,13 @@ class RefundQueueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         age = timesince(obj.created_at, depth=1)
         if obj.state != S.PENDING_REVIEW or obj.due_at is None:
             return age
-        due = date_format(timezone.localtime(obj.due_at, SHOP_TZ), "DATETIME_FORMAT")
+        # The console's date and time formats, a line break allowed only between the two (never inside the date).
+        local = timezone.localtime(obj.due_at, SHOP_TZ)
+        due = format_html(
+            '<span class="nowrap">{}</span> <span class="nowrap">{}</span>',
+            date_format(local, "DATE_FORMAT"),
+            date_format(local, "TIME_FORMAT"),
+        )
         if obj.due_at < timezone.now():
             late = gettext("%s overdue") % timesince(obj.due_at, depth=1)
             return format_html('{}<br><span class="overdue">{}<br>{}</span>', age, due, late)

@@ -53,8 +53,8 @@ def test_columns_show_money_in_yuan_and_highlight_overdue(agent: Any) -> None:
     assert "¥8.00" in row
     assert 'class="overdue"' not in row
     # due time in Asia/Shanghai
-    due = timezone.localtime(on_time.due_at, timezone.get_fixed_timezone(480)).strftime("%m-%d %H:%M")
-    assert due in row
+    due = timezone.localtime(on_time.due_at, timezone.get_fixed_timezone(480))
+    assert f'<span class="nowrap">{due:%Y-%m-%d}</span> <span class="nowrap">{due:%H:%M}</span>' in row
 
 
 def test_queue_is_sorted_by_urgency(agent: Any, supervisor: Any) -> None:

@@ -149,7 +149,7 @@ def test_nothing_open_nothing_refunded(db: None) -> None:
 
 
 def cells(html: str, table: str) -> list[list[str]]:
-    body = re.search(rf'<table class="console-table" id="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    body = re.search(rf'<table class="console-table[^"]*" id="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
     assert body is not None, table
     return [
         [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
