@@ -255,3 +255,21 @@ def test_supervisor_sees_what_waits_for_them_on_the_index_and_in_the_queue(super
     # An agent works the queue but is not the one these wait for.
     assert 'id="supervisor-queue"' not in login(agent).get("/admin/").content.decode()
     assert 'id="preset-supervisor"' not in login(agent).get(QUEUE).content.decode()
+
+
+def test_the_queue_says_it_in_chinese(agent: Any, media_root: Any) -> None:
+    from django.test import Client
+
+    cap, late = above_cap(), escalated()
+    add_photos(cap, 2)
+    client = Client()  # no Accept-Language: Simplified Chinese
+    client.force_login(agent)
+    html = client.get(QUEUE).content.decode()
+    assert re.search(r'<th scope="col" class="column-supervisor_flag">\s*<div class="text"><span>主管</span>', html)
+    assert re.search(r'<th scope="col" class="column-photo_count">\s*<div class="text"><span>照片</span>', html)
+    assert '<span class="flag flag-cap">超上限</span>' in row_of(html, cap.refund_no)
+    assert '<span class="photo-count">2 张照片</span>' in row_of(html, cap.refund_no)
+    assert ">已升级</span>" in row_of(html, late.refund_no)
+    assert '<span class="photo-count none">无照片</span>' in row_of(html, late.refund_no)
+    assert "以 需主管审批" in html
+    assert "完整的退款单号、订单号或顾客手机号，或顾客用户名的开头部分。" in html
