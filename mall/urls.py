@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
+from mall.language import language_switch
 from payments.api import RefundVoucherView, StoreCreditViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
@@ -21,6 +22,8 @@ router.register("store-credit", StoreCreditViewSet, basename="store-credit")
 urlpatterns = [
     path("admin/django_rq/", include("mall.rq_dashboard")),
     path("admin/", admin.site.urls),
+    # The console's language switch posts here: the choice is kept in a cookie.
+    path("i18n/setlang/", language_switch, name="set_language"),
     path("api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"),
     path("api/v1/refunds/<str:refund_no>/voucher/", RefundVoucherView.as_view(), name="refund-voucher"),
     path("api/v1/", include(router.urls)),

@@ -99,6 +99,17 @@ QUEUE_RANK = models.Case(
     default=models.Value(2),
     output_field=models.PositiveSmallIntegerField(),
 )
+# Waiting for a supervisor: a refund in review that is above the single-refund cap, or that the automatic approval
+# escalated. Stored (and indexed with the queue's order) so that a supervisor's view and its count read only the
+# refunds that wait for them, however many others the table holds.
+NEEDS_SUPERVISOR = models.Case(
+    models.When(
+        Q(state=S.PENDING_REVIEW) & (Q(requires_supervisor=True) | Q(escalated_at__isnull=False)),
+        then=models.Value(True),
+    ),
+    default=models.Value(False),
+    output_field=models.BooleanField(),
+)
 
 
 class Refund(FSMModelMixin, models.Model):
@@ -171,6 +182,12 @@ class Refund(FSMModelMixin, models.Model):
     queue_rank = models.GeneratedField(
         expression=QUEUE_RANK, output_field=models.PositiveSmallIntegerField(), db_persist=True, editable=False
     )
+    needs_supervisor = models.GeneratedField(
+        expression=NEEDS_SUPERVISOR,
+        output_field=models.BooleanField(_("needs a supervisor")),
+        db_persist=True,
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("refund")
@@ -193,8 +210,10 @@ class Refund(FSMModelMixin, models.Model):
             models.Index(fields=["channel", "state"], name="refund_channel_state"),
             models.Index(fields=["reason", "state"], name="refund_reason_state"),
             models.Index(fields=["source", "state"], name="refund_source_state"),
-            # Covers the dashboard's refunded-per-day sums without reading the rows.
-            models.Index(fields=["refunded_at", "state", "amount"], name="refund_refunded_day"),
+            # Covers the dashboards' refunded-per-day sums (in total and per channel) without reading the rows.
+            models.Index(fields=["refunded_at", "state", "channel", "amount"], name="refund_refunded_day"),
+            # A supervisor's view: only the refunds waiting for one, in the queue's order.
+            models.Index(fields=["needs_supervisor", "queue_rank", "due_at"], name="refund_supervisor_urgency"),
             models.Index(fields=["created_by", "created_at"], name="refund_creator_day"),
         ]
         constraints = [

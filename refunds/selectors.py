@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from mall.actors import Staff
@@ -135,6 +135,30 @@ def refund_needs(refund: Refund) -> list[str]:
 def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:
     """Refunds waiting for a person past their review deadline (index ``refund_queue``: state, due_at)."""
     return Refund.objects.filter(state=RefundState.PENDING_REVIEW, due_at__lt=now or timezone.now())
+
+
+@dataclass(frozen=True)
+class SupervisorQueue:
+    """What waits for a supervisor: refunds in review above the single-refund cap or escalated."""
+
+    total: int
+    above_cap: int
+    escalated: int
+    overdue: int
+    oldest_due: datetime | None
+
+
+def supervisor_queue(now: datetime | None = None) -> SupervisorQueue:
+    """One aggregate over the refunds that wait for a supervisor (index ``refund_supervisor_urgency``): it reads
+    those rows only, however large the table."""
+    figures = Refund.objects.filter(needs_supervisor=True).aggregate(
+        total=Count("id"),
+        above_cap=Count("id", filter=Q(requires_supervisor=True)),
+        escalated=Count("id", filter=Q(escalated_at__isnull=False)),
+        overdue=Count("id", filter=Q(due_at__lt=now or timezone.now())),
+        oldest_due=Min("due_at"),
+    )
+    return SupervisorQueue(**figures)
 
 
 def staff_refund_total_today(*, actor: Staff, now: datetime | None = None) -> Decimal:
