@@ -59,7 +59,8 @@ def seed(refunds: int) -> None:
             "INSERT INTO mall_order (order_no, customer_id, status, goods_amount, shipping_fee, total_amount,"
             " shipping_fee_refund_claimed, receiver_name, receiver_phone, receiver_address, created_at, updated_at)"
             f" SELECT CONCAT('OB', LPAD(seq, 14, '0')), {first_user} + seq MOD {CUSTOMERS}, 'delivered',"
-            " 100.00, 0.00, 100.00, 0.00, '', '', '', UTC_TIMESTAMP(6) - INTERVAL seq * 30 SECOND, UTC_TIMESTAMP(6)"
+            " 100.00, 0.00, 100.00, 0.00, '', CONCAT('139', LPAD(seq MOD 50000, 8, '0')), '',"
+            " UTC_TIMESTAMP(6) - INTERVAL seq * 30 SECOND, UTC_TIMESTAMP(6)"
             f" FROM seq_1_to_{refunds}"
         )
         cur.execute("SELECT MIN(id) FROM mall_order WHERE order_no LIKE 'OB%%'")
@@ -74,13 +75,15 @@ def seed(refunds: int) -> None:
         cur.execute(
             "INSERT INTO refunds_refund (refund_no, order_id, customer_id, state, reason, kind, source, description,"
             " amount, shipping_fee_amount, channel, out_refund_no, channel_refund_id, requires_supervisor,"
-            " decision_note, due_at, escalation_reason, idempotency_key, request_fingerprint, created_at,"
+            " decision_note, due_at, escalated_at, escalation_reason, idempotency_key, request_fingerprint, created_at,"
             " updated_at, state_changed_at, refunded_at)"
             f" SELECT CONCAT('RB', LPAD(seq, 14, '0')), {first_order} + seq - 1, {first_user} + seq MOD {CUSTOMERS},"
             f" {state}, IF(seq MOD 10 = 0, 'compensation', 'quality_issue'), 'refund_only',"
             " IF(seq MOD 10 = 0, 'staff', 'customer'), '', 20.00 + seq MOD 80, 0.00,"
-            " IF(seq MOD 3 = 0, 'wechat', 'alipay'), CONCAT('RQB', LPAD(seq, 14, '0')), '', 0, '',"
-            f" {created} + INTERVAL 2 HOUR, '', NULL, '', {created}, {created}, {created},"
+            " IF(seq MOD 3 = 0, 'wechat', 'alipay'), CONCAT('RQB', LPAD(seq, 14, '0')), '', seq MOD 1000 = 1, '',"
+            f" {created} + INTERVAL 2 HOUR, IF(seq MOD 1000 = 0, {created} + INTERVAL 2 HOUR, NULL),"
+            f" IF(seq MOD 1000 = 0, 'auto-approve-v1: above the automatic approval cap', ''),"
+            f" NULL, '', {created}, {created}, {created},"
             f" IF(seq MOD 100 > 10, {created} + INTERVAL 1 HOUR, NULL)"
             f" FROM seq_1_to_{refunds}"
         )
@@ -125,7 +128,7 @@ def run(repeat: int) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from mall.roles import CUSTOMER_SERVICE, roles_bootstrap
+    from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, roles_bootstrap
     from refunds.models import Refund
 
     roles_bootstrap()
@@ -135,11 +138,17 @@ def run(repeat: int) -> None:
     agent.groups.add(Group.objects.get(name=CUSTOMER_SERVICE))
     client = Client(headers={"accept-language": "en"})
     client.force_login(agent)
+    clients = {"agent": client}
+    for name, role in (("supervisor", CS_SUPERVISOR), ("finance", FINANCE)):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench_{name}", defaults={"is_staff": True})
+        user.groups.add(Group.objects.get(name=role))
+        clients[name] = Client(headers={"accept-language": "en"})
+        clients[name].force_login(user)
     real = Refund.objects.filter(customer__username="bench_page_customer").select_related("order").latest("id")
     some = Refund.objects.filter(refund_no__startswith="RB").order_by("-id").select_related("order").first()
     assert some is not None
     total = Refund.objects.count()
-    views: list[tuple[str, str, dict[str, str]]] = [
+    views: list[tuple[str, str, dict[str, str]] | tuple[str, str, dict[str, str], str]] = [
         ("queue", "/admin/refunds/refund/", {}),
         ("queue page 3", "/admin/refunds/refund/", {"p": "3"}),
         ("filter state=pending_review", "/admin/refunds/refund/", {"state__exact": "pending_review"}),
@@ -153,12 +162,20 @@ def run(repeat: int) -> None:
         ("search refund no", "/admin/refunds/refund/", {"q": some.refund_no}),
         ("search order no", "/admin/refunds/refund/", {"q": some.order.order_no}),
         ("search username prefix", "/admin/refunds/refund/", {"q": "bench_1234"}),
+        ("search customer phone", "/admin/refunds/refund/", {"q": "13900001234"}),
+        ("filter needs a supervisor", "/admin/refunds/refund/", {"supervisor": "waiting"}),
+        ("filter escalated + overdue", "/admin/refunds/refund/", {"supervisor": "escalated", "overdue": "yes"}),
         ("refund page", f"/admin/refunds/refund/{real.pk}/change/", {}),
         ("dashboard (admin index)", "/admin/", {}),
+        ("supervisor's queue preset", "/admin/refunds/refund/", {"supervisor": "waiting"}, "supervisor"),
+        ("dashboard (supervisor)", "/admin/", {}, "supervisor"),
+        ("finance dashboard", "/admin/reconciliation/reconciliationrun/dashboard/", {}, "finance"),
+        ("dashboard (finance)", "/admin/", {}, "finance"),
     ]
     print(f"{total} refunds; MariaDB {connection.mysql_server_info}; {platform.node()} {os.cpu_count()} cores")
     print(f"{'page':40} {'queries':>7} {'db ms':>7} {'p50 ms':>8} {'p95 ms':>8}")
-    for name, url, params in views:
+    for name, url, params, *who in views:
+        client = clients[who[0] if who else "agent"]
         client.get(url, params)  # warm the connection and the template cache
         reset_queries()
         with CaptureQueriesContext(connection) as captured:

@@ -134,7 +134,11 @@ class Order(FSMModelMixin, models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_recent")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_recent"),
+            # The console finds a customer's refunds by the phone on their orders (exact match).
+            models.Index(fields=["receiver_phone"], name="order_receiver_phone"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(total_amount=F("goods_amount") + F("shipping_fee")),

@@ -7,7 +7,8 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
-from payments.api import RefundVoucherView
+from mall.language import language_switch
+from payments.api import RefundVoucherView, StoreCreditViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
 
@@ -16,10 +17,13 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
+router.register("store-credit", StoreCreditViewSet, basename="store-credit")
 
 urlpatterns = [
     path("admin/django_rq/", include("mall.rq_dashboard")),
     path("admin/", admin.site.urls),
+    # The console's language switch posts here: the choice is kept in a cookie.
+    path("i18n/setlang/", language_switch, name="set_language"),
     path("api/v1/refunds/<str:refund_no>/return-address/", ReturnAddressView.as_view(), name="refund-return-address"),
     path("api/v1/refunds/<str:refund_no>/voucher/", RefundVoucherView.as_view(), name="refund-voucher"),
     path("api/v1/", include(router.urls)),

@@ -9,10 +9,12 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from django_fsm.signals import post_transition
 
+        from payments import roles
         from payments.metrics import refund_left_refunding
         from refunds.lifecycle import on_enter
         from refunds.models import RefundState
 
+        roles.register()
         post_transition.connect(refund_left_refunding, dispatch_uid="payments.metrics.refund_left_refunding")
         # Money first: the channel's execution on the queue workers serve before any other.
         on_enter(RefundState.REFUNDING, job="payments.jobs.refund_execute", queue="refunds")

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundDestination, RefundState
 
 REFUND_PROCESS_DURATION = Histogram(
     "refund_process_duration_seconds",
@@ -42,7 +42,9 @@ def refund_left_refunding(sender: Any, instance: Any, source: Any, target: Any, 
     back (and retried) counts nothing."""
     if not isinstance(instance, Refund) or source != RefundState.REFUNDING or target not in _OUTCOMES:
         return
-    channel, outcome, payable_since = instance.channel, _OUTCOMES[target], instance.state_changed_at
+    outcome, payable_since = _OUTCOMES[target], instance.state_changed_at
+    # Store credit is paid by the shop itself: counted apart, so that the channels' failure rate stays theirs.
+    channel = instance.channel if instance.destination == RefundDestination.ORIGINAL else instance.destination
 
     def record() -> None:
         REFUND_OUTCOMES.labels(channel, outcome).inc()

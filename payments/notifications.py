@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from mall.logging import log_context_bind
 from payments.models import CustomerNotification, NotificationStatus
-from refunds.models import Refund
+from refunds.models import Refund, RefundDestination
 
 logger = logging.getLogger(__name__)
 EVENT_REFUNDED = "refunded"
@@ -55,10 +55,21 @@ def senders() -> list[Sender]:
 def _message(refund: Refund) -> tuple[str, str]:
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("Your refund %(refund_no)s is complete") % {"refund_no": refund.refund_no}
-        body = _(
-            "¥%(amount)s for order %(order_no)s has been returned to your %(channel)s account. "
-            "Refund number: %(refund_no)s."
-        ) % {
+        if refund.destination == RefundDestination.STORE_CREDIT:
+            text = _(
+                "¥%(amount)s for order %(order_no)s has been added to your store credit. Refund number: %(refund_no)s."
+            )
+        elif refund.destination == RefundDestination.OFFLINE:
+            text = _(
+                "¥%(amount)s for order %(order_no)s has been paid to you by bank transfer. "
+                "Refund number: %(refund_no)s."
+            )
+        else:
+            text = _(
+                "¥%(amount)s for order %(order_no)s has been returned to your %(channel)s account. "
+                "Refund number: %(refund_no)s."
+            )
+        body = text % {
             "amount": f"{refund.amount:.2f}",
             "order_no": refund.order.order_no,
             "channel": refund.get_channel_display(),

@@ -1,8 +1,9 @@
 """Money back through the original channel, exactly once.
 
 ``refund_execute`` is what the job runs: it sends the refund with its fixed request number, or, when an
-earlier attempt's outcome is unknown, asks the channel first. Temporary errors are raised to the job so RQ
-retries with backoff; after ``REFUND_CHANNEL_MAX_ATTEMPTS`` of them the refund waits for a person (`failed`).
+earlier attempt's outcome is unknown, asks the channel first. A refund paid to store credit is credited to the
+customer's balance instead (``payments.store_credit``), with no channel call. Temporary errors are raised to the
+job so RQ retries with backoff; after ``REFUND_CHANNEL_MAX_ATTEMPTS`` of them the refund waits for a person (`failed`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mall.logging import log_context_bind
 from mall.masking import MASK, secret_key
@@ -30,8 +33,9 @@ from payments.channels.base import (
 from payments.channels.registry import get_channel
 from payments.metrics import CHANNEL_CALLS
 from payments.models import AttemptOutcome, ChannelAttempt
+from payments.store_credit import refund_credit_store
 from refunds import flow
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundDestination, RefundState
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +120,25 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
         )
         return "refunded"
     if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
-        flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
+        flow.refund_mark_failed(refund=refund, note=channel_refusal_note(result.channel_status or result.status))
         return "failed"
     return str(result.status)
+
+
+# What the channels' own status words mean, for the person who must now choose another way to pay.
+CHANNEL_REFUSALS = {
+    "ABNORMAL": gettext_lazy("the customer's account or card cannot receive the money"),
+    "CLOSED": gettext_lazy("the channel closed the refund"),
+    "REFUND_FAIL": gettext_lazy("the channel could not refund"),
+}
+
+
+def channel_refusal_note(channel_status: str) -> str:
+    """The timeline note of a refund the channel will not pay: the channel's own word, and what it means."""
+    meaning = CHANNEL_REFUSALS.get(channel_status.upper())
+    if meaning is None:
+        return _("the channel could not pay (%(status)s)") % {"status": channel_status}
+    return _("the channel could not pay (%(status)s): %(meaning)s") % {"status": channel_status, "meaning": meaning}
 
 
 def refund_execute(*, refund_id: int) -> str:
@@ -129,6 +149,8 @@ def refund_execute(*, refund_id: int) -> str:
     log_context_bind(refund_no=refund.refund_no)
     if refund.state != RefundState.REFUNDING:
         return f"skipped: {refund.state}"
+    if refund.destination == RefundDestination.STORE_CREDIT:
+        return refund_credit_store(refund_id=refund.pk)  # the shop's own ledger: no channel call
     channel = get_channel(refund.channel)
     try:
         return _ask_channel(refund, channel, started)
@@ -230,5 +252,7 @@ def _settle_notification(refund: Refund, notification: RefundNotification, start
             refunded_at=notification.succeeded_at,
         )
     elif notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING:
-        flow.refund_mark_failed(refund=refund, note=f"channel notified {notification.status}")
+        flow.refund_mark_failed(
+            refund=refund, note=channel_refusal_note(notification.channel_status or notification.status)
+        )
     _record(refund, "notification", notification.status, started, raw=notification.raw)

@@ -56,6 +56,7 @@ def render_voucher_pdf(refund: Refund) -> bytes:
             (_("Refund amount"), yuan(refund.amount)),
             (_("Order amount paid"), yuan(refund.order.total_amount)),
             (_("Channel"), str(refund.get_channel_display())),
+            (_("Paid to"), str(refund.get_destination_display())),
             (_("Channel trade number"), refund.order.payment.trade_no),
             (_("Channel refund id"), refund.channel_refund_id or "-"),
             (_("Channel request number"), refund.out_refund_no),

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -20,8 +21,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from mall.actors import signed_in
@@ -31,7 +33,9 @@ from mall.models import Channel
 from mall.shoptime import shop_today
 from reconciliation import reports, services
 from reconciliation.jobs import reconciliation_enqueue
-from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
+from reconciliation.models import COUNT_FIELDS, Discrepancy, ReconciliationRun, RunStatus
+from reconciliation.selectors import finance_dashboard
+from refunds.templatetags.refund_console import shop_time
 
 BULK_LIMIT = 200
 RUN_PERMISSION = "reconciliation.run_reconciliation"
@@ -71,22 +75,20 @@ class StartRunForm(forms.Form):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
+    # Nine short columns: at 1440 px, beside the filters, the open count and the reports fit without scrolling.
+    # The count of each class of discrepancy is on the run's page (and in the tooltip of "discrepancies").
     list_display = [
-        "business_day",
+        "day",
         "channel",
         "status",
-        "statement_lines",
-        "statement_total_yuan",
+        "statement",
         "matched_count",
-        "missing_at_channel_count",
-        "missing_with_us_count",
-        "amount_differs_count",
-        "status_differs_count",
-        "listed_twice_count",
-        "open_discrepancies",
-        "finished_at",
+        "found",
+        "still_open",
+        "finished",
         "reports",
     ]
+    list_display_links = ["day"]
     list_filter = ["channel", "status"]
     date_hierarchy = "business_day"
     fields = [
@@ -96,11 +98,16 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         ("matched_count", "missing_at_channel_count", "missing_with_us_count"),
         ("amount_differs_count", "status_differs_count", "listed_twice_count"),
         "open_discrepancies",
+        "refunded_per_destination",
         "error",
         "reports",
     ]
     readonly_fields = flattened(fields)  # everything shown is read-only
     list_select_related = ["started_by"]
+
+    @admin.display(description=_("refunded per destination"))
+    def refunded_per_destination(self, run: ReconciliationRun) -> str:
+        return " · ".join(f"{label} {reports.yuan(amount)}" for label, amount in reports.destination_rows(run))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationRun]:
         runs: QuerySet[ReconciliationRun] = super().get_queryset(request)
@@ -113,16 +120,48 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def statement_total_yuan(self, run: ReconciliationRun) -> str:
         return reports.yuan(run.statement_total)
 
+    # The list's headers are short (they do not wrap); the run's page keeps the fields' full names.
+    @admin.display(description=pgettext_lazy("run list column", "day"), ordering="business_day")
+    def day(self, run: ReconciliationRun) -> str:
+        return date_format(run.business_day, "DATE_FORMAT")
+
+    @admin.display(description=pgettext_lazy("run list column", "finished"), ordering="finished_at")
+    def finished(self, run: ReconciliationRun) -> str:
+        return shop_time(run.finished_at)
+
+    @admin.display(description=pgettext_lazy("run list column", "open"), ordering="open_count")
+    def still_open(self, run: ReconciliationRun) -> str:
+        return self.open_discrepancies(run)
+
+    @admin.display(description=_("statement"), ordering="statement_total")
+    def statement(self, run: ReconciliationRun) -> str:
+        lines = ngettext("%(n)s line", "%(n)s lines", run.statement_lines) % {"n": intcomma(run.statement_lines)}
+        return format_html('{}<br><span class="quiet">{}</span>', reports.yuan(run.statement_total), lines)
+
+    @admin.display(description=pgettext_lazy("run list column", "found"))
+    def found(self, run: ReconciliationRun) -> str:
+        """All the discrepancies the run found; each class's count as the tooltip."""
+        classes = "; ".join(
+            f"{reports.kind_label(kind)}: {getattr(run, field)}" for kind, field in COUNT_FIELDS.items()
+        )
+        return format_html('<span title="{}">{}</span>', classes, run.discrepancy_count)
+
     @admin.display(description=_("open discrepancies"), ordering="open_count")
     def open_discrepancies(self, run: ReconciliationRun) -> str:
         url = reverse("admin:reconciliation_discrepancy_changelist")
         count = getattr(run, "open_count", 0)
-        return format_html('<a href="{}?run__id__exact={}&resolved=no">{}</a>', url, run.pk, count)
+        return format_html(
+            '<a class="open-count{}" href="{}?run__id__exact={}&amp;resolved=no">{}</a>',
+            " alert" if count else "",
+            url,
+            run.pk,
+            count,
+        )
 
     @admin.display(description=_("report"))
     def reports(self, run: ReconciliationRun) -> str:
         return format_html(
-            '<a href="{}">CSV</a> | <a href="{}">XLSX</a>',
+            '<a class="report-csv" href="{}">CSV</a> | <a class="report-xlsx" href="{}">XLSX</a>',
             reverse("admin:reconciliation_run_csv", args=[run.pk]),
             reverse("admin:reconciliation_run_xlsx", args=[run.pk]),
         )
@@ -130,6 +169,9 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def get_urls(self) -> list[URLPattern]:
         extra = [
             path("start/", self.admin_site.admin_view(self.start_view), name="reconciliation_run_start"),
+            path(
+                "dashboard/", self.admin_site.admin_view(self.dashboard_view), name="reconciliation_finance_dashboard"
+            ),
             path("<int:run_id>/report.csv", self.admin_site.admin_view(self.csv_view), name="reconciliation_run_csv"),
             path(
                 "<int:run_id>/report.xlsx", self.admin_site.admin_view(self.xlsx_view), name="reconciliation_run_xlsx"
@@ -140,6 +182,18 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_start": request.user.has_perm(RUN_PERMISSION)}
         return super().changelist_view(request, extra_context)
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """Finance's page: open discrepancies, money refunded per channel and destination, the latest runs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Finance dashboard"),
+            "dash": finance_dashboard(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/reconciliation/finance_dashboard.html", context)
 
     def _run_for_report(self, request: HttpRequest, run_id: int) -> ReconciliationRun:
         if not self.has_view_permission(request):
@@ -214,20 +268,17 @@ class ResolveForm(forms.Form):
 
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(ReadOnlyAdmin):
+    # Both amounts, both states and the resolved flag fit at 1440 px beside the filters: the two long numbers share
+    # a column, the class and the run another, the states a third; who resolved it and when are on its page.
     list_display = [
-        "out_refund_no",
-        "kind",
-        "run",
-        "refund_link",
+        "request_and_refund",
+        "kind_and_run",
         "our_amount_yuan",
-        "our_state_label",
         "channel_amount_yuan",
-        "channel_status_label",
-        "channel_time",
+        "states",
         "is_resolved",
-        "resolved_by",
-        "resolved_at",
     ]
+    list_display_links = ["kind_and_run"]
     list_filter = ["kind", "run__channel", ResolvedFilter, "run__business_day"]
     search_fields = ["=out_refund_no", "=refund__refund_no"]
     list_select_related = ["run", "refund", "resolved_by"]
@@ -244,6 +295,18 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm(services.RESOLVE_PERMISSION))
+
+    @admin.display(description=pgettext_lazy("discrepancy list column", "request / refund"), ordering="out_refund_no")
+    def request_and_refund(self, row: Discrepancy) -> str:
+        return format_html('{}<br><span class="quiet">{}</span>', row.out_refund_no, self.refund_link(row))
+
+    @admin.display(description=_("class / run"), ordering="kind")
+    def kind_and_run(self, row: Discrepancy) -> str:
+        return format_html('{}<br><span class="quiet">{}</span>', reports.kind_label(row.kind), str(row.run))
+
+    @admin.display(description=pgettext_lazy("discrepancy list column", "states: ours / channel's"))
+    def states(self, row: Discrepancy) -> str:
+        return format_html("{} / {}", self.our_state_label(row), self.channel_status_label(row))
 
     @admin.display(description=_("our refund"), ordering="refund__refund_no")
     def refund_link(self, row: Discrepancy) -> str:

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from payments.channels import RefundStatus, StatementLine
 from reconciliation.models import DiscrepancyKind
-from refunds.models import RefundState
+from refunds.models import RefundDestination, RefundState
 
 # What our refund's state must be for a line of each channel status to agree with it.
 AGREEING_STATES: dict[str, frozenset[str]] = {
@@ -34,17 +34,26 @@ class OurRefund:
     channel: str
     amount: Decimal
     state: str
+    destination: str = RefundDestination.ORIGINAL
+
+
+# Channel statuses that say the channel did not pay: they agree with a refund a person then paid another way.
+NOT_PAID = frozenset({RefundStatus.CLOSED, RefundStatus.FAILED})
 
 
 def classify(line: StatementLine, ours: OurRefund | None, *, channel: str) -> str | None:
     """The discrepancy a statement line shows against our refund of the same request number; None if it matches.
 
-    Money first: a line whose amount differs is an amount difference whatever the states say.
+    Money first: a line whose amount differs is an amount difference whatever the states say. A refund paid
+    another way (store credit, a bank transfer) agrees only with a line saying the channel did not pay: one the
+    channel paid after all went out twice.
     """
     if ours is None or ours.channel != channel:
         return DiscrepancyKind.MISSING_WITH_US
     if ours.amount != line.amount:
         return DiscrepancyKind.AMOUNT_DIFFERS
+    if ours.destination != RefundDestination.ORIGINAL:
+        return None if line.status in NOT_PAID else DiscrepancyKind.STATUS_DIFFERS
     if ours.state not in AGREEING_STATES.get(line.status, frozenset()):
         return DiscrepancyKind.STATUS_DIFFERS
     return None

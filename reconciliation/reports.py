@@ -28,6 +28,7 @@ from mall import money
 from mall.shoptime import SHOP_TZ
 from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
 from refunds.models import RefundState
+from refunds.selectors import refunded_by_destination
 
 PAGE = 1000
 YUAN_FORMAT = '"¥"#,##0.00'
@@ -226,6 +227,16 @@ def summary_rows(run: ReconciliationRun) -> list[tuple[str, Any]]:
         (kind_label(DiscrepancyKind.AMOUNT_DIFFERS), run.amount_differs_count),
         (kind_label(DiscrepancyKind.STATUS_DIFFERS), run.status_differs_count),
         (kind_label(DiscrepancyKind.LISTED_TWICE), run.listed_twice_count),
+        *destination_rows(run),
+    ]
+
+
+def destination_rows(run: ReconciliationRun) -> list[tuple[str, Any]]:
+    """What went back that day on the run's channel's orders, per destination: only the original payment is on the
+    channel's statement; store credit and bank transfers are the shop's own payments."""
+    return [
+        (_("Refunded to %(destination)s (%(count)d)") % {"destination": row.label, "count": row.count}, row.amount)
+        for row in refunded_by_destination(day=run.business_day, channel=run.channel)
     ]
 
 

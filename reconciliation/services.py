@@ -46,7 +46,7 @@ from reconciliation.exceptions import (
 )
 from reconciliation.matching import OurRefund, SeenNumbers, classify
 from reconciliation.models import COUNT_FIELDS, Discrepancy, DiscrepancyKind, ReconciliationRun, RunStatus
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundDestination, RefundState
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000  # statement lines per query of our refunds, and our refunds per page
@@ -180,7 +180,7 @@ def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) 
         for refund in (
             OurRefund(**values)
             for values in Refund.objects.filter(out_refund_no__in=numbers).values(
-                "id", "out_refund_no", "channel", "amount", "state"
+                "id", "out_refund_no", "channel", "amount", "state", "destination"
             )
         )
     }
@@ -293,10 +293,15 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
 
 
 def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
-    """Our refunds on ``channel`` whose money went back on ``day``, a page at a time, by (refunded_at, id)."""
+    """Our refunds on ``channel`` whose money went back on ``day`` through the channel, a page at a time, by
+    (refunded_at, id). Those paid to store credit or by bank transfer never reached the channel's books."""
     start, end = shop_day_bounds(day)
     refunded = Refund.objects.filter(
-        channel=channel, state=RefundState.REFUNDED, refunded_at__gte=start, refunded_at__lt=end
+        channel=channel,
+        state=RefundState.REFUNDED,
+        destination=RefundDestination.ORIGINAL,
+        refunded_at__gte=start,
+        refunded_at__lt=end,
     ).order_by("refunded_at", "pk")
     after: tuple[datetime, int] | None = None
     while True:

@@ -169,6 +169,7 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             items=data.item_requests(),
             description=data.validated_data["description"],
             idempotency_key=key,
+            destination=data.validated_data["destination"],
         )
         if not created:
             return self._present(refund, status.HTTP_201_CREATED)

@@ -19,7 +19,7 @@ from mall.models import Order, OrderItem
 from mall.money import is_whole_fen, to_fen, yuan
 from refunds import policy
 from refunds.exceptions import AmountExceeded, InvalidRefundRequest, ReviewForbidden
-from refunds.models import Refund, RefundReason
+from refunds.models import Refund, RefundDestination, RefundReason
 from refunds.selectors import staff_refund_total_today
 from refunds.services import ItemRequest, refund_create_by_staff
 
@@ -50,7 +50,14 @@ def within_caps(*, actor: Staff, amount: Decimal) -> bool:
 
 
 def staff_refund_create(
-    *, order: Order, actor: Staff, reason: str, items: Sequence[ItemRequest], note: str, amount: Decimal
+    *,
+    order: Order,
+    actor: Staff,
+    reason: str,
+    items: Sequence[ItemRequest],
+    note: str,
+    amount: Decimal,
+    destination: str = RefundDestination.ORIGINAL,
 ) -> Refund:
     """Create a compensation or dispute refund of ``amount`` (the total of ``items``), applying the caps.
 
@@ -68,7 +75,13 @@ def staff_refund_create(
         return within_caps(actor=actor, amount=amount)
 
     return refund_create_by_staff(
-        order=order, reason=reason, items=items, actor=actor, note=note.strip(), within_cap=caps_allow
+        order=order,
+        reason=reason,
+        items=items,
+        actor=actor,
+        note=note.strip(),
+        within_cap=caps_allow,
+        destination=destination,
     )
 
 
@@ -80,8 +93,10 @@ def compensation_create(
     reason: str,
     amount: Decimal | None = None,
     percent: Decimal | None = None,
+    destination: str = RefundDestination.ORIGINAL,
 ) -> Refund:
-    """Compensate part of one item of ``order`` (e.g. 30% for bruised fruit), without a return."""
+    """Compensate part of one item of ``order`` (e.g. 30% for bruised fruit), without a return: on the order's
+    channel, or to the customer's store credit (``destination``)."""
     item = OrderItem.objects.filter(order=order, pk=order_item_id).first()
     if item is None:
         raise InvalidRefundRequest(_("No such item in this order."), field="order_item_id")
@@ -102,4 +117,5 @@ def compensation_create(
         items=[ItemRequest(order_item_id=item.pk, quantity=Decimal("0"), amount=money)],
         note=reason,
         amount=money,
+        destination=destination,
     )

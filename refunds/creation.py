@@ -38,8 +38,10 @@ from refunds.exceptions import (
 from refunds.lifecycle import actor_pk, event_build, lock_order, refund_events_write, refund_step
 from refunds.locks import order_lock
 from refunds.models import (
+    CUSTOMER_DESTINATIONS,
     CUSTOMER_REASONS,
     Refund,
+    RefundDestination,
     RefundEvent,
     RefundItem,
     RefundKind,
@@ -148,6 +150,7 @@ def _create(
     fingerprint: str = "",
     staff_cap_ok: bool = False,
     keep_loaded: bool = False,
+    destination: str = RefundDestination.ORIGINAL,
 ) -> Refund:
     """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy.
 
@@ -174,6 +177,7 @@ def _create(
         amount=amount,
         shipping_fee_amount=shipping,
         channel=order.payment.channel,
+        destination=destination,
         out_refund_no=new_number("RQ"),
         requires_supervisor=decision.requires_supervisor,
         created_by_id=actor_pk(actor) if source == RefundSource.STAFF else None,
@@ -227,20 +231,28 @@ def refund_apply(
     items: Sequence[ItemRequest],
     description: str = "",
     idempotency_key: str | None = None,
+    destination: str = RefundDestination.ORIGINAL,
 ) -> tuple[Refund, bool]:
     """A customer applies for a refund. Returns the refund and whether it was created by this call (False when
     the same ``idempotency_key`` and body were seen before). A refund created by this call comes with its items,
-    events, evidence and return shipment loaded: showing it reads nothing back."""
+    events, evidence and return shipment loaded: showing it reads nothing back. ``destination``: the money back
+    on the order's channel, or to the customer's store credit."""
     if reason not in CUSTOMER_REASONS:
         raise InvalidRefundRequest(_("Customers may not use this reason."), field="reason")
     if kind not in RefundKind.values:
         raise InvalidRefundRequest(_("Unknown kind."), field="kind")
+    if destination not in CUSTOMER_DESTINATIONS:
+        raise InvalidRefundRequest(_("Customers may choose the original payment or store credit."), field="destination")
+    # The destination joins the fingerprint only when it is not the default: keys stored before it existed keep
+    # matching their retries.
+    choice = {} if destination == RefundDestination.ORIGINAL else {"destination": destination}
     fingerprint = _fingerprint(
         order_no=order_no,
         reason=reason,
         kind=kind,
         description=description,
         items=[(i.order_item_id, str(i.quantity), None if i.amount is None else str(i.amount)) for i in items],
+        **choice,
     )
     if idempotency_key:
         replay = _idempotent_replay(customer, idempotency_key, fingerprint)
@@ -260,6 +272,7 @@ def refund_apply(
                 description=description,
                 idempotency_key=idempotency_key or None,
                 fingerprint=fingerprint,
+                destination=destination,
             )
     except IntegrityError:
         # The same key on another order of the customer's, committed between our look-up and our insert.
@@ -281,6 +294,7 @@ def _apply_to_locked_order(
     description: str,
     idempotency_key: str | None,
     fingerprint: str,
+    destination: str,
 ) -> tuple[Refund, bool]:
     order = lock_order(order_id)
     if idempotency_key:
@@ -303,6 +317,7 @@ def _apply_to_locked_order(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         keep_loaded=True,
+        destination=destination,
     )
     return refund, True
 
@@ -372,10 +387,14 @@ def refund_create_by_staff(
     actor: Staff,
     note: str,
     within_cap: bool | Callable[[], bool],
+    destination: str = RefundDestination.ORIGINAL,
 ) -> Refund:
     """A compensation or dispute refund created by customer service. ``within_cap`` is the caller's check of
     the compensation caps; above them a supervisor other than the creator must approve. A check that locks rows
-    of its own is passed as a callable: it runs once the order is locked, keeping the order's lock first."""
+    of its own is passed as a callable: it runs once the order is locked, keeping the order's lock first.
+    ``destination``: the order's channel or the customer's store credit."""
+    if destination not in CUSTOMER_DESTINATIONS:
+        raise InvalidRefundRequest(_("Pay to the original payment or to store credit."), field="destination")
     with order_lock(order.pk), transaction.atomic():
         locked = lock_order(order.pk)
         return _create(
@@ -387,6 +406,7 @@ def refund_create_by_staff(
             actor=actor,
             description=note,
             staff_cap_ok=within_cap() if callable(within_cap) else within_cap,
+            destination=destination,
         )
 
 

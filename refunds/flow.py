@@ -18,7 +18,7 @@ from mall.services import Actor, order_sync_refund_status
 from refunds.claims import claims_reclaim, claims_release
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_transition
-from refunds.models import Refund, RefundKind, RefundState, ReturnShipment
+from refunds.models import Refund, RefundDestination, RefundKind, RefundState, ReturnShipment
 from refunds.services import refunded_total
 from refunds.sweeps import order_close_after_timeout_refund
 
@@ -99,6 +99,9 @@ def refund_mark_refunded(
             note=_("the channel reported success after a failure"),
             set_off=False,
         )
+    # The channel paid, whatever a person chose meanwhile (store credit, a transfer not yet made): the money went
+    # back on the original path, and a transfer still awaited is not to be made (``channel_succeeded`` leaves it).
+    refund.destination = RefundDestination.ORIGINAL
     refund.channel_refund_id = channel_refund_id or refund.channel_refund_id
     refund.refunded_at = refunded_at or timezone.now()
     refund_transition(refund=refund, action=refund.channel_succeeded, note=note or _("money returned by the channel"))
@@ -129,5 +132,6 @@ def refund_retry(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
     if refund.state != RefundState.FAILED:
         raise RefundNotAllowed(state=refund.state)
     claims_reclaim(refund=refund)
+    refund.destination = RefundDestination.ORIGINAL  # a transfer finance abandoned goes back on the channel
     refund_transition(refund=refund, action=refund.retry, actor=actor, note=note or _("sent to the channel again"))
     return refund

@@ -35,6 +35,8 @@ class RefundState(models.TextChoices):
     FAILED = "failed", _("failed, needs attention")
     REPLACING = "replacing", _("shipping a replacement")
     REPLACED = "replaced", _("replacement shipped")
+    # The channel could not pay and a person chose a bank transfer: finance pays it and records the proof.
+    AWAITING_TRANSFER = "awaiting_transfer", _("awaiting offline transfer")
 
 
 S = RefundState
@@ -68,6 +70,19 @@ class RefundKind(models.TextChoices):
     REPLACEMENT = "replacement", _("replacement")
 
 
+class RefundDestination(models.TextChoices):
+    """Where the money goes: back on the order's channel, to the customer's shop balance (at once, no channel
+    call), or by a bank transfer finance makes when the channel cannot pay."""
+
+    ORIGINAL = "original", _("original payment")
+    STORE_CREDIT = "store_credit", _("store credit")
+    OFFLINE = "offline", _("offline bank transfer")
+
+
+# What a customer may choose when applying; offline is a person's remedy for a refund the channel could not pay.
+CUSTOMER_DESTINATIONS = (RefundDestination.ORIGINAL, RefundDestination.STORE_CREDIT)
+
+
 class RefundSource(models.TextChoices):
     CUSTOMER = "customer", _("customer")
     SYSTEM = "system", _("system")
@@ -79,10 +94,21 @@ class RefundSource(models.TextChoices):
 # (queue_rank, due_at) is an index scan even at millions of refunds; the database keeps it in step with state.
 QUEUE_RANK = models.Case(
     models.When(state=S.PENDING_REVIEW, then=models.Value(0)),
-    models.When(state__in=[S.FAILED, S.INSPECTING], then=models.Value(1)),
+    models.When(state__in=[S.FAILED, S.INSPECTING, S.AWAITING_TRANSFER], then=models.Value(1)),
     models.When(state__in=[S.REFUNDED, S.REJECTED, S.CANCELLED, S.REPLACED], then=models.Value(3)),
     default=models.Value(2),
     output_field=models.PositiveSmallIntegerField(),
+)
+# Waiting for a supervisor: a refund in review that is above the single-refund cap, or that the automatic approval
+# escalated. Stored (and indexed with the queue's order) so that a supervisor's view and its count read only the
+# refunds that wait for them, however many others the table holds.
+NEEDS_SUPERVISOR = models.Case(
+    models.When(
+        Q(state=S.PENDING_REVIEW) & (Q(requires_supervisor=True) | Q(escalated_at__isnull=False)),
+        then=models.Value(True),
+    ),
+    default=models.Value(False),
+    output_field=models.BooleanField(),
 )
 
 
@@ -102,6 +128,15 @@ class Refund(FSMModelMixin, models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     shipping_fee_amount = models.DecimalField(_("of which shipping fee"), max_digits=10, decimal_places=2, default=ZERO)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    # With a database default too: rows written without it (bulk loads, earlier releases' code) go back the way
+    # they came.
+    destination = models.CharField(
+        _("paid to"),
+        max_length=16,
+        choices=RefundDestination.choices,
+        default=RefundDestination.ORIGINAL,
+        db_default=RefundDestination.ORIGINAL,
+    )
     # The channel's request number (Alipay out_request_no / WeChat out_refund_no): fixed at creation and
     # reused on every retry and query, so that one refund moves money at most once.
     out_refund_no = models.CharField(_("channel request number"), max_length=64, unique=True)
@@ -147,6 +182,12 @@ class Refund(FSMModelMixin, models.Model):
     queue_rank = models.GeneratedField(
         expression=QUEUE_RANK, output_field=models.PositiveSmallIntegerField(), db_persist=True, editable=False
     )
+    needs_supervisor = models.GeneratedField(
+        expression=NEEDS_SUPERVISOR,
+        output_field=models.BooleanField(_("needs a supervisor")),
+        db_persist=True,
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("refund")
@@ -169,8 +210,10 @@ class Refund(FSMModelMixin, models.Model):
             models.Index(fields=["channel", "state"], name="refund_channel_state"),
             models.Index(fields=["reason", "state"], name="refund_reason_state"),
             models.Index(fields=["source", "state"], name="refund_source_state"),
-            # Covers the dashboard's refunded-per-day sums without reading the rows.
-            models.Index(fields=["refunded_at", "state", "amount"], name="refund_refunded_day"),
+            # Covers the dashboards' refunded-per-day sums (in total and per channel) without reading the rows.
+            models.Index(fields=["refunded_at", "state", "channel", "amount"], name="refund_refunded_day"),
+            # A supervisor's view: only the refunds waiting for one, in the queue's order.
+            models.Index(fields=["needs_supervisor", "queue_rank", "due_at"], name="refund_supervisor_urgency"),
             models.Index(fields=["created_by", "created_at"], name="refund_creator_day"),
         ]
         constraints = [
@@ -202,6 +245,9 @@ class Refund(FSMModelMixin, models.Model):
 
     def order_delivered(self) -> bool:
         return self.order.is_delivered()
+
+    def paid_to_store_credit(self) -> bool:
+        return self.destination == RefundDestination.STORE_CREDIT
 
     # --- transitions ----------------------------------------------------------------------------------
     @transition(field=state, source=S.PENDING_REVIEW, target=S.APPROVED)
@@ -248,9 +294,14 @@ class Refund(FSMModelMixin, models.Model):
     def inspection_passed(self) -> None:
         pass
 
-    @transition(field=state, source=S.REFUNDING, target=S.REFUNDED)
+    # Awaiting a transfer too: money the channel paid late after all must not be transferred a second time.
+    @transition(field=state, source=[S.REFUNDING, S.AWAITING_TRANSFER], target=S.REFUNDED)
     def channel_succeeded(self) -> None:
         pass
+
+    @transition(field=state, source=S.REFUNDING, target=S.REFUNDED, conditions=[paid_to_store_credit])  # type: ignore[list-item]
+    def store_credit_paid(self) -> None:
+        """The customer's balance was credited (no channel call)."""
 
     @transition(field=state, source=S.REFUNDING, target=S.FAILED)
     def channel_failed(self) -> None:
@@ -259,6 +310,23 @@ class Refund(FSMModelMixin, models.Model):
     @transition(field=state, source=S.FAILED, target=S.REFUNDING)
     def retry(self) -> None:
         pass
+
+    # A person's remedies for a refund the channel could not pay, besides sending it again.
+    @transition(field=state, source=S.FAILED, target=S.REFUNDING)
+    def pay_to_store_credit(self) -> None:
+        pass
+
+    @transition(field=state, source=S.FAILED, target=S.AWAITING_TRANSFER)
+    def choose_offline_transfer(self) -> None:
+        pass
+
+    @transition(field=state, source=S.AWAITING_TRANSFER, target=S.REFUNDED)
+    def transfer_confirmed(self) -> None:
+        """Finance made the bank transfer and recorded its reference and proof."""
+
+    @transition(field=state, source=S.AWAITING_TRANSFER, target=S.FAILED)
+    def transfer_abandoned(self) -> None:
+        """Finance could not make the transfer: a person chooses again."""
 
     @transition(field=state, source=S.REJECTED, target=S.APPROVED)
     def overturn(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from refunds import policy
-from refunds.models import Refund, RefundKind
+from refunds.models import Refund, RefundDestination, RefundKind
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ def route_after_approval(refund: Refund) -> Route:
         return Route("start_interception", _("the goods are in transit"))
     if refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
         return Route("await_return", _("waiting for the goods to come back"))
+    if refund.destination == RefundDestination.STORE_CREDIT:
+        return Route("start_refund", _("paying to store credit"))
     return Route("start_refund", _("refunding to the original channel"))
 
 

@@ -12,19 +12,28 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from mall.actors import Staff
 from mall.models import Order
-from mall.money import ZERO
+from mall.money import CENT, ZERO
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
-from refunds.models import STAFF_REASONS, Refund, RefundEvent, RefundReason, RefundSource, RefundState
+from refunds.models import (
+    STAFF_REASONS,
+    Refund,
+    RefundDestination,
+    RefundEvent,
+    RefundReason,
+    RefundSource,
+    RefundState,
+)
 
 # States a person or the flow still has to move on; shown in the dashboard's "pending" table in this order.
 OPEN_STATES = (
     RefundState.PENDING_REVIEW,
     RefundState.FAILED,
+    RefundState.AWAITING_TRANSFER,
     RefundState.INSPECTING,
     RefundState.AWAITING_RETURN,
     RefundState.RETURN_IN_TRANSIT,
@@ -128,6 +137,30 @@ def overdue_refunds(now: datetime | None = None) -> QuerySet[Refund]:
     return Refund.objects.filter(state=RefundState.PENDING_REVIEW, due_at__lt=now or timezone.now())
 
 
+@dataclass(frozen=True)
+class SupervisorQueue:
+    """What waits for a supervisor: refunds in review above the single-refund cap or escalated."""
+
+    total: int
+    above_cap: int
+    escalated: int
+    overdue: int
+    oldest_due: datetime | None
+
+
+def supervisor_queue(now: datetime | None = None) -> SupervisorQueue:
+    """One aggregate over the refunds that wait for a supervisor (index ``refund_supervisor_urgency``): it reads
+    those rows only, however large the table."""
+    figures = Refund.objects.filter(needs_supervisor=True).aggregate(
+        total=Count("id"),
+        above_cap=Count("id", filter=Q(requires_supervisor=True)),
+        escalated=Count("id", filter=Q(escalated_at__isnull=False)),
+        overdue=Count("id", filter=Q(due_at__lt=now or timezone.now())),
+        oldest_due=Min("due_at"),
+    )
+    return SupervisorQueue(**figures)
+
+
 def staff_refund_total_today(*, actor: Staff, now: datetime | None = None) -> Decimal:
     """What ``actor`` gave back today on their own authority (staff refunds within the caps), still live."""
     start, end = shop_day_bounds(shop_today(now))
@@ -144,6 +177,33 @@ def staff_refund_total_today(*, actor: Staff, now: datetime | None = None) -> De
         .aggregate(total=Sum("amount"))["total"]
     )
     return total or ZERO
+
+
+@dataclass(frozen=True)
+class DestinationTotal:
+    destination: str
+    label: str
+    count: int
+    amount: Decimal
+
+
+def refunded_by_destination(*, day: date, channel: str | None = None) -> list[DestinationTotal]:
+    """What went back on the shop's business ``day`` (of orders paid through ``channel``, or all), per destination:
+    the original payment, store credit, bank transfer. Every destination is listed, zeros included; one query on
+    the index ``refund_refunded_day``."""
+    start, end = shop_day_bounds(day)
+    refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=start, refunded_at__lt=end)
+    if channel is not None:
+        refunded = refunded.filter(channel=channel)
+    sums = {
+        row["destination"]: (row["count"], row["amount"])
+        for row in refunded.order_by().values("destination").annotate(count=Count("id"), amount=Sum("amount"))
+    }
+    totals = []
+    for value, label in RefundDestination.choices:
+        count, amount = sums.get(value, (0, ZERO))
+        totals.append(DestinationTotal(value, str(label), count, (amount or ZERO).quantize(CENT)))
+    return totals
 
 
 @dataclass(frozen=True)

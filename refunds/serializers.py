@@ -14,8 +14,10 @@ from rest_framework import serializers
 from mall.api_common import ErrorSerializer
 from mall.money import CENT
 from refunds.models import (
+    CUSTOMER_DESTINATIONS,
     CUSTOMER_REASONS,
     Refund,
+    RefundDestination,
     RefundEvent,
     RefundEvidence,
     RefundItem,
@@ -43,6 +45,11 @@ class RefundApplySerializer(serializers.Serializer):  # type: ignore[type-arg]
     kind = serializers.ChoiceField(choices=RefundKind.choices)
     items = ItemRequestSerializer(many=True, allow_empty=False, max_length=100)  # type: ignore[call-arg]
     description = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    destination = serializers.ChoiceField(
+        choices=[(d.value, d.label) for d in CUSTOMER_DESTINATIONS],
+        default=RefundDestination.ORIGINAL,
+        help_text="`original`: back on the order's channel; `store_credit`: to your shop balance at once.",
+    )
 
     def item_requests(self) -> list[ItemRequest]:
         return [
@@ -140,6 +147,7 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
     order_no = serializers.CharField(source="order.order_no")
     state_display = ChoiceLabelField(source="state", labels=RefundState)
     reason_display = ChoiceLabelField(source="reason", labels=RefundReason)
+    destination_display = ChoiceLabelField(source="destination", labels=RefundDestination)
     items = RefundItemSerializer(many=True)
     timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True)
@@ -162,6 +170,8 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
             "amount",
             "shipping_fee_amount",
             "channel",
+            "destination",
+            "destination_display",
             "description",
             "items",
             "created_at",

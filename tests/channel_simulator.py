@@ -4,6 +4,7 @@ Use them from any test folder by importing them into its ``conftest.py``::
 
     from tests.channel_simulator import (  # noqa: F401
         channel_keys, channel_simulator, channel_simulator_server, notification_inbox, notification_inbox_server,
+        patient_simulator,
     )
 
 ``channel_simulator`` resets the simulator's ledger and points the settings (hence ``get_channel``) at it,
@@ -191,3 +192,11 @@ def channel_simulator(
     settings.WECHAT_PUBLIC_KEY_ID = keys.wechat_public_key_id
     settings.WECHAT_GATEWAY = simulator.url
     return simulator
+
+
+@pytest.fixture
+def patient_simulator(channel_simulator: ChannelSimulator, settings: Any) -> ChannelSimulator:
+    """``channel_simulator`` with a client timeout that a loaded machine cannot trip: for tests of the channels'
+    answers, not of timeouts."""
+    settings.CHANNEL_TIMEOUT_SECONDS = 5.0
+    return channel_simulator

@@ -232,6 +232,7 @@ class AlipayChannel:
             amount=_amount(answer["refund_amount"]),
             raw=mask_raw(answer),
             succeeded_at=_time_or_none(answer.get("gmt_refund_pay")) if status == RefundStatus.SUCCESS else None,
+            channel_status=str(answer.get("refund_status") or ""),
         )
 
     # --- notifications --------------------------------------------------------------------------------------
@@ -277,6 +278,7 @@ class AlipayChannel:
             amount=found.amount,
             raw=mask_raw(data),
             succeeded_at=found.succeeded_at,
+            channel_status=found.channel_status,
         )
 
     # --- statements -----------------------------------------------------------------------------------------

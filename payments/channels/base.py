@@ -88,6 +88,8 @@ class RefundResult:
     # True: this very call moved money; False: it did not (a repeat, or not yet); None: the channel doesn't say.
     fund_change: bool | None = None
     succeeded_at: datetime | None = None
+    # The channel's own word for the refund's status (WeChat Pay ``ABNORMAL``, Alipay ``REFUND_FAIL``): its reason.
+    channel_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class RefundNotification:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # When the channel says the money went back (not when we heard of it): the day reconciliation files it under.
     succeeded_at: datetime | None = None
+    channel_status: str = ""
 
 
 @dataclass(frozen=True)

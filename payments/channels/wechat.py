@@ -187,6 +187,7 @@ class WechatChannel:
             raw=mask_raw(answer),
             fund_change=None,
             succeeded_at=_rfc3339(answer.get("success_time")) if status == RefundStatus.SUCCESS else None,
+            channel_status=str(answer.get("status")),
         )
 
     # --- notifications --------------------------------------------------------------------------------------
@@ -227,6 +228,7 @@ class WechatChannel:
             amount=fen_to_yuan(refund_fen),
             raw=mask_raw(raw),
             succeeded_at=_rfc3339(resource.get("success_time")) if channel_status == "SUCCESS" else None,
+            channel_status=channel_status,
         )
 
     # --- statements -----------------------------------------------------------------------------------------

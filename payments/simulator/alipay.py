@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from payments.simulator import crypto
 from payments.simulator.common import CHINA_TZ, Reply, china_time, now, parse_yuan, yuan
 from payments.simulator.keys import SimulatorKeys
-from payments.simulator.ledger import SUCCESS, Ledger, Refund, Trade, fault_delay
+from payments.simulator.ledger import SUCCESS, TRADE_CLOSED, Ledger, Refund, Trade, fault_delay
 from payments.simulator.statements import BillStore, StoredBill, write_alipay_trade_bill
 
 REFUND = "alipay.trade.refund"
@@ -148,6 +148,8 @@ class AlipayGateway:
 
     def _refund(self, biz: dict[str, Any], notify_url: str, settle_after: float | None) -> dict[str, Any]:
         trade = self._trade(biz)
+        if trade.refund_outcome == TRADE_CLOSED:
+            raise BizError("40004", "Business Failed", "ACQ.TRADE_HAS_CLOSE", "交易已经关闭")
         amount = parse_yuan(str(biz.get("refund_amount", "")))
         if amount is None:
             raise _invalid("refund_amount 不合法")

@@ -48,11 +48,13 @@ def register_trade(
     paid_at: datetime | None = None,
     base_url: str | None = None,
     state_path: Path | None = None,
+    refund_outcome: str = "",
 ) -> dict[str, Any]:
     """Tell the simulator a trade was paid, so that refunds on it can be made. Idempotent.
 
     With ``state_path``, a simulator that is not running yet gets the trade in the ledger file it will start from
-    (``manage.py channel_simulator --state``): demo data is made before the simulator starts."""
+    (``manage.py channel_simulator --state``): demo data is made before the simulator starts. ``refund_outcome``
+    makes the trade's original path dead (see ``set_refund_outcome``)."""
     if not isinstance(amount, Decimal):
         raise TypeError("amount must be a Decimal")
     payload: dict[str, Any] = {
@@ -64,12 +66,24 @@ def register_trade(
     }
     if paid_at is not None:
         payload["paid_at"] = paid_at.isoformat()
+    if refund_outcome:
+        payload["refund_outcome"] = refund_outcome
     try:
         return cast(dict[str, Any], _call("POST", "/sim/trades", base_url, payload))
     except SimulatorUnreachable:
         if state_path is None:
             raise
-    return _book_trade(state_path, channel, out_trade_no, trade_no, amount, notify_url, paid_at)
+    return _book_trade(state_path, channel, out_trade_no, trade_no, amount, notify_url, paid_at, refund_outcome)
+
+
+def set_refund_outcome(
+    *, channel: str, out_trade_no: str, refund_outcome: str, base_url: str | None = None
+) -> dict[str, Any]:
+    """Make a paid trade's original path dead, as the channels report it: on WeChat Pay ``ABNORMAL`` (the payer's
+    card or account is closed: refunds are booked ABNORMAL and notified REFUND.ABNORMAL) or ``CLOSED``; on Alipay
+    ``TRADE_CLOSED`` (refunds refused with ACQ.TRADE_HAS_CLOSE). ``""`` makes it pay again."""
+    payload = {"channel": channel, "out_trade_no": out_trade_no, "refund_outcome": refund_outcome}
+    return cast(dict[str, Any], _call("POST", "/sim/trades/refund-outcome", base_url, payload))
 
 
 def _book_trade(
@@ -80,6 +94,7 @@ def _book_trade(
     amount: Decimal,
     notify_url: str,
     paid_at: datetime | None,
+    refund_outcome: str = "",
 ) -> dict[str, Any]:
     from payments.simulator.ledger import Ledger, Trade
 
@@ -88,7 +103,10 @@ def _book_trade(
     if paid_at is not None:
         trade.paid_at = paid_at
     try:
-        trade = Ledger(state_path).register_trade(trade)
+        ledger = Ledger(state_path)
+        trade = ledger.register_trade(trade)
+        if refund_outcome:
+            trade = ledger.set_refund_outcome(channel, out_trade_no, refund_outcome)
     except ValueError as error:
         raise SimulatorError(f"POST /sim/trades: {error}") from error
     facts = {"channel": trade.channel, "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}

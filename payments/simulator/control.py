@@ -35,6 +35,7 @@ class ControlApi:
             ("GET", "/sim/ledger"): self.read_ledger,
             ("POST", "/sim/reset"): self.reset,
             ("POST", "/sim/trades"): self.register_trade,
+            ("POST", "/sim/trades/refund-outcome"): self.set_refund_outcome,
             ("POST", "/sim/faults"): self.add_fault,
             ("POST", "/sim/notifications/build"): self.build_notification,
             ("POST", "/sim/statements/seed"): self.seed_statement,
@@ -77,8 +78,20 @@ class ControlApi:
             paid_at = datetime.fromisoformat(str(data["paid_at"]))
             trade.paid_at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=CHINA_TZ)
         trade = self.ledger.register_trade(trade)
+        if data.get("refund_outcome"):
+            trade = self.ledger.set_refund_outcome(trade.channel, trade.out_trade_no, str(data["refund_outcome"]))
         facts = {"channel": trade.channel, "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
-        return json_reply(201, facts | {"amount": str(trade.amount)})
+        return json_reply(201, facts | {"amount": str(trade.amount), "refund_outcome": trade.refund_outcome})
+
+    def set_refund_outcome(self, query: Query, data: Body) -> Reply:
+        """The original path of a paid trade dies (or lives again): its refunds are answered so from now on."""
+        outcome = data.get("refund_outcome")
+        if not isinstance(outcome, str):
+            raise BadRequest("refund_outcome must be a string")
+        trade = self.ledger.set_refund_outcome(_channel(data), str(data["out_trade_no"]), outcome)
+        return json_reply(
+            200, {"channel": trade.channel, "out_trade_no": trade.out_trade_no, "refund_outcome": outcome}
+        )
 
     def add_fault(self, query: Query, data: Body) -> Reply:
         spec = dict(data)

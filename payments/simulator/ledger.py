@@ -35,6 +35,10 @@ NOTIFY_FAULTS = ("duplicate_notify", "out_of_order_notify", "stale_notify")
 OPERATIONS = ("refund", "query", "statement", "notify", "*")
 # Refund states as the ledger keeps them (WeChat Pay's names; Alipay's answers are derived from them).
 SUCCESS, PROCESSING = "SUCCESS", "PROCESSING"
+# A trade whose original path is dead, on demand: WeChat Pay books its refunds ABNORMAL (the payer's card or
+# account is closed) or CLOSED; Alipay refuses them because the trade is closed (ACQ.TRADE_HAS_CLOSE).
+ABNORMAL, CLOSED, TRADE_CLOSED = "ABNORMAL", "CLOSED", "TRADE_CLOSED"
+REFUND_OUTCOMES = {"wechat": ("", ABNORMAL, CLOSED), "alipay": ("", TRADE_CLOSED)}
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Trade:
     amount: Decimal
     notify_url: str = ""
     paid_at: datetime = field(default_factory=now)
+    # "" (refunds succeed), or how the channel answers every refund on this trade (``REFUND_OUTCOMES``).
+    refund_outcome: str = ""
 
 
 @dataclass
@@ -61,6 +67,8 @@ class Refund:
     created_at: datetime = field(default_factory=now)
     succeeded_at: datetime | None = None
     settle_at: datetime | None = None
+    # What a PROCESSING refund becomes when its time comes (SUCCESS, or its trade's ABNORMAL or CLOSED).
+    settle_to: str = SUCCESS
 
 
 @dataclass
@@ -125,6 +133,18 @@ class Ledger:
             self._save()
             return trade
 
+    def set_refund_outcome(self, channel: str, out_trade_no: str, outcome: str) -> Trade:
+        """From now on, answer every refund of the trade with ``outcome`` ("" for success again)."""
+        if outcome not in REFUND_OUTCOMES.get(channel, ()):
+            raise ValueError(f"refund_outcome must be one of {REFUND_OUTCOMES.get(channel, ())} on {channel}")
+        with self._lock:
+            trade = self.trades.get((channel, out_trade_no))
+            if trade is None:
+                raise ValueError("no such trade")
+            trade.refund_outcome = outcome
+            self._save()
+            return trade
+
     def _add_trade(self, trade: Trade) -> None:
         self.trades[(trade.channel, trade.out_trade_no)] = trade
         self._by_trade_no[(trade.channel, trade.trade_no)] = trade.out_trade_no
@@ -179,6 +199,7 @@ class Ledger:
                 return ("repeat" if same else "mismatch"), existing
             if self.refunded_total(trade) + amount > trade.amount:
                 return "exceeds", None
+            final = trade.refund_outcome if trade.refund_outcome in (ABNORMAL, CLOSED) else SUCCESS
             moment = now()
             seq = next(self._seq)
             refund = Refund(
@@ -188,12 +209,13 @@ class Ledger:
                 out_refund_no=out_refund_no,
                 refund_id=f"5030{moment.astimezone(CHINA_TZ):%Y%m%d}{seq:016d}" if trade.channel == "wechat" else "",
                 amount=amount,
-                status=PROCESSING if settle_after is not None else SUCCESS,
+                status=PROCESSING if settle_after is not None else final,
                 reason=reason,
                 notify_url=notify_url,
                 created_at=moment,
-                succeeded_at=None if settle_after is not None else moment,
+                succeeded_at=moment if settle_after is None and final == SUCCESS else None,
                 settle_at=moment + timedelta(seconds=settle_after) if settle_after is not None else None,
+                settle_to=final,
             )
             self._add_refund(refund)
             self._save()
@@ -204,8 +226,8 @@ class Ledger:
         with self._lock:
             if refund.status != PROCESSING or refund.settle_at is None or refund.settle_at > now():
                 return False
-            refund.status = SUCCESS
-            refund.succeeded_at = now()
+            refund.status = refund.settle_to
+            refund.succeeded_at = now() if refund.settle_to == SUCCESS else None
             self._save()
             return True
 

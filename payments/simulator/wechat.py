@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from payments.simulator import crypto
 from payments.simulator.common import Reply, fen, now, rfc3339
 from payments.simulator.keys import SimulatorKeys
-from payments.simulator.ledger import SUCCESS, Ledger, Refund, Trade, fault_delay
+from payments.simulator.ledger import PROCESSING, Ledger, Refund, Trade, fault_delay
 from payments.simulator.statements import BillStore, StoredBill, file_chunks, write_wechat_refund_bill
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
@@ -195,8 +195,8 @@ class WechatApi:
         if outcome == "mismatch":
             raise ApiError("INVALID_REQUEST", "商户退款单号已存在，且与本次请求的订单或金额不一致")
         assert refund is not None
-        if outcome == "created" and refund.status == SUCCESS:
-            self.notify(refund, trade)
+        if outcome == "created" and refund.status != PROCESSING:
+            self.notify(refund, trade)  # REFUND.SUCCESS, or REFUND.ABNORMAL / REFUND.CLOSED on a dead path
         return refund_object(refund, trade)
 
     def _query(self, out_refund_no: str) -> dict[str, Any]:

@@ -31,9 +31,9 @@ from django.views.decorators.http import require_POST
 from django_fsm import FSMField, get_available_FIELD_transitions
 
 from mall.exceptions import BusinessError
-from refunds import flow, services
+from refunds import flow, remedies, services
 from refunds.console import panels
-from refunds.console.forms import ActForm, ApproveForm, OverturnForm, RejectForm
+from refunds.console.forms import ActForm, ApproveForm, OverturnForm, PayeeForm, RejectForm
 from refunds.console.panels import ActService
 from refunds.models import Refund
 from refunds.selectors import next_for_review
@@ -79,6 +79,22 @@ ACTS = (
         and_next=_("Reject and next"),
     ),
     Act("retry", "retry", _("Send to the channel again"), "refunds.approve_refund", flow.refund_retry),
+    # The other ways to pay a refund the channel could not: the customer's balance, or a bank transfer by finance.
+    Act(
+        "store_credit",
+        "pay_to_store_credit",
+        _("Pay to store credit"),
+        remedies.CHOOSE_PERMISSION,
+        remedies.refund_pay_to_store_credit,
+    ),
+    Act(
+        "offline",
+        "choose_offline_transfer",
+        _("Pay by bank transfer"),
+        remedies.CHOOSE_PERMISSION,
+        remedies.refund_choose_offline_transfer,
+        form=PayeeForm,
+    ),
     Act(
         "overturn",
         "overturn",

@@ -73,6 +73,7 @@ class RefundCompensationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     reason=form.cleaned_data["reason"],
                     amount=None if percent else value,
                     percent=value if percent else None,
+                    destination=form.cleaned_data["destination"],
                 )
             except BusinessError as exc:
                 form.add_error(SERVICE_FIELDS.get(exc.field or ""), str(exc.message))

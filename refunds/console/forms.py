@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mall.models import Order
 from mall.money import CENT, yuan
-from refunds.models import DisputeOutcome
+from refunds.models import CUSTOMER_DESTINATIONS, DisputeOutcome, RefundDestination
 from refunds.rejections import RejectionReason
 
 
@@ -86,6 +86,22 @@ class OverturnForm(ActForm):
     )
 
 
+class PayeeForm(ActForm):
+    note = forms.CharField(
+        label=_("Whom to pay: name, bank and account"),
+        max_length=255,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 1,
+                "cols": 36,
+                "placeholder": _("Whom to pay: name, bank and account (for finance, required)"),
+                "aria-label": _("Whom to pay: name, bank and account"),
+            }
+        ),
+        error_messages={"required": _("Say whom to pay: name, bank and account.")},
+    )
+
+
 class NoteForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     internal = forms.BooleanField(label=_("Internal: not shown to the customer"), required=False, initial=True)
@@ -107,6 +123,13 @@ class CompensationForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (shown on the refund)"), max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
     )
+    destination = forms.ChoiceField(
+        label=_("Refund to"),
+        choices=[(d.value, d.label) for d in CUSTOMER_DESTINATIONS],
+        widget=forms.RadioSelect,
+        initial=RefundDestination.ORIGINAL,
+        required=False,  # the original payment unless chosen otherwise
+    )
 
     def __init__(self, *args: Any, order: Order | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +140,9 @@ class CompensationForm(forms.Form):
                 (item.pk, f"{item.sku} {item.name} × {item.quantity} — {yuan(item.amount)}")
                 for item in order.items.all()
             ]
+
+    def clean_destination(self) -> str:
+        return str(self.cleaned_data.get("destination") or RefundDestination.ORIGINAL)
 
 
 class DisputeOpenForm(forms.Form):

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='refund',
             name='queue_rank',
-            field=models.GeneratedField(db_persist=True, expression=models.Case(models.When(state='pending_review', then=models.Value(0)), models.When(state__in=['failed', 'inspecting'], then=models.Value(1)), models.When(state__in=['refunded', 'rejected', 'cancelled', 'replaced'], then=models.Value(3)), default=models.Value(2), output_field=models.PositiveSmallIntegerField()), output_field=models.PositiveSmallIntegerField()),
+            field=models.GeneratedField(db_persist=True, expression=models.Case(models.When(state='pending_review', then=models.Value(0)), models.When(state__in=['failed', 'inspecting', 'awaiting_transfer'], then=models.Value(1)), models.When(state__in=['refunded', 'rejected', 'cancelled', 'replaced'], then=models.Value(3)), default=models.Value(2), output_field=models.PositiveSmallIntegerField()), output_field=models.PositiveSmallIntegerField()),
         ),
         migrations.AddIndex(
             model_name='refund',

@@ -34,6 +34,7 @@ _CANDIDATE_FIELDS = (
     "source",
     "requires_supervisor",
     "due_at",
+    "destination",  # where routing sends an approved refund's money
 )
 
 

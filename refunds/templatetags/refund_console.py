@@ -1,5 +1,6 @@
-"""Template helpers of the refund console: money as ¥ with two decimals, times in Asia/Shanghai, and the
-admin index's dashboard with its 14-day chart drawn as inline SVG (no CDN, no script)."""
+"""Template helpers of the refund console: money as ¥ with two decimals, times in Asia/Shanghai in the console's one
+format (``DATETIME_FORMAT`` of ``mall/formats``), and the admin index's dashboard with its 14-day chart drawn as
+inline SVG (no CDN, no script) and a supervisor's block of what waits for them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from mall import money
 from mall.shoptime import shop_localtime
-from refunds.selectors import ChartDay, Dashboard, dashboard
+from refunds.selectors import ChartDay, Dashboard, SupervisorQueue, dashboard, supervisor_queue
 
 register = template.Library()
 
@@ -31,7 +32,7 @@ def yuan(value: Decimal | int | None) -> str:
 def shop_time(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return date_format(shop_localtime(value), "Y-m-d H:i")
+    return date_format(shop_localtime(value), "DATETIME_FORMAT")
 
 
 @register.simple_tag(takes_context=True)
@@ -40,6 +41,15 @@ def refund_dashboard(context: dict[str, Any]) -> Dashboard | None:
     if request is None or not request.user.has_perm("refunds.view_refund"):
         return None
     return dashboard()
+
+
+@register.simple_tag(takes_context=True)
+def refund_supervisor_queue(context: dict[str, Any]) -> SupervisorQueue | None:
+    """For those who may approve above the cap (supervisors): what waits for them."""
+    request = context.get("request")
+    if request is None or not request.user.has_perm("refunds.approve_large_refund"):
+        return None
+    return supervisor_queue()
 
 
 CHART_W, CHART_H = 640, 220

@@ -52,6 +52,15 @@ def failed_refund(reviewer: Any) -> Refund:
     return flow.refund_mark_failed(refund=refund, note="channel refused: account closed")
 
 
+def awaiting_transfer_refund(reviewer: Any) -> Refund:
+    """A refund the channel could not pay, for which ``reviewer`` chose a bank transfer by finance."""
+    from payments.offline import offline_transfer_request
+
+    return offline_transfer_request(
+        refund=failed_refund(reviewer), actor=reviewer, note="Zhang San, ICBC 6222 0000 1111 2222"
+    )
+
+
 def awaiting_return_refund(reviewer: Any) -> Refund:
     return services.refund_approve(refund=pending_refund(kind=RefundKind.RETURN_AND_REFUND), actor=reviewer)
 

@@ -61,7 +61,7 @@ def snapshot(refund: Refund) -> tuple[Any, ...]:
     [
         (lambda reviewer: pending_refund(), ["approve", "reject"], ["approve", "reject"]),
         (lambda reviewer: pending_refund(price="6000.00", quantity="1"), ["reject"], ["approve", "reject"]),
-        (failed_refund, ["retry"], ["retry"]),
+        (failed_refund, ["retry", "store_credit", "offline"], ["retry", "store_credit", "offline"]),
         (awaiting_return_refund, ["receive"], ["receive"]),
         # the inspection itself is completed on the warehouse's page (logistics): see the test below
         (inspecting_refund, ["reject"], ["reject"]),

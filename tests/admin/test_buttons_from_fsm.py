@@ -14,6 +14,7 @@ from refunds.models import Refund, RefundEvent, RefundState
 from refunds.replacement import refund_replacement_shipped
 from tests.admin.conftest import (
     awaiting_return_refund,
+    awaiting_transfer_refund,
     failed_refund,
     inspecting_refund,
     login,
@@ -32,6 +33,8 @@ BUTTON_TRANSITION = {
     "approve": ("approve", "refunds.approve_refund"),
     "reject": ("reject", "refunds.approve_refund"),
     "retry": ("retry", "refunds.approve_refund"),
+    "store_credit": ("pay_to_store_credit", "refunds.approve_refund"),
+    "offline": ("choose_offline_transfer", "refunds.approve_refund"),
     "overturn": ("overturn", "refunds.override_refund"),
     "receive": ("return_received", "refunds.confirm_return"),
     "inspection_pass": ("inspection_passed", "refunds.confirm_return"),
@@ -67,6 +70,7 @@ MAKERS: dict[str, Any] = {
     S.REPLACED: lambda reviewer: refund_replacement_shipped(
         refund=replacing_refund(reviewer), carrier="SF", tracking_no="SF0000000001"
     ),
+    S.AWAITING_TRANSFER: awaiting_transfer_refund,
 }
 # state: (agent, supervisor, finance)
 EXPECTED = {
@@ -74,7 +78,7 @@ EXPECTED = {
     S.APPROVED: ([], [], []),
     S.REFUNDING: ([], [], []),
     S.REFUNDED: ([], [], []),
-    S.FAILED: (["retry"], ["retry"], []),
+    S.FAILED: (["retry", "store_credit", "offline"], ["retry", "store_credit", "offline"], []),
     S.REJECTED: ([], ["overturn"], []),
     S.CANCELLED: ([], [], []),
     S.INTERCEPTING: ([], [], []),
@@ -83,6 +87,8 @@ EXPECTED = {
     S.INSPECTING: (["reject"], ["reject"], []),
     S.REPLACING: ([], [], []),
     S.REPLACED: ([], [], []),
+    # Finance confirms the transfer on the transfer's own page, never with a button of the refund page.
+    S.AWAITING_TRANSFER: ([], [], []),
 }
 
 

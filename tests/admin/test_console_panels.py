@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from logistics.services import return_receive
+from payments.offline import offline_transfer_request
 from refunds import flow
 from refunds.console import panels
 from refunds.console.panels import RefundPanel
@@ -39,12 +40,18 @@ def test_payments_and_logistics_register_from_their_apps() -> None:
             "admin/logistics/refund/warehouse_panel.html",
             "admin/logistics/refund/inspection_hint.html",
         ),
+        (
+            "payments.paid_elsewhere",
+            190,
+            "admin/payments/refund/paid_elsewhere_panel.html",
+            "admin/payments/refund/transfer_hint.html",
+        ),
         ("payments.channel", 200, CHANNEL_TEMPLATE, None),
     ]
     assert panels.act_service("receive") is return_receive
-    assert [name for name in ("approve", "reject", "retry", "overturn", "receive") if panels.act_service(name)] == [
-        "receive"
-    ]
+    assert panels.act_service("offline") is offline_transfer_request
+    acts = ("approve", "reject", "retry", "store_credit", "offline", "overturn", "receive")
+    assert [name for name in acts if panels.act_service(name)] == ["offline", "receive"]
     assert [
         name
         for name in ("approve", "reject", "retry", "overturn", "receive", "inspection_pass")
@@ -55,7 +62,11 @@ def test_payments_and_logistics_register_from_their_apps() -> None:
 def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
     refund = failed_refund(supervisor)
     loaded = panels.load_panels(refund=refund)
-    assert [shown.panel.key for shown in loaded] == ["logistics.warehouse", "payments.channel"]
+    assert [shown.panel.key for shown in loaded] == [
+        "logistics.warehouse",
+        "payments.paid_elsewhere",
+        "payments.channel",
+    ]
     assert dict(loaded[0].data) == {
         "interception": None,
         "replacement": None,
@@ -65,7 +76,8 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
         "plan": None,
         "record_form": None,
     }
-    assert dict(loaded[1].data) == {"attempts": [], "voucher_url": None}
+    assert dict(loaded[1].data) == {"transfer": None, "credit": None}
+    assert dict(loaded[2].data) == {"attempts": [], "voucher_url": None}
 
 
 def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, forget: list[dict[str, str]]) -> None:
@@ -78,7 +90,12 @@ def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, fo
 
     panels.register_panel(RefundPanel(key="tests.voucher", load=load, template=CHANNEL_TEMPLATE, order=150))
     forget.append({"panel": "tests.voucher"})
-    assert [p.key for p in panels.panels()] == ["logistics.warehouse", "tests.voucher", "payments.channel"]
+    assert [p.key for p in panels.panels()] == [
+        "logistics.warehouse",
+        "tests.voucher",
+        "payments.paid_elsewhere",
+        "payments.channel",
+    ]
     html = page(login(agent), refund)
     assert seen == [refund.pk]
     assert f'<a href="/vouchers/{refund.refund_no}.pdf" id="voucher-link">' in html
@@ -110,11 +127,11 @@ def test_a_step_taken_elsewhere_has_no_button_and_is_refused(
 ) -> None:
     refund = failed_refund(supervisor)
     client = login(agent)
-    assert buttons(page(client, refund)) == ["retry"]
+    assert buttons(page(client, refund)) == ["retry", "store_credit", "offline"]
     panels.register_act_elsewhere(act="retry")
     forget.append({"act": "retry"})
-    assert buttons(page(client, refund)) == []
+    assert buttons(page(client, refund)) == ["store_credit", "offline"]
     assert act(client, refund, "retry").status_code == 403
     assert reload(refund).state == "failed"
     panels.unregister(act="retry")
-    assert buttons(page(client, refund)) == ["retry"]
+    assert buttons(page(client, refund)) == ["retry", "store_credit", "offline"]

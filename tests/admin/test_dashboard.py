@@ -49,6 +49,7 @@ def test_dashboard_figures_are_exact(history: dict[str, Any]) -> None:
     assert {state: count for state, _label, count in dash.pending_by_state} == {
         "pending_review": 2,
         "failed": 1,
+        "awaiting_transfer": 0,
         "inspecting": 0,
         "awaiting_return": 0,
         "return_in_transit": 0,

@@ -6,6 +6,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.test import Client
+
 from payments.channels import RefundRequest
 from payments.simulator import client
 from payments.simulator.server import ChannelSimulator
@@ -41,3 +43,17 @@ def ledger_refunds(simulator: ChannelSimulator, out_trade_no: str) -> list[tuple
 def refunded_total(simulator: ChannelSimulator, out_trade_no: str) -> str:
     trades: list[dict[str, Any]] = client.ledger(base_url=simulator.url)["trades"]
     return str(next(t["refunded"] for t in trades if t["out_trade_no"] == out_trade_no))
+
+
+def console(user: Any, language: str = "zh-hans") -> Client:
+    """A signed-in console client in the console's default language (Chinese), or the one given."""
+    client = Client(headers={"accept-language": language})
+    client.force_login(user)
+    return client
+
+
+def said(client: Client, url: str, data: dict[str, Any]) -> list[str]:
+    """Post ``data`` to ``url`` and follow the redirect: the messages the console shows the user."""
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    return [str(message) for message in response.context["messages"]]

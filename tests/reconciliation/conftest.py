@@ -7,4 +7,5 @@ from tests.channel_simulator import (  # noqa: F401 - fixtures shared with other
     channel_simulator_server,
     notification_inbox,
     notification_inbox_server,
+    patient_simulator,
 )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from mall.models import Order, Shipment
-from refunds.models import Refund, RefundKind, RefundState
+from refunds.models import Refund, RefundDestination, RefundKind, RefundState
 
 S = RefundState
 
@@ -26,27 +26,42 @@ TRANSITIONS = {
     "return_shipped": ({S.AWAITING_RETURN}, S.RETURN_IN_TRANSIT),
     "return_received": ({S.AWAITING_RETURN, S.RETURN_IN_TRANSIT}, S.INSPECTING),
     "inspection_passed": ({S.INSPECTING}, S.REFUNDING),
-    "channel_succeeded": ({S.REFUNDING}, S.REFUNDED),
+    # A transfer still awaited is not made once the channel paid after all.
+    "channel_succeeded": ({S.REFUNDING, S.AWAITING_TRANSFER}, S.REFUNDED),
+    "store_credit_paid": ({S.REFUNDING}, S.REFUNDED),
     "channel_failed": ({S.REFUNDING}, S.FAILED),
     "retry": ({S.FAILED}, S.REFUNDING),
+    "pay_to_store_credit": ({S.FAILED}, S.REFUNDING),
+    "choose_offline_transfer": ({S.FAILED}, S.AWAITING_TRANSFER),
+    "transfer_confirmed": ({S.AWAITING_TRANSFER}, S.REFUNDED),
+    "transfer_abandoned": ({S.AWAITING_TRANSFER}, S.FAILED),
     "overturn": ({S.REJECTED}, S.APPROVED),
     "start_replacement": ({S.APPROVED}, S.REPLACING),
     "replacement_shipped": ({S.REPLACING}, S.REPLACED),
     "replacement_unavailable": ({S.REPLACING}, S.REFUNDING),
 }
-# The fulfilment and kind each transition's condition needs, to test the sources alone.
+# The fulfilment, kind and destination each transition's condition needs, to test the sources alone.
 FULFILMENT_FOR = {"start_interception": "in_transit", "await_return": "delivered", "start_replacement": "delivered"}
 KIND_FOR = {"start_replacement": RefundKind.REPLACEMENT}
+DESTINATION_FOR = {"store_credit_paid": RefundDestination.STORE_CREDIT}
 
 
-def _refund(state: str, *, fulfilment: str = "not_shipped", kind: str = RefundKind.REFUND_ONLY) -> Refund:
+def _refund(
+    state: str,
+    *,
+    fulfilment: str = "not_shipped",
+    kind: str = RefundKind.REFUND_ONLY,
+    destination: str = RefundDestination.ORIGINAL,
+) -> Refund:
     order = Order(order_no="O1", goods_amount=Decimal("10.00"), total_amount=Decimal("10.00"))
     now = timezone.now()
     if fulfilment == "in_transit":
         order.shipment = Shipment(carrier="SF", tracking_no="1", shipped_at=now)
     elif fulfilment == "delivered":
         order.shipment = Shipment(carrier="SF", tracking_no="1", shipped_at=now, delivered_at=now)
-    refund = Refund(refund_no="R1", state=state, amount=Decimal("10.00"), kind=kind, reason="quality_issue")
+    refund = Refund(
+        refund_no="R1", state=state, amount=Decimal("10.00"), kind=kind, reason="quality_issue", destination=destination
+    )
     refund.order = order
     return refund
 
@@ -62,7 +77,10 @@ def test_every_state_is_covered() -> None:
 def test_transition_allowed_exactly_from_its_sources(name: str, state: str) -> None:
     sources, target = TRANSITIONS[name]
     refund = _refund(
-        state, fulfilment=FULFILMENT_FOR.get(name, "not_shipped"), kind=KIND_FOR.get(name, RefundKind.REFUND_ONLY)
+        state,
+        fulfilment=FULFILMENT_FOR.get(name, "not_shipped"),
+        kind=KIND_FOR.get(name, RefundKind.REFUND_ONLY),
+        destination=DESTINATION_FOR.get(name, RefundDestination.ORIGINAL),
     )
     method = getattr(refund, name)
     if state in sources:
@@ -98,6 +116,15 @@ def test_transition_allowed_exactly_from_its_sources(name: str, state: str) -> N
 def test_conditions_guard_the_routes(name: str, fulfilment: str, kind: str, allowed: bool) -> None:
     refund = _refund(S.APPROVED, fulfilment=fulfilment, kind=kind)
     assert can_proceed(getattr(refund, name)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("destination", "allowed"),
+    [(RefundDestination.STORE_CREDIT, True), (RefundDestination.ORIGINAL, False), (RefundDestination.OFFLINE, False)],
+)
+def test_only_a_store_credit_refund_is_paid_by_crediting_the_balance(destination: str, allowed: bool) -> None:
+    refund = _refund(S.REFUNDING, destination=destination)
+    assert can_proceed(refund.store_credit_paid) is allowed
 
 
 def test_state_is_protected() -> None:
