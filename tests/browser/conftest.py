@@ -69,7 +69,7 @@ BEFORE = {
 
 
 def effort(clicks: int, typed: int) -> str:
-    return f"{clicks} clicks" + (f" + {typed} typed" if typed else "")
+    return f"{clicks} click{'' if clicks == 1 else 's'}" + (f" + {typed} typed" if typed else "")
 
 
 @dataclass(frozen=True)

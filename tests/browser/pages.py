@@ -24,6 +24,12 @@ APPROVE, APPROVE_AND_NEXT = "同意", "同意并处理下一条"
 REJECT, REJECT_AND_NEXT = "拒绝", "拒绝并处理下一条"
 REJECT_REASONS, OWN_WORDS = "拒绝原因", "补充说明（顾客可见）"
 NEXT_WAITING = "下一条待我处理"
+# A supervisor's part of the home page: what waits for them (above the cap, escalated), and the queue's column.
+WAITING_FOR_YOU, ABOVE_CAP = "等您处理", "超上限"
+# Finance's part of the home page, and its dashboard.
+FINANCE_DASHBOARD, OPEN_DISCREPANCIES = "财务看板", "未处理差异"
+# The language switch in every page's header, each language named in itself.
+CHINESE, ENGLISH = "简体中文", "English"
 # The inspection of a returned box: the refund page's link, the inspection page's rows (pre-filled with what is
 # left to record, in the item's unit), then the confirmation that names the amount.
 TO_INSPECTION = "记录并完成质检"
@@ -148,8 +154,26 @@ class Console:
         cell = self.page.locator("#dash-by-state").get_by_role("link", name=state, exact=True)
         self.follow(cell, state)
 
+    def switch_language(self, language: str) -> None:
+        """The header's switch: the same page again, in ``language`` (and every page after it)."""
+        switch = self.page.locator("#language-switch")
+        self.follow(switch.get_by_role("button", name=language, exact=True), language)
+
+    def language_chosen(self) -> str:
+        return str(self.page.locator("#language-switch [aria-pressed=true]").inner_text())
+
     def back_to(self, crumb: str) -> None:
         self.follow(self.page.locator(".breadcrumbs").get_by_role("link", name=crumb, exact=True), crumb)
+
+    def supervisor_waiting(self) -> None:
+        """From the home page, the queue of what waits for a supervisor."""
+        link = self.page.locator("#supervisor-queue").get_by_role("link", name=WAITING_FOR_YOU, exact=True)
+        self.follow(link, WAITING_FOR_YOU)
+
+    def open_finance_dashboard(self) -> None:
+        """From the home page's finance summary, the dashboard."""
+        link = self.page.locator("#finance-summary").get_by_role("link", name=FINANCE_DASHBOARD, exact=True)
+        self.follow(link, FINANCE_DASHBOARD)
 
     # --- the refund queue -----------------------------------------------------------------------------------
     def queue_rows(self) -> Any:
@@ -161,6 +185,9 @@ class Console:
         self._act("搜索")
         with self.page.expect_navigation():
             box.press("Enter")
+
+    def queue_row(self, refund_no: str) -> str:
+        return str(self.queue_rows().filter(has_text=refund_no).inner_text())
 
     def open_refund(self, refund_no: str) -> None:
         self.follow(self.page.locator("#result_list").get_by_role("link", name=re.compile(refund_no)), refund_no)

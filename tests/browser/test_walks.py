@@ -73,6 +73,12 @@ def test_an_agent_approves_the_most_urgent_claim_and_goes_on_to_the_next(console
     agent.goto(f"/admin/refunds/refund/{durians.pk}/change/")
     assert agent.refund_state() == "已退款" and "待审核 → 已同意" in agent.timeline()
 
+    # A customer calling about it is found by the phone number their orders were sent to.
+    agent.goto("/admin/refunds/refund/")
+    agent.queue_search(durians.order.receiver_phone)
+    assert durians.refund_no in agent.queue_row(durians.refund_no) and "已退款" in agent.queue_row(durians.refund_no)
+    assert agent.queue_rows().count() == 8  # the demo customer's refunds: every order went to the same phone
+
 
 def test_an_agent_rejects_a_claim_with_a_preset_reason_and_compensates_the_delay(console: SignIn, walk: Walk) -> None:
     kiwis = claim("KIW-XA-12")
