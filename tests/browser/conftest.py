@@ -83,7 +83,8 @@ class Walked:
     def line(self) -> str:
         before = effort(*BEFORE[self.task]) if self.task in BEFORE else "—"
         return (
-            f"{self.task}: before {before}; after {effort(self.clicks, self.typed)}, {self.loads} page loads "
+            f"{self.task}: before {before}; after {effort(self.clicks, self.typed)}, "
+            f"{self.loads} page load{'' if self.loads == 1 else 's'} "
             f"({' › '.join(self.steps)})"
         )
 

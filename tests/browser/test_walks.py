@@ -83,6 +83,24 @@ def test_an_agent_approves_the_most_urgent_claim_and_goes_on_to_the_next(console
 def test_an_agent_rejects_a_claim_with_a_preset_reason_and_compensates_the_delay(console: SignIn, walk: Walk) -> None:
     kiwis = claim("KIW-XA-12")
     agent = console(CUSTOMER_SERVICE)
+
+    # "Other" needs the agent's own words: without them the page answers at the field, the reason still chosen.
+    agent.goto(f"/admin/refunds/refund/{kiwis.pk}/change/")
+    form = agent.page.locator("#act-reject")
+    form.get_by_role("radio", name="其他", exact=True).check()
+    with agent.page.expect_navigation():
+        form.get_by_role("button", name=pages.REJECT, exact=True).click()
+    form = agent.page.locator("#act-reject")
+    assert form.locator(".act-note .errorlist").inner_text() == "选择该原因时请补充说明。"
+    assert form.get_by_role("radio", name="其他", exact=True).is_checked()
+    assert agent.refund_state() == "待审核"
+    assert Refund.objects.filter(pk=kiwis.pk).values_list("state", "rejection_reason").get() == (
+        RefundState.PENDING_REVIEW,
+        None,
+    )
+
+    agent.goto("/admin/")
+    agent.start_counting()
     agent.open_from_home(pages.REFUNDS)
     agent.queue_search(kiwis.order.order_no)  # the customer on the phone gives the order number
     assert agent.queue_rows().count() == 1
