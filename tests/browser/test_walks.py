@@ -94,9 +94,11 @@ def test_an_agent_rejects_a_claim_with_a_preset_reason_and_compensates_the_delay
     assert form.locator(".act-note .errorlist").inner_text() == "选择该原因时请补充说明。"
     assert form.get_by_role("radio", name="其他", exact=True).is_checked()
     assert agent.refund_state() == "待审核"
-    assert Refund.objects.filter(pk=kiwis.pk).values_list("state", "rejection_reason").get() == (
+    untouched = Refund.objects.get(pk=kiwis.pk)
+    assert (untouched.state, untouched.rejection_reason_id, untouched.state_changed_at) == (
         RefundState.PENDING_REVIEW,
         None,
+        kiwis.state_changed_at,
     )
 
     agent.goto("/admin/")
