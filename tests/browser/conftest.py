@@ -36,17 +36,7 @@ from tests.channel_simulator import (  # noqa: F401 - fixtures
     notification_inbox_server,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CONTEXT = {
     "locale": "zh-CN",
     "timezone_id": "Asia/Shanghai",
@@ -91,20 +81,6 @@ class Walked:
 
 # Every task walked in this run, for the summary.
 WALKS: list[Walked] = []
-
-
-@pytest.fixture(scope="session")
-def chromium(django_db_setup: None) -> Iterator[Any]:
-    assert CHROMIUM.exists(), "Debian's chromium is not installed (scripts/bootstrap.sh dev installs it)"
-    from playwright import sync_api
-
-    # Playwright's sync API keeps an event loop in this thread while the browser is open; the ORM calls the
-    # tests make meanwhile are plain synchronous code, so Django's async-context guard is lifted for them.
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
