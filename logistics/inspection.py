@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from logistics import texts
 from logistics.exceptions import InspectionNotAllowed, InvalidInspection
 from logistics.models import (
     Condition,
@@ -45,11 +46,13 @@ from mall.jobs import job_enqueue
 from mall.models import OrderItem, Product, SaleUnit, Shipment
 from mall.photos import PhotoRefused, photo_type
 from mall.services import stock_adjust
+from mall.texts import Note, Text, literal
 from refunds import flow
 from refunds.adjustments import ItemReduction, perishable_claim_amount, proportional_amount, refund_reduce
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundItem, RefundKind, RefundReason, RefundState
+from refunds.texts import INSPECTION_PASSED, WITH_REMARK
 
 RESTOCK_RETURNED_JOB = "logistics.jobs.restock_returned"
 QTY = Decimal("0.001")
@@ -160,12 +163,9 @@ def inspection_record(
                 refund=refund,
                 from_state=refund.state,
                 actor=inspector,
-                note=_("inspected %(quantity)s of “%(name)s”: %(condition)s")
-                % {
-                    "quantity": _quantity_text(quantity, order_item.unit),
-                    "name": order_item.name,
-                    "condition": Condition(condition).label,
-                },
+                note=texts.INSPECTED(
+                    quantity=_quantity_text(quantity, order_item.unit), name=order_item.name, condition=condition
+                ),
                 internal=True,
             )
     except Exception:
@@ -184,23 +184,17 @@ def within_shelf_life(*, product: Product, shipped_at: datetime | None, at: date
     return at < shipped_at + timedelta(days=product.shelf_life_days)
 
 
-def _shortfall_note(shortfalls: list[tuple[OrderItem, Decimal, Decimal]], cut: Decimal, after: Decimal) -> str:
+def _shortfall_note(shortfalls: list[tuple[OrderItem, Decimal, Decimal]], cut: Decimal, after: Decimal) -> Text:
     parts = [
-        _("we received %(received)s of the %(claimed)s of “%(name)s” you returned")
-        % {
-            "received": _quantity_text(received, item.unit),
-            "claimed": _quantity_text(claimed, item.unit),
-            "name": item.name,
-        }
+        texts.SHORTFALL_ITEM(
+            received=_quantity_text(received, item.unit), claimed=_quantity_text(claimed, item.unit), name=item.name
+        )
         for item, claimed, received in shortfalls
     ]
-    return _(
-        "Quality inspection: %(items)s. The refund is reduced in proportion to the goods that did not come back, "
-        "by ¥%(cut)s to ¥%(amount)s."
-    ) % {"items": "; ".join(parts), "cut": f"{cut:.2f}", "amount": f"{after:.2f}"}
+    return texts.INSPECTION_SHORTFALL(items=parts, cut=f"{cut:.2f}", amount=f"{after:.2f}")
 
 
-def inspection_complete(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
+def inspection_complete(*, refund: Refund, actor: Staff, note: Note = "") -> Refund:
     """Close the inspection: adjust the amount for missing goods, decide restock or write-off, pass it on."""
     _check_inspector(actor)
     with transaction.atomic():
@@ -255,7 +249,7 @@ def inspection_complete(*, refund: Refund, actor: Staff, note: str = "") -> Refu
         inspection.amount_before = amount_before
         inspection.amount_after = refund.amount
         inspection.save()
-        refund = flow.refund_inspection_pass(refund=refund, actor=actor, note=note or _("inspection passed"))
+        refund = flow.refund_inspection_pass(refund=refund, actor=actor, note=note or INSPECTION_PASSED())
         job_enqueue(RESTOCK_RETURNED_JOB, refund.pk, queue="stock")
     return refund
 
@@ -311,14 +305,14 @@ def perishable_claim_settle(
     if not order_item.product.perishable:
         raise InvalidRefundRequest(_("Only perishable goods are settled by the spoiled part."), field="order_item_id")
     claim = perishable_claim_amount(order_item=order_item, spoiled_quantity=spoiled_quantity, share=share)
-    text = _("Settled for the spoiled part: %(quantity)s of %(ordered)s of “%(name)s”, ¥%(amount)s.") % {
-        "quantity": _quantity_text(claim.quantity, order_item.unit),
-        "ordered": _quantity_text(order_item.quantity, order_item.unit),
-        "name": order_item.name,
-        "amount": f"{claim.amount:.2f}",
-    }
+    text = texts.PERISHABLE_SETTLED(
+        quantity=_quantity_text(claim.quantity, order_item.unit),
+        ordered=_quantity_text(order_item.quantity, order_item.unit),
+        name=order_item.name,
+        amount=f"{claim.amount:.2f}",
+    )
     if note.strip():
-        text = f"{text} {note.strip()}"
+        text = WITH_REMARK(text=text, remark=literal(note))
     return refund_reduce(
         refund=refund,
         reductions=[ItemReduction(order_item_id=order_item.pk, quantity=claim.quantity, amount=claim.amount)],

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
+from notices.api import NotificationViewSet
 from payments.api import RefundVoucherViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
@@ -14,6 +15,7 @@ from refunds.disputes_api import RefundDisputeViewSet
 router = DefaultRouter(trailing_slash=True)
 router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
+router.register("notifications", NotificationViewSet, basename="notification")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/voucher", RefundVoucherViewSet, basename="refund-voucher")

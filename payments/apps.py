@@ -9,6 +9,7 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from django_fsm.signals import post_transition
 
+        from payments import texts  # noqa: F401 - the codes of its notes (mall.texts)
         from payments.metrics import refund_left_refunding
         from refunds.lifecycle import on_enter
         from refunds.models import RefundState

@@ -17,7 +17,9 @@ from django.db.models import OuterRef, Subquery
 
 from mall.logging import log_context_bind
 from mall.masking import MASK, secret_key
+from mall.texts import Text
 from mall.transactions import atomic_with_retry
+from payments import texts
 from payments.channels.base import (
     ChannelRejected,
     ChannelTemporaryError,
@@ -116,7 +118,7 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
         )
         return "refunded"
     if result.status in (RefundStatus.CLOSED, RefundStatus.FAILED):
-        flow.refund_mark_failed(refund=refund, note=f"channel answered {result.status}")
+        flow.refund_mark_failed(refund=refund, note=texts.CHANNEL_ANSWERED(status=str(result.status)))
         return "failed"
     return str(result.status)
 
@@ -133,7 +135,7 @@ def refund_execute(*, refund_id: int) -> str:
     try:
         return _ask_channel(refund, channel, started)
     except ChannelRejected as error:
-        note = f"{error.code}: {error.message}"[:500]
+        note = texts.CHANNEL_REFUSED(code=error.code[:64], message=error.message[:400])
         return _fail(
             refund, "refund", AttemptOutcome.REJECTED, started, note=note, code=error.code, message=error.message
         )
@@ -174,7 +176,7 @@ def _settle(refund: Refund, operation: str, result: RefundResult, started: float
 
 @atomic_with_retry(lock_wait_timeout=True)
 def _fail(
-    refund: Refund, operation: str, outcome: str, started: float, *, note: str, code: str = "", message: str = ""
+    refund: Refund, operation: str, outcome: str, started: float, *, note: Text, code: str = "", message: str = ""
 ) -> str:
     """Hand the refund to a person and record the channel's last answer, in one transaction (change first, as
     in ``_settle``)."""
@@ -197,7 +199,7 @@ def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTempora
         return "unknown"
     if result.status != RefundStatus.NOT_FOUND:
         return _settle(refund, "query", result, started)
-    return _fail(refund, "query", result.status, started, note=f"no answer after retries: {error}"[:500])
+    return _fail(refund, "query", result.status, started, note=texts.NO_ANSWER(error=str(error)[:400]))
 
 
 def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], body: bytes) -> Refund | None:
@@ -230,5 +232,5 @@ def _settle_notification(refund: Refund, notification: RefundNotification, start
             refunded_at=notification.succeeded_at,
         )
     elif notification.status in (RefundStatus.CLOSED, RefundStatus.FAILED) and refund.state == RefundState.REFUNDING:
-        flow.refund_mark_failed(refund=refund, note=f"channel notified {notification.status}")
+        flow.refund_mark_failed(refund=refund, note=texts.CHANNEL_NOTIFIED(status=str(notification.status)))
     _record(refund, "notification", notification.status, started, raw=notification.raw)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
-from refunds import policy
+from mall.texts import Text
+from refunds import policy, texts
 from refunds.models import Refund, RefundKind
 
 
@@ -19,16 +18,16 @@ class Route:
     """The transition an approved refund takes next, and its event note."""
 
     transition: str  # the name of a transition method of Refund
-    note: str
+    note: Text
 
 
 def route_after_approval(refund: Refund) -> Route:
     order = refund.order
     if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
-        return Route("start_interception", _("the goods are in transit"))
+        return Route("start_interception", texts.GOODS_IN_TRANSIT())
     if refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
-        return Route("await_return", _("waiting for the goods to come back"))
-    return Route("start_refund", _("refunding to the original channel"))
+        return Route("await_return", texts.AWAITING_GOODS())
+    return Route("start_refund", texts.REFUNDING_ORIGINAL())
 
 
 __all__ = ["Route", "route_after_approval"]
