@@ -319,6 +319,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No validator badge: it would fetch from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {"NotificationEventEnum": "notices.catalogue.MessageEvent"},
 }
 
 # --- Refund policy (configuration, not code) ------------------------------------------------------------

@@ -54,6 +54,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # ty
         return (
             CustomerMessage.objects.filter(customer_id=self.request.user.pk)
             .select_related("refund")
+            .only("id", "event", "params", "created_at", "read_at", "refund", "refund__refund_no")
             .order_by("-created_at", "-id")
         )
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import CharField, Exists, OuterRef, Q, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mall.jobs import PeriodicJob, job_enqueue_many, periodic_job_register
 from mall.logging import log_context_bind
-from mall.sweeps import id_pages
+from mall.sweeps import id_pages, pages
 from notices import services, steps
 from notices.models import CustomerMessage, DeliveryStatus, MessageDelivery
 from refunds.models import Refund, RefundEvent
@@ -35,18 +34,20 @@ def delivery_send(delivery_id: int) -> str:
 def sweep_untold_steps(dry_run: bool = False) -> list[int]:
     """Refunds with a recent step the customer was not told of: their step job is handed out again."""
     now = timezone.now()
-    message_of_event = CustomerMessage.objects.filter(
-        refund_id=OuterRef("refund_id"), key=Concat(Value("event:"), Cast(OuterRef("pk"), CharField()))
-    )
-    untold = (
-        RefundEvent.objects.filter(steps.told_events(now - steps.WINDOW), created_at__lt=now - STALE_AFTER)
-        .filter(~Exists(message_of_event))
-        .order_by()
-    )
-    refund_ids = sorted(set(untold.values_list("refund_id", flat=True)))
+    recent = RefundEvent.objects.filter(steps.told_events(now - steps.WINDOW), created_at__lt=now - STALE_AFTER)
+    refund_ids: set[int] = set()
+    for page in pages(recent, ["refund_id"], BATCH):
+        keys = {f"event:{pk}": refund_id for pk, refund_id in page}
+        told = set(
+            CustomerMessage.objects.filter(refund_id__in={row[1] for row in page}, key__in=list(keys)).values_list(
+                "key", flat=True
+            )
+        )
+        refund_ids |= {refund_id for key, refund_id in keys.items() if key not in told}
+    untold = sorted(refund_ids)
     if not dry_run:
-        job_enqueue_many(steps.STEPS_JOB, [(refund_id,) for refund_id in refund_ids], queue="notifications")
-    return refund_ids
+        job_enqueue_many(steps.STEPS_JOB, [(refund_id,) for refund_id in untold], queue="notifications")
+    return untold
 
 
 def sweep_deliveries(dry_run: bool = False) -> list[int]:
