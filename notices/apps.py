@@ -9,7 +9,8 @@ class NoticesConfig(AppConfig):
     verbose_name = _("Customer messages")
 
     def ready(self) -> None:
-        from notices import console, steps
+        from notices import console, roles, steps
 
+        roles.register()
         steps.register_core_steps()
         console.register()

@@ -167,7 +167,9 @@ class EffectsTable:
                 seen = handed.setdefault(effect, set())
                 fresh = [refund_id for refund_id in refund_ids if refund_id not in seen]
                 seen.update(fresh)
-                if fresh:
+                if len(fresh) == 1:
+                    job_enqueue(effect.job, fresh[0], queue=effect.queue)
+                elif fresh:
                     job_enqueue_many(effect.job, [(refund_id,) for refund_id in fresh], queue=effect.queue)
 
 
@@ -225,9 +227,7 @@ def refund_events_write(*, refund: Refund, events: Sequence[RefundEvent]) -> Non
     """Insert the events of a refund just written (its creation and its first steps) in one statement, and hand
     what entering each state it reached sets off to the job queue after commit."""
     RefundEvent.objects.bulk_create(events)
-    EFFECTS.set_off_entered(
-        {event.to_state: [refund.pk] for event in events if event.from_state != event.to_state}
-    )
+    EFFECTS.set_off_entered({event.to_state: [refund.pk] for event in events if event.from_state != event.to_state})
 
 
 _METAS: dict[str, FSMMeta] = {}

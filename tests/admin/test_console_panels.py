@@ -40,6 +40,7 @@ def test_payments_and_logistics_register_from_their_apps() -> None:
             "admin/logistics/refund/inspection_hint.html",
         ),
         ("payments.channel", 200, CHANNEL_TEMPLATE, None),
+        ("notices.messages", 300, "admin/notices/refund/messages_panel.html", None),
     ]
     assert panels.act_service("receive") is return_receive
     assert [name for name in ("approve", "reject", "retry", "overturn", "receive") if panels.act_service(name)] == [
@@ -55,7 +56,7 @@ def test_payments_and_logistics_register_from_their_apps() -> None:
 def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
     refund = failed_refund(supervisor)
     loaded = panels.load_panels(refund=refund)
-    assert [shown.panel.key for shown in loaded] == ["logistics.warehouse", "payments.channel"]
+    assert [shown.panel.key for shown in loaded] == ["logistics.warehouse", "payments.channel", "notices.messages"]
     assert dict(loaded[0].data) == {
         "interception": None,
         "inspection": None,
@@ -63,6 +64,7 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
         "inspection_url": None,
     }
     assert dict(loaded[1].data) == {"attempts": [], "voucher_url": None}
+    assert dict(loaded[2].data) == {"messages": []}  # its jobs never ran here: the customer was told nothing yet
 
 
 def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, forget: list[dict[str, str]]) -> None:
@@ -75,7 +77,12 @@ def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, fo
 
     panels.register_panel(RefundPanel(key="tests.voucher", load=load, template=CHANNEL_TEMPLATE, order=150))
     forget.append({"panel": "tests.voucher"})
-    assert [p.key for p in panels.panels()] == ["logistics.warehouse", "tests.voucher", "payments.channel"]
+    assert [p.key for p in panels.panels()] == [
+        "logistics.warehouse",
+        "tests.voucher",
+        "payments.channel",
+        "notices.messages",
+    ]
     html = page(login(agent), refund)
     assert seen == [refund.pk]
     assert f'<a href="/vouchers/{refund.refund_no}.pdf" id="voucher-link">' in html

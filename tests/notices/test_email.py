@@ -233,3 +233,29 @@ def test_tries_spent_by_workers_that_died_mid_send_are_given_up(settings: Any) -
     )
     assert jobs.sweep_deliveries() == []
     assert _delivery(message)[:2] == (DeliveryStatus.UNDELIVERABLE, 3)
+
+
+def test_the_language_of_each_application_is_remembered(customer: Any) -> None:
+    from mall.models import CustomerProfile
+    from mall.selectors import customer_language
+    from tests.conftest import client_for
+
+    def apply(**headers: str) -> int:
+        order = make_order(customer, lines=[(ProductFactory(price=Decimal("5.00")), "1")], status="delivered")
+        body = {
+            "order_no": order.order_no,
+            "reason": "quality_issue",
+            "kind": "refund_only",
+            "items": [{"order_item_id": order.items.get().pk, "quantity": "1"}],
+        }
+        return int(client_for(customer).post("/api/v1/refunds/", body, format="json", **headers).status_code)
+
+    assert customer_language(customer_id=customer.pk) == "zh-hans"  # nobody said: the shop's
+    assert apply(HTTP_ACCEPT_LANGUAGE="en") == 201
+    assert customer_language(customer_id=customer.pk) == "en"
+    assert apply() == 201  # no header: what they said last stands
+    bad = client_for(customer).post("/api/v1/refunds/", {}, format="json", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert bad.status_code == 400  # a refused application changes nothing
+    assert customer_language(customer_id=customer.pk) == "en"
+    assert apply(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9") == 201
+    assert list(CustomerProfile.objects.values_list("customer", "language")) == [(customer.pk, "zh-hans")]
