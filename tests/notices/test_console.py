@@ -4,6 +4,7 @@ status) in the staff member's language, and the read-only lists of messages and 
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -72,3 +73,28 @@ def test_staff_read_the_messages_and_change_none(agent: Any, finance: Any, told:
     assert client.get("/admin/notices/customermessage/add/").status_code == 403
     assert login(finance).get("/admin/notices/customermessage/").status_code == 403
     assert CustomerMessage.objects.filter(pk=told.pk).exists()
+
+
+def test_the_console_timeline_is_in_each_staff_members_language(agent: Any, supervisor: Any) -> None:
+    refund = pending_refund(UserFactory())
+    assert login(agent).post(f"/admin/refunds/refund/{refund.pk}/act/approve/", {"note": ""}).status_code == 302
+
+    english = _timeline(login(supervisor), refund.pk)
+    chinese = Client(headers={"accept-language": "zh-hans"})
+    chinese.force_login(supervisor)
+    assert english == [
+        "submitted",
+        "delivered order: waiting for customer service",
+        "approved",
+        "refunding to the original channel",
+    ]
+    assert _timeline(chinese, refund.pk) == ["已提交", "订单已签收：等待客服审核", "已同意", "正在原路退款"]
+
+
+def _timeline(client: Client, refund_id: int) -> list[str]:
+    """The note cells of the refund page's timeline, in order."""
+    page = client.get(f"/admin/refunds/refund/{refund_id}/change/").content.decode()
+    section = page[page.index('id="refund-timeline"') :]
+    body = section[section.index("<tbody>") : section.index("</tbody>")]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    return [html.unescape(re.findall(r"<td>(.*?)</td>", row, re.S)[-1]).strip() for row in rows]
