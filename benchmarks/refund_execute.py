@@ -663,8 +663,8 @@ PROFILE_CENTRES = (
     ("    channel refund call", ("AlipayChannel.refund (payments/", "WechatChannel.refund (payments/")),
     ("    refund_mark_refunded", ("refund_mark_refunded (refunds/flow.py",)),
     ("  follow-up job", ("refund_follow_up (payments/jobs.py",)),
-    ("    notify customer", ("notify_refunded (payments/notifications.py",)),
     ("    voucher PDF", ("issue_voucher (payments/vouchers.py",)),
+    ("    notify customer", ("customer_notify (notices/services.py",)),
     ("    restock", ("restock_unshipped (refunds/restock.py",)),
     ("modules imported", ("_find_and_load (<frozen importlib._bootstrap>",)),
     ("SQL through the ORM", ("execute_sql (django/db/models/sql/compiler.py",)),
@@ -1149,7 +1149,8 @@ def main() -> int:
 
         exec_cpu = burst_marks.get("cpu", cpu_after_burst)
         from mall.models import StockMovement
-        from payments.models import ChannelAttempt, CustomerNotification, RefundVoucher
+        from notices.models import CustomerMessage
+        from payments.models import ChannelAttempt, RefundVoucher
 
         attempts: dict[str, int] = {}
         for operation, outcome in ChannelAttempt.objects.values_list("operation", "outcome"):
@@ -1183,7 +1184,7 @@ def main() -> int:
                 "notified": sum(_Sink.received.values()),
                 "hand_over_failures": _HandOverFailures.count,
                 "vouchers": RefundVoucher.objects.count(),
-                "customer_notifications": CustomerNotification.objects.count(),
+                "customer_notifications": CustomerMessage.objects.filter(event="refunded").count(),
                 "restocked_lines": StockMovement.objects.filter(reason="refund_restock").count(),
             },
             "profile": _profile_summary(spy_out) if spy_out.exists() else None,

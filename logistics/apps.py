@@ -7,7 +7,7 @@ class LogisticsConfig(AppConfig):
     verbose_name = _("Logistics")
 
     def ready(self) -> None:
-        from logistics import roles
+        from logistics import roles, texts  # noqa: F401 - texts: the codes of its notes (mall.texts)
         from refunds.lifecycle import on_enter
         from refunds.models import RefundState
 
@@ -15,6 +15,7 @@ class LogisticsConfig(AppConfig):
         on_enter(RefundState.INTERCEPTING, job="logistics.jobs.interception_request", queue="default")
         on_enter(RefundState.REPLACING, job="logistics.jobs.replacement_ship", queue="default")
 
-        from logistics import console
+        from logistics import console, messages
 
         console.register()
+        messages.register()

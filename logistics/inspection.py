@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from logistics import texts
 from logistics.exceptions import InspectionNotAllowed, InvalidInspection
 from logistics.models import (
     Condition,
@@ -46,13 +47,15 @@ from mall.jobs import job_enqueue
 from mall.models import Product, SaleUnit
 from mall.money import yuan
 from mall.photos import PhotoRefused, photo_type
-from mall.quantities import quantity_text
+from mall.quantities import quantity_note, quantity_text
 from mall.services import stock_adjust
+from mall.texts import Note, Text
 from refunds import flow
 from refunds.adjustments import refund_reduce
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event
 from refunds.models import Refund, RefundItem, RefundState
+from refunds.texts import INSPECTION_PASSED
 
 RESTOCK_RETURNED_JOB = "logistics.jobs.restock_returned"
 QTY = Decimal("0.001")
@@ -227,35 +230,28 @@ def _record_line(
         refund=refund,
         from_state=refund.state,
         actor=inspector,
-        note=_("inspected %(quantity)s of “%(name)s”: %(condition)s")
-        % {
-            "quantity": quantity_text(quantity, order_item.unit),
-            "name": order_item.name,
-            "condition": Condition(line.condition).label,
-        },
+        note=texts.INSPECTED(
+            quantity=quantity_note(quantity, order_item.unit), name=order_item.name, condition=line.condition
+        ),
         internal=True,
     )
     return record
 
 
-def _shortfall_note(plan: InspectionPlan) -> str:
+def _shortfall_note(plan: InspectionPlan) -> Text:
     parts = [
-        _("we received %(received)s of the %(claimed)s of “%(name)s” you returned")
-        % {
-            "received": quantity_text(item.received, item.order_item.unit),
-            "claimed": quantity_text(item.claimed, item.order_item.unit),
-            "name": item.order_item.name,
-        }
+        texts.SHORTFALL_ITEM(
+            received=quantity_note(item.received, item.order_item.unit),
+            claimed=quantity_note(item.claimed, item.order_item.unit),
+            name=item.order_item.name,
+        )
         for item in plan.shortfalls
     ]
-    return _(
-        "Quality inspection: %(items)s. The refund is reduced in proportion to the goods that did not come back, "
-        "by %(cut)s to %(amount)s."
-    ) % {"items": "; ".join(parts), "cut": yuan(plan.cut), "amount": yuan(plan.amount_after)}
+    return texts.INSPECTION_SHORTFALL(items=parts, cut=f"{plan.cut:.2f}", amount=f"{plan.amount_after:.2f}")
 
 
 def inspection_complete(
-    *, refund: Refund, actor: Staff, note: str = "", expected_amount: Decimal | None = None
+    *, refund: Refund, actor: Staff, note: Note = "", expected_amount: Decimal | None = None
 ) -> Refund:
     """Close the inspection: adjust the amount for missing goods, decide restock or write-off, pass it on.
 
@@ -312,7 +308,7 @@ def inspection_complete(
         inspection.amount_before = plan.amount_before
         inspection.amount_after = refund.amount
         inspection.save()
-        refund = flow.refund_inspection_pass(refund=refund, actor=actor, note=note or _("inspection passed"))
+        refund = flow.refund_inspection_pass(refund=refund, actor=actor, note=note or INSPECTION_PASSED())
         job_enqueue(RESTOCK_RETURNED_JOB, refund.pk, queue="stock")
     return refund
 

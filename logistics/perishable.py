@@ -7,13 +7,15 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from logistics import texts
 from mall.actors import Staff
 from mall.models import OrderItem
-from mall.money import yuan
-from mall.quantities import quantity_text
+from mall.quantities import quantity_note
+from mall.texts import literal
 from refunds.adjustments import ItemReduction, perishable_claim_amount, refund_reduce
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.models import Refund, RefundKind, RefundReason
+from refunds.texts import WITH_REMARK
 
 
 def perishable_claim_settle(
@@ -39,14 +41,14 @@ def perishable_claim_settle(
     if not order_item.product.perishable:
         raise InvalidRefundRequest(_("Only perishable goods are settled by the spoiled part."), field="order_item_id")
     claim = perishable_claim_amount(order_item=order_item, spoiled_quantity=spoiled_quantity, share=share)
-    text = _("Settled for the spoiled part: %(quantity)s of %(ordered)s of “%(name)s”, %(amount)s.") % {
-        "quantity": quantity_text(claim.quantity, order_item.unit),
-        "ordered": quantity_text(order_item.quantity, order_item.unit),
-        "name": order_item.name,
-        "amount": yuan(claim.amount),
-    }
+    text = texts.PERISHABLE_SETTLED(
+        quantity=quantity_note(claim.quantity, order_item.unit),
+        ordered=quantity_note(order_item.quantity, order_item.unit),
+        name=order_item.name,
+        amount=f"{claim.amount:.2f}",
+    )
     if note.strip():
-        text = f"{text} {note.strip()}"
+        text = WITH_REMARK(text=text, remark=literal(note))
     return refund_reduce(
         refund=refund,
         reductions=[ItemReduction(order_item_id=order_item.pk, quantity=claim.quantity, amount=claim.amount)],

@@ -19,7 +19,6 @@ import logging
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from logistics.carriers import (
     CarrierError,
@@ -33,9 +32,11 @@ from logistics.carriers import (
 from logistics.services import notify_url
 from mall.models import Shipment
 from mall.stock import ReplacementLine, replacement_stock_allocate, replacement_stock_return
+from notices.services import replacement_shipped_notify
 from refunds.lifecycle import lock_refund
 from refunds.models import Refund, RefundState, ReplacementShipment
 from refunds.replacement import refund_replacement_shipped, refund_replacement_unavailable
+from refunds.texts import REPLACEMENT_CARRIER_REFUSED, REPLACEMENT_NO_STOCK
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def replacement_prepare(*, refund_id: int) -> ReplacementShipment | None:
     if not replacement_stock_allocate(lines=replacement_lines(refund)):
         refund_replacement_unavailable(
             refund=refund,
-            note=_("not enough stock to ship a replacement: the money goes back to the original payment instead"),
+            note=REPLACEMENT_NO_STOCK(),
         )
         return None
     original = Shipment.objects.filter(order_id=refund.order_id).first()
@@ -129,6 +130,7 @@ def replacement_conclude(*, shipment_id: int) -> ReplacementShipment:
     shipment.save(update_fields=["shipped_at", "updated_at"])
     if refund.state == RefundState.REPLACING:
         refund_replacement_shipped(refund=refund, carrier=shipment.carrier, tracking_no=shipment.tracking_no)
+        replacement_shipped_notify(refund=refund, carrier=shipment.carrier, tracking_no=shipment.tracking_no)
     return shipment
 
 
@@ -146,7 +148,7 @@ def replacement_refused(*, shipment_id: int, note: str) -> ReplacementShipment:
     replacement_stock_return(lines=replacement_lines(refund))
     refund_replacement_unavailable(
         refund=refund,
-        note=_("the carrier cannot ship the replacement: the money goes back to the original payment instead"),
+        note=REPLACEMENT_CARRIER_REFUSED(),
     )
     return shipment
 

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from logistics import texts
 from logistics.carriers import (
     CarrierError,
     CarrierNotification,
@@ -33,6 +34,7 @@ from mall.actors import Staff
 from mall.jobs import job_enqueue
 from mall.models import Shipment
 from mall.services import stock_adjust
+from mall.texts import Note
 from mall.transactions import atomic_with_retry
 from refunds import flow
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
@@ -137,7 +139,7 @@ def interception_conclude(
             refund_record_event(
                 refund=refund,
                 from_state=refund.state,
-                note=_("the carrier intercepted the parcel after the time limit: confirm receipt when it arrives"),
+                note=texts.INTERCEPTED_LATE(),
                 internal=True,
             )
             interception.carrier_note = (carrier_note or _("intercepted late"))[:255]
@@ -155,7 +157,7 @@ def interception_conclude(
             refund_record_event(
                 refund=refund,
                 from_state=refund.state,
-                note=_("the carrier stopped the parcel after the refund was withdrawn: arrange delivery again"),
+                note=texts.STOPPED_AFTER_WITHDRAWAL(),
                 internal=True,
             )
         return interception
@@ -164,16 +166,12 @@ def interception_conclude(
         interception.save()
         flow.refund_interception_failed(
             refund=refund,
-            note=_(
-                "the carrier did not confirm the interception in time: please send the goods back after receiving them"
-            ),
+            note=texts.INTERCEPTION_TIMED_OUT(),
         )
     elif outcome == InterceptionOutcome.SUCCEEDED:
         interception.status = InterceptionStatus.SUCCEEDED
         interception.save()
-        flow.refund_interception_succeeded(
-            refund=refund, note=_("the parcel was stopped and goes back to our warehouse")
-        )
+        flow.refund_interception_succeeded(refund=refund, note=texts.PARCEL_STOPPED())
         job_enqueue(RESTOCK_INTERCEPTED_JOB, refund.pk, queue="stock")
     else:
         interception.status = InterceptionStatus.FAILED
@@ -241,7 +239,7 @@ def restock_intercepted(*, refund_id: int) -> int:
 
 
 @transaction.atomic
-def return_receive(*, refund: Refund, actor: Staff | None = None, note: str = "") -> Refund:
+def return_receive(*, refund: Refund, actor: Staff | None = None, note: Note = "") -> Refund:
     """The warehouse has the returned goods: the refund moves to ``inspecting`` and an inspection opens."""
     if actor is not None and not actor.has_perm("refunds.confirm_return"):
         raise ReviewForbidden()
@@ -251,7 +249,7 @@ def return_receive(*, refund: Refund, actor: Staff | None = None, note: str = ""
         return refund
     if refund.state not in (RefundState.AWAITING_RETURN, RefundState.RETURN_IN_TRANSIT):
         raise RefundNotAllowed(state=refund.state)
-    refund = flow.refund_return_receive(refund=refund, actor=actor, note=note or _("goods received by the warehouse"))
+    refund = flow.refund_return_receive(refund=refund, actor=actor, note=note or texts.RECEIVED_BY_WAREHOUSE())
     Inspection.objects.get_or_create(refund=refund)
     return refund
 
@@ -318,7 +316,7 @@ def _delivered_notified(notification: CarrierNotification) -> str:
     if shipment is None:
         return "not a return we wait for"
     try:
-        return_receive(refund=shipment.refund, note=_("delivered to our warehouse (carrier notification)"))
+        return_receive(refund=shipment.refund, note=texts.DELIVERED_TO_WAREHOUSE())
     except RefundNotAllowed:
         return f"refund {shipment.refund.refund_no} not waiting for goods"
     return f"refund {shipment.refund.refund_no}: received"

@@ -336,3 +336,21 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status}"
+
+
+class CustomerProfile(models.Model):
+    """What the shop remembers of a customer beyond their account: the language they use (the Accept-Language of
+    their last refund application), in which the messages they are sent by email are written."""
+
+    customer = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_profile", verbose_name=_("customer")
+    )
+    language = models.CharField(_("language"), max_length=8, default=settings.LANGUAGE_CODE)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer profile")
+        verbose_name_plural = _("customer profiles")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.language}"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from mall.models import SaleUnit
+from mall.texts import Text, text_code
 
 
 def unit_label(unit: str) -> str:
@@ -26,3 +27,12 @@ def quantity_number(quantity: Decimal) -> str:
 def quantity_text(quantity: Decimal, unit: str) -> str:
     """3 件, 2.35 kg."""
     return f"{quantity_number(quantity)} {unit_label(unit)}"
+
+
+# A quantity inside a stored text (a timeline note): the unit is worded in the reader's language when read.
+QUANTITY = text_code("quantity", "%(n)s %(unit)s", unit=unit_label)
+
+
+def quantity_note(quantity: Decimal, unit: str) -> Text:
+    """3 件 / 3 pcs, 2.35 kg: for a text stored as a code (``mall.texts``)."""
+    return QUANTITY(n=quantity_number(quantity), unit=unit)

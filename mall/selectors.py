@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from mall.actors import Customer
-from mall.models import PAID_STATUSES, Order
+from mall.models import PAID_STATUSES, CustomerProfile, Order
 
 
 def order_list_for_customer(*, customer: Customer) -> QuerySet[Order]:
@@ -27,3 +28,9 @@ def order_refundable_amount(*, order: Order) -> Decimal:
     items = sum((item.refundable_amount for item in order.items.all()), Decimal("0.00"))
     shipping = order.shipping_fee - order.shipping_fee_refund_claimed if order.is_not_shipped() else Decimal("0.00")
     return items + shipping
+
+
+def customer_language(*, customer_id: int) -> str:
+    """The language a customer's messages are written in: the one they last used, else the shop's."""
+    language = CustomerProfile.objects.filter(customer_id=customer_id).values_list("language", flat=True).first()
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE

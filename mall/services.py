@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,6 +18,7 @@ from mall.actors import Actor as Actor  # the refund services record their event
 from mall.actors import Customer
 from mall.exceptions import OrderTransitionNotAllowed
 from mall.models import (
+    CustomerProfile,
     Order,
     OrderEvent,
     OrderItem,
@@ -306,3 +308,13 @@ def stock_allocate(*, order: Order) -> list[AllocationLine]:
             stock.quantity = available[product_id]
             stock.save(update_fields=["quantity", "updated_at"])
     return lines
+
+
+def customer_language_remember(*, customer: Customer, language: str) -> None:
+    """Remember the language a customer uses (one of the site's), to write the messages they are emailed in it.
+    Written only when it changed."""
+    if language not in dict(settings.LANGUAGES):
+        return
+    profile, created = CustomerProfile.objects.get_or_create(customer=customer, defaults={"language": language})
+    if not created and profile.language != language:
+        CustomerProfile.objects.filter(pk=profile.pk).update(language=language, updated_at=timezone.now())

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "storages",
     "mall",
     "refunds",
+    "notices",
     "payments",
     "logistics",
     "reconciliation",
@@ -325,6 +326,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No validator badge: it would fetch from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {"NotificationEventEnum": "notices.catalogue.MessageEvent"},
 }
 
 # --- Refund policy (configuration, not code) ------------------------------------------------------------
@@ -353,7 +355,12 @@ REFUND_ABUSE_WINDOW_DAYS = env_int("REFUND_ABUSE_WINDOW_DAYS", 90)
 PRICE_ANOMALY_LOOKBACK_HOURS = env_int("PRICE_ANOMALY_LOOKBACK_HOURS", 72)
 # Rows the periodic sweeps read per query (keyset pages).
 SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
+# Customer messages (notices): each email is tried at most this many times, waiting NOTIFICATION_RETRY_SECONDS
+# before the second try and twice as long before each next one; then it is recorded as undeliverable.
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 3)
+NOTIFICATION_RETRY_SECONDS = env_int("NOTIFICATION_RETRY_SECONDS", 60)
+# The shop's address as customers reach it: links in the messages they are sent (their refund voucher).
+SHOP_URL = os.environ.get("SHOP_URL", "http://127.0.0.1:8000")
 
 # --- Mail (customer notifications) ---------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

@@ -8,6 +8,7 @@ from logistics.api import ReturnAddressView
 from mall import health
 from mall.api import OrderViewSet
 from mall.language import language_switch
+from notices.api import NotificationViewSet
 from payments.api import RefundVoucherView, StoreCreditViewSet
 from refunds.api import RefundViewSet
 from refunds.disputes_api import RefundDisputeViewSet
@@ -15,6 +16,7 @@ from refunds.disputes_api import RefundDisputeViewSet
 router = DefaultRouter(trailing_slash=True)
 router.register("orders", OrderViewSet, basename="order")
 router.register("refunds", RefundViewSet, basename="refund")
+router.register("notifications", NotificationViewSet, basename="notification")
 router.register(r"refunds/(?P<refund_no>[A-Za-z0-9_-]{1,32})/dispute", RefundDisputeViewSet, basename="refund-dispute")
 
 router.register("store-credit", StoreCreditViewSet, basename="store-credit")

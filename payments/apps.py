@@ -9,7 +9,10 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from django_fsm.signals import post_transition
 
-        from payments import roles
+        from payments import (
+            roles,
+            texts,  # noqa: F401 - the codes of its notes (mall.texts)
+        )
         from payments.metrics import refund_left_refunding
         from refunds.lifecycle import on_enter
         from refunds.models import RefundState

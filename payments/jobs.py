@@ -11,14 +11,19 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mall.jobs import PeriodicJob, job_enqueue, periodic_job_register
 from mall.logging import log_context_bind
 from mall.sweeps import id_pages
-from payments import notifications, services, vouchers
-from payments.models import CustomerNotification, RefundVoucher
+from notices.catalogue import MessageEvent
+from notices.models import CustomerMessage
+from notices.services import customer_notify
+from payments import services, vouchers
+from payments.models import RefundVoucher
 from refunds import lifecycle, restock
 from refunds.models import Refund, RefundState
 
@@ -32,10 +37,10 @@ def refund_execute(refund_id: int) -> str:
 
 
 def refund_follow_up(refund_id: int) -> dict[str, str]:
-    """What a refund sets off once its money is back, in one job: the customer's message, the PDF voucher, and
-    the stock of goods that never left the warehouse (one load of the refund, one job for RQ to hand out, instead
-    of three). Each part is idempotent and runs whatever happened to the others; if one raised, the job raises
-    once all have run, so that RQ retries it and the repeat does only what is still missing."""
+    """What a refund sets off once its money is back, in one job: the PDF voucher, the customer's message with
+    its link, and the stock of goods that never left the warehouse (one load of the refund, one job for RQ to hand
+    out, instead of three). Each part is idempotent and runs whatever happened to the others; if one raised, the
+    job raises once all have run, so that RQ retries it and the repeat does only what is still missing."""
     refund = Refund.objects.select_related("order__payment", "order__shipment", "customer").get(pk=refund_id)
     log_context_bind(refund_no=refund.refund_no)
     if refund.state != RefundState.REFUNDED:
@@ -43,8 +48,8 @@ def refund_follow_up(refund_id: int) -> dict[str, str]:
     done: dict[str, str] = {}
     failure: Exception | None = None
     parts: tuple[tuple[str, Callable[[Refund], object]], ...] = (
-        ("notified", notifications.notify_refunded),
         ("voucher", vouchers.issue_voucher),
+        ("notified", notify_refunded),
         ("restocked", restock.restock_unshipped),
     )
     for name, part in parts:
@@ -61,16 +66,29 @@ def refund_follow_up(refund_id: int) -> dict[str, str]:
     return done
 
 
+def notify_refunded(refund: Refund) -> CustomerMessage:
+    """Tell the customer their money is back, with the link to the voucher (once per refund)."""
+    return customer_notify(
+        refund=refund,
+        event=MessageEvent.REFUNDED,
+        params={
+            "order_no": refund.order.order_no,
+            "amount": refund.amount,
+            "channel": refund.channel,
+            "destination": refund.destination,
+            "voucher": reverse("refund-voucher", kwargs={"refund_no": refund.refund_no}),
+        },
+    )
+
+
 def _summary(outcome: object) -> str:
     if isinstance(outcome, RefundVoucher):
         return outcome.file.name or ""
+    if isinstance(outcome, CustomerMessage):
+        return f"message {outcome.pk}"
     if isinstance(outcome, dict):
         return ", ".join(f"{key}: {value}" for key, value in outcome.items())
     return "" if outcome is None else str(outcome)
-
-
-def refund_notify_customer(refund_id: int) -> dict[str, str]:
-    return notifications.refund_notify_customer(refund_id=refund_id)
 
 
 def sweep_refunding(dry_run: bool = False) -> list[int]:
@@ -92,32 +110,19 @@ def sweep_refunding(dry_run: bool = False) -> list[int]:
 
 def sweep_after_refund(dry_run: bool = False) -> list[int]:
     """Refunded refunds whose follow-up was lost after the money landed (Redis away at that moment, a worker
-    killed). A refund without its voucher never had its follow-up finish: it gets the whole follow-up again
-    (message, voucher, and the restock of goods never shipped, which nothing else would redo; each part skips
-    what is done). A refund with its voucher but no message gets the message alone. A customer with no address
-    gets the message recorded here as `no_contact`, without a job, and is done."""
+    killed): without their voucher or their message, they get the whole follow-up again (voucher, message, and
+    the restock of goods never shipped, which nothing else would redo; each part skips what is done)."""
     cutoff = timezone.now() - STALE_AFTER
-    refunded = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__lt=cutoff)
-    missing_voucher = refunded.exclude(pk__in=RefundVoucher.objects.values("refund_id"))
-    missing_note = refunded.exclude(pk__in=CustomerNotification.objects.values("refund_id"))
+    told = CustomerMessage.objects.filter(refund_id=OuterRef("pk"), event=MessageEvent.REFUNDED)
+    unfinished = Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__lt=cutoff).exclude(
+        Exists(RefundVoucher.objects.filter(refund_id=OuterRef("pk"))) & Exists(told)
+    )
     acted = []
-    for batch in id_pages(missing_note.filter(notifications.NO_ADDRESS), BATCH):
-        acted += batch
-        if not dry_run:
-            notifications.notifications_record_no_contact(
-                refunds=Refund.objects.select_related("order", "customer").filter(pk__in=batch)
-            )
-    for batch in id_pages(missing_voucher, BATCH):
+    for batch in id_pages(unfinished, BATCH):
         for refund_id in batch:
             acted.append(refund_id)
             if not dry_run:
                 job_enqueue(refund_follow_up, refund_id, queue="notifications")
-    with_voucher = missing_note.exclude(notifications.NO_ADDRESS).exclude(pk__in=missing_voucher.values("pk"))
-    for batch in id_pages(with_voucher, BATCH):
-        for refund_id in batch:
-            acted.append(refund_id)
-            if not dry_run:
-                job_enqueue(refund_notify_customer, refund_id, queue="notifications")
     return acted
 
 

@@ -1,5 +1,6 @@
-"""What the payment side records: each channel attempt with its (masked) answer, customer notifications,
-the voucher of each completed refund, the customers' store credit ledgers, and bank transfers made by hand."""
+"""What the payment side records: each channel attempt with its (masked) answer, the voucher of each completed
+refund, the customers' store credit ledgers, and bank transfers made by hand (the customer's messages are
+``notices``')."""
 
 from __future__ import annotations
 
@@ -50,42 +51,6 @@ class ChannelAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.refund_id} {self.operation} {self.outcome}"
-
-
-class NotificationStatus(models.TextChoices):
-    PENDING = "pending", _("pending")
-    SENT = "sent", _("sent")
-    FAILED = "failed", _("failed")
-    # The customer has no email address or phone: the message is kept (the inbox shows it) and never retried.
-    NO_CONTACT = "no_contact", _("no contact: inbox only")
-
-
-class CustomerNotification(models.Model):
-    """A message to the customer about a refund, sent at most once per (refund, event, medium)."""
-
-    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("refund"))
-    event = models.CharField(_("event"), max_length=32)
-    medium = models.CharField(_("medium"), max_length=16)  # email | sms
-    recipient = models.CharField(_("recipient"), max_length=254)
-    subject = models.CharField(_("subject"), max_length=200)
-    body = models.TextField(_("body"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.CharField(_("last error"), max_length=255, blank=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("customer notification")
-        verbose_name_plural = _("customer notifications")
-        constraints = [
-            models.UniqueConstraint(fields=["refund", "event", "medium"], name="notification_once_per_medium")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.refund_id} {self.event} {self.medium}"
 
 
 class RefundVoucher(models.Model):

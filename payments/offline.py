@@ -23,11 +23,13 @@ from django.utils.translation import gettext as _
 
 from mall.actors import Staff
 from mall.photos import PhotoRefused, photo_type
+from mall.texts import literal
 from payments.exceptions import TransferForbidden, TransferInvalid, TransferNotAllowed
 from payments.models import OfflineTransfer, transfer_proof_path
 from refunds import remedies
 from refunds.lifecycle import lock_refund
 from refunds.models import Refund, RefundState
+from refunds.texts import TRANSFER_ABANDONED, TRANSFERRED_REFERENCE
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ def offline_transfer_confirm(
             transfer.confirmed_by = actor
             transfer.confirmed_at = timezone.now()
             transfer.save()
-            note = _("paid by bank transfer, reference %(reference)s") % {"reference": reference}
+            note = TRANSFERRED_REFERENCE(reference=reference)
             remedies.refund_mark_transferred(refund=refund, actor=actor, note=note)
     except Exception:
         if stored is not None:
@@ -149,7 +151,7 @@ def offline_transfer_abandon(*, refund: Refund, actor: Staff, note: str) -> Refu
     refund = lock_refund(refund.pk)
     if refund.state != RefundState.AWAITING_TRANSFER:
         raise TransferNotAllowed()
-    text = _("the bank transfer could not be made: %(why)s") % {"why": note[:400]}
+    text = TRANSFER_ABANDONED(why=literal(note[:400]))
     return remedies.refund_mark_transfer_abandoned(refund=refund, actor=actor, note=text)
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from mall.logging import log_context_bind
 from mall.masking import MASK, secret_key
+from mall.texts import Text
 from mall.transactions import atomic_with_retry
+from payments import texts
 from payments.channels.base import (
     ChannelRejected,
     ChannelTemporaryError,
@@ -126,19 +126,13 @@ def _apply_result(refund: Refund, result: RefundResult, started: float) -> str:
 
 
 # What the channels' own status words mean, for the person who must now choose another way to pay.
-CHANNEL_REFUSALS = {
-    "ABNORMAL": gettext_lazy("the customer's account or card cannot receive the money"),
-    "CLOSED": gettext_lazy("the channel closed the refund"),
-    "REFUND_FAIL": gettext_lazy("the channel could not refund"),
-}
-
-
-def channel_refusal_note(channel_status: str) -> str:
-    """The timeline note of a refund the channel will not pay: the channel's own word, and what it means."""
-    meaning = CHANNEL_REFUSALS.get(channel_status.upper())
-    if meaning is None:
-        return _("the channel could not pay (%(status)s)") % {"status": channel_status}
-    return _("the channel could not pay (%(status)s): %(meaning)s") % {"status": channel_status, "meaning": meaning}
+def channel_refusal_note(channel_status: str) -> Text:
+    """The timeline note of a refund the channel will not pay: the channel's own word, and what it means (in the
+    reader's language, when read)."""
+    status = str(channel_status)[:64]
+    if status.upper() in texts.CHANNEL_REFUSALS:
+        return texts.CHANNEL_COULD_NOT_PAY_BECAUSE(status=status, meaning=status.upper())
+    return texts.CHANNEL_COULD_NOT_PAY(status=status)
 
 
 def refund_execute(*, refund_id: int) -> str:
@@ -155,7 +149,7 @@ def refund_execute(*, refund_id: int) -> str:
     try:
         return _ask_channel(refund, channel, started)
     except ChannelRejected as error:
-        note = f"{error.code}: {error.message}"[:500]
+        note = texts.CHANNEL_REFUSED(code=error.code[:64], message=error.message[:400])
         return _fail(
             refund, "refund", AttemptOutcome.REJECTED, started, note=note, code=error.code, message=error.message
         )
@@ -196,7 +190,7 @@ def _settle(refund: Refund, operation: str, result: RefundResult, started: float
 
 @atomic_with_retry(lock_wait_timeout=True)
 def _fail(
-    refund: Refund, operation: str, outcome: str, started: float, *, note: str, code: str = "", message: str = ""
+    refund: Refund, operation: str, outcome: str, started: float, *, note: Text, code: str = "", message: str = ""
 ) -> str:
     """Hand the refund to a person and record the channel's last answer, in one transaction (change first, as
     in ``_settle``)."""
@@ -219,7 +213,7 @@ def _give_up(refund: Refund, channel: Any, started: float, error: ChannelTempora
         return "unknown"
     if result.status != RefundStatus.NOT_FOUND:
         return _settle(refund, "query", result, started)
-    return _fail(refund, "query", result.status, started, note=f"no answer after retries: {error}"[:500])
+    return _fail(refund, "query", result.status, started, note=texts.NO_ANSWER(error=str(error)[:400]))
 
 
 def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], body: bytes) -> Refund | None:

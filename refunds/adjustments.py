@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from mall.actors import Staff
 from mall.models import OrderItem
 from mall.money import CENT
+from mall.texts import Note, as_text
 from refunds.claims import claims_release_lines
 from refunds.exceptions import AmountExceeded, InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event
@@ -99,7 +100,7 @@ def refund_reduce(
     refund: Refund,
     reductions: Sequence[ItemReduction],
     actor: Staff,
-    note: str,
+    note: Note,
     supervisor_share: Decimal | None = None,
 ) -> Refund:
     """Lower ``refund``'s items to ``reductions`` and its amount by the difference; release that difference
@@ -109,7 +110,8 @@ def refund_reduce(
     """
     if not (actor.has_perm("refunds.approve_refund") or actor.has_perm("refunds.confirm_return")):
         raise ReviewForbidden()
-    if not note.strip():
+    note = as_text(note)
+    if not note.code:
         raise InvalidRefundRequest(_("A reason is required."), field="note")
     refund = lock_refund(refund.pk)
     if refund.state not in ADJUSTABLE_STATES:

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -20,6 +21,7 @@ from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from mall.actors import signed_in
 from mall.outage import REDIS_DOWN
+from mall.services import customer_language_remember
 from refunds import evidence, flow, services
 from refunds.exceptions import InvalidRefundRequest
 from refunds.models import Refund, RefundEvent
@@ -171,6 +173,9 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             idempotency_key=key,
             destination=data.validated_data["destination"],
         )
+        if request.META.get("HTTP_ACCEPT_LANGUAGE"):
+            # The language the customer applies in is the one their messages are emailed in.
+            customer_language_remember(customer=signed_in(request.user), language=translation.get_language())
         if not created:
             return self._present(refund, status.HTTP_201_CREATED)
         # A new refund comes back from the service with everything it shows loaded: nothing to read back.

@@ -26,10 +26,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count
-from django.utils.translation import gettext as _
 
 from mall.models import Payment
-from mall.money import yuan
+from mall.texts import Text
+from refunds import texts
 from refunds.models import RELEASED_STATES, Refund, RefundEvidence, RefundReason, RefundSource
 from refunds.rollout import REFUND_POLICY_V2, policy_enabled_for
 
@@ -56,7 +56,7 @@ class RefundHistory:
 class Verdict:
     approve: bool
     rule: str
-    note: str  # the approval event's note, or the escalation reason; both name the rule
+    note: Text  # the approval event's note, or the escalation reason; both name the rule
 
 
 def _percent(value: Decimal) -> str:
@@ -112,61 +112,32 @@ def decide(refund: Refund, *, history: RefundHistory | None, has_photos: bool) -
     rule = RULE_V2 if history is not None else RULE_V1
     cap = Decimal(settings.REFUND_AUTO_APPROVE_MAX_AMOUNT)
     if refund.requires_supervisor:
-        return Verdict(
-            False, rule, _("%(rule)s: above the single-refund cap, a supervisor must decide") % {"rule": rule}
-        )
+        return Verdict(False, rule, texts.AUTO_NEEDS_SUPERVISOR(rule=rule))
     if refund.amount > cap:
-        return Verdict(
-            False,
-            rule,
-            _("%(rule)s: %(amount)s is above the automatic approval cap of %(cap)s")
-            % {"rule": rule, "amount": yuan(refund.amount), "cap": yuan(cap)},
-        )
+        return Verdict(False, rule, texts.AUTO_ABOVE_CAP(rule=rule, amount=refund.amount, cap=cap))
     if refund.reason not in settings.REFUND_AUTO_APPROVE_REASONS:
-        label = RefundReason(refund.reason).label if refund.reason in RefundReason.values else refund.reason
-        return Verdict(
-            False,
-            rule,
-            _("%(rule)s: refunds for “%(reason)s” are not approved automatically") % {"rule": rule, "reason": label},
-        )
+        return Verdict(False, rule, texts.AUTO_REASON_EXCLUDED(rule=rule, reason=refund.reason))
     if needs_photos(refund) and not has_photos:
-        return Verdict(
-            False, rule, _("%(rule)s: a quality claim without photos is not approved automatically") % {"rule": rule}
-        )
+        return Verdict(False, rule, texts.AUTO_NO_PHOTOS(rule=rule))
+    limit = _percent(Decimal(settings.REFUND_ABUSE_RATE))
     if history is not None and history.flagged():
         return Verdict(
             False,
             rule,
-            _(
-                "%(rule)s: the customer's refund rate is %(rate)s (%(refunds)d refunds, %(orders)d paid orders in "
-                "%(days)d days), above %(limit)s"
-            )
-            % {
-                "rule": rule,
-                "rate": _percent(history.rate),
-                "refunds": history.refunds,
-                "orders": history.orders,
-                "days": settings.REFUND_ABUSE_WINDOW_DAYS,
-                "limit": _percent(Decimal(settings.REFUND_ABUSE_RATE)),
-            },
+            texts.AUTO_RATE_FLAGGED(
+                rule=rule,
+                rate=_percent(history.rate),
+                refunds=history.refunds,
+                orders=history.orders,
+                days=settings.REFUND_ABUSE_WINDOW_DAYS,
+                limit=limit,
+            ),
         )
-    params = {
-        "rule": rule,
-        "hours": settings.REFUND_AUTO_APPROVE_HOURS,
-        "amount": yuan(refund.amount),
-        "cap": yuan(cap),
-    }
+    hours = settings.REFUND_AUTO_APPROVE_HOURS
     if history is None:
-        note = (
-            _(
-                "approved automatically after %(hours)d h without review, rule %(rule)s: %(amount)s within "
-                "%(cap)s, reason allowed"
-            )
-            % params
-        )
+        note = texts.AUTO_APPROVED(hours=hours, rule=rule, amount=refund.amount, cap=cap)
     else:
-        note = _(
-            "approved automatically after %(hours)d h without review, rule %(rule)s: %(amount)s within %(cap)s, "
-            "reason allowed, refund rate %(rate)s within %(limit)s"
-        ) % {**params, "rate": _percent(history.rate), "limit": _percent(Decimal(settings.REFUND_ABUSE_RATE))}
+        note = texts.AUTO_APPROVED_RATE(
+            hours=hours, rule=rule, amount=refund.amount, cap=cap, rate=_percent(history.rate), limit=limit
+        )
     return Verdict(True, rule, note)

@@ -26,7 +26,7 @@ from mall.money import CENT
 from mall.numbering import new_number
 from mall.services import Actor
 from mall.transactions import atomic_with_retry
-from refunds import policy
+from refunds import policy, texts
 from refunds.claims import claims_reserve
 from refunds.exceptions import (
     AmountExceeded,
@@ -186,7 +186,7 @@ def _create(
         request_fingerprint=fingerprint,
         state_changed_at=now,
     )
-    events = [event_build(refund=refund, from_state="", actor=actor, note=_("submitted"))]
+    events = [event_build(refund=refund, from_state="", actor=actor, note=texts.SUBMITTED())]
     if decision.auto_approve:
         events.append(refund_step(refund=refund, action=refund.approve, note=decision.note))
         route = route_after_approval(refund)

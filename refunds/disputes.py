@@ -15,6 +15,7 @@ from mall.actors import Customer, Staff
 from mall.models import Order, OrderItem, OrderStatus
 from mall.money import is_whole_fen
 from mall.numbering import new_number
+from refunds import texts
 from refunds.compensation import staff_refund_create
 from refunds.exceptions import AmountExceeded, DisputeNotAllowed, InvalidRefundRequest, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_record_event
@@ -73,7 +74,7 @@ def dispute_open_by_customer(*, customer: Customer, refund: Refund, reason: str)
         opener=DisputeOpener.CUSTOMER,
         reason=reason,
     )
-    refund_record_event(refund=refund, from_state=refund.state, actor=customer, note=_("dispute opened"))
+    refund_record_event(refund=refund, from_state=refund.state, actor=customer, note=texts.DISPUTE_OPENED())
     return dispute
 
 
@@ -98,9 +99,7 @@ def dispute_open_by_agent(*, actor: Staff, order: Order, reason: str, refund: Re
         reason=reason,
     )
     if refund is not None:
-        refund_record_event(
-            refund=refund, from_state=refund.state, actor=actor, note=_("dispute opened by customer service")
-        )
+        refund_record_event(refund=refund, from_state=refund.state, actor=actor, note=texts.DISPUTE_OPENED_BY_STAFF())
     return dispute
 
 
@@ -189,6 +188,6 @@ def dispute_resolve(
             refund=dispute.refund,
             from_state=dispute.refund.state,
             actor=actor,
-            note=_("dispute resolved: %(outcome)s") % {"outcome": DisputeOutcome(outcome).label},
+            note=texts.DISPUTE_RESOLVED(outcome=outcome),
         )
     return dispute

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from mall.actors import Staff
 from mall.photos import PhotoRefused, photo_type
+from refunds import texts
 from refunds.exceptions import EvidenceRejected, RefundNotAllowed
 from refunds.models import Refund, RefundEvidence, RefundState
 from refunds.services import refund_record_event
@@ -54,5 +55,5 @@ def refund_add_evidence(*, refund: Refund, actor: Staff, upload: UploadedFile[by
         except Exception:
             evidence.file.delete(save=False)
             raise
-        refund_record_event(refund=locked, from_state=locked.state, actor=actor, note=_("photo added"))
+        refund_record_event(refund=locked, from_state=locked.state, actor=actor, note=texts.PHOTO_ADDED())
     return evidence

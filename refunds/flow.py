@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from mall.actors import Customer, Staff
 from mall.services import Actor, order_sync_refund_status
+from mall.texts import Note
+from refunds import texts
 from refunds.claims import claims_reclaim, claims_release
 from refunds.exceptions import InvalidRefundRequest, RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_transition
@@ -24,23 +26,23 @@ from refunds.sweeps import order_close_after_timeout_refund
 
 
 @transaction.atomic
-def refund_interception_succeeded(*, refund: Refund, note: str = "") -> Refund:
+def refund_interception_succeeded(*, refund: Refund, note: Note = "") -> Refund:
     refund = lock_refund(refund.pk)
     if refund.state == RefundState.REFUNDING:
         return refund  # a repeated carrier answer
-    refund_transition(refund=refund, action=refund.interception_succeeded, note=note or _("shipment intercepted"))
+    refund_transition(refund=refund, action=refund.interception_succeeded, note=note or texts.SHIPMENT_INTERCEPTED())
     return refund
 
 
 @transaction.atomic
-def refund_interception_failed(*, refund: Refund, note: str = "") -> Refund:
+def refund_interception_failed(*, refund: Refund, note: Note = "") -> Refund:
     refund = lock_refund(refund.pk)
     if refund.state == RefundState.AWAITING_RETURN:
         return refund
     refund_transition(
         refund=refund,
         action=refund.interception_failed,
-        note=note or _("interception failed: please send the goods back after receiving them"),
+        note=note or texts.INTERCEPTION_FAILED(),
     )
     return refund
 
@@ -58,24 +60,31 @@ def refund_return_submit(*, refund: Refund, actor: Customer, carrier: str, track
     if not tracking_no:
         raise InvalidRefundRequest(_("Tracking number is required."), field="tracking_no")
     ReturnShipment.objects.create(refund=refund, carrier=carrier, tracking_no=tracking_no)
-    refund_transition(refund=refund, action=refund.return_shipped, actor=actor, note=f"{carrier} {tracking_no}")
+    refund_transition(
+        refund=refund,
+        action=refund.return_shipped,
+        actor=actor,
+        note=texts.RETURN_SHIPPED(carrier=carrier, tracking_no=tracking_no),
+    )
     return refund
 
 
 @transaction.atomic
-def refund_return_receive(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
+def refund_return_receive(*, refund: Refund, actor: Actor = None, note: Note = "") -> Refund:
     refund = lock_refund(refund.pk)
     if refund.state == RefundState.INSPECTING:
         return refund
     ReturnShipment.objects.filter(refund=refund, received_at__isnull=True).update(received_at=timezone.now())
-    refund_transition(refund=refund, action=refund.return_received, actor=actor, note=note or _("goods received"))
+    refund_transition(refund=refund, action=refund.return_received, actor=actor, note=note or texts.GOODS_RECEIVED())
     return refund
 
 
 @transaction.atomic
-def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: str = "") -> Refund:
+def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: Note = "") -> Refund:
     refund = lock_refund(refund.pk)
-    refund_transition(refund=refund, action=refund.inspection_passed, actor=actor, note=note or _("inspection passed"))
+    refund_transition(
+        refund=refund, action=refund.inspection_passed, actor=actor, note=note or texts.INSPECTION_PASSED()
+    )
     return refund
 
 
@@ -83,7 +92,7 @@ def refund_inspection_pass(*, refund: Refund, actor: Actor = None, note: str = "
 # and applies it in one). A failure here fails the caller's whole transaction, which every caller wants.
 @transaction.atomic(savepoint=False)
 def refund_mark_refunded(
-    *, refund: Refund, channel_refund_id: str = "", refunded_at: datetime | None = None, note: str = ""
+    *, refund: Refund, channel_refund_id: str = "", refunded_at: datetime | None = None, note: Note = ""
 ) -> Refund:
     """The channel confirmed the money went back. Idempotent: a repeated confirmation changes nothing."""
     refund = lock_refund(refund.pk, order_id=refund.order_id)
@@ -96,7 +105,7 @@ def refund_mark_refunded(
         refund_transition(
             refund=refund,
             action=refund.retry,
-            note=_("the channel reported success after a failure"),
+            note=texts.SUCCESS_AFTER_FAILURE(),
             set_off=False,
         )
     # The channel paid, whatever a person chose meanwhile (store credit, a transfer not yet made): the money went
@@ -104,7 +113,7 @@ def refund_mark_refunded(
     refund.destination = RefundDestination.ORIGINAL
     refund.channel_refund_id = channel_refund_id or refund.channel_refund_id
     refund.refunded_at = refunded_at or timezone.now()
-    refund_transition(refund=refund, action=refund.channel_succeeded, note=note or _("money returned by the channel"))
+    refund_transition(refund=refund, action=refund.channel_succeeded, note=note or texts.MONEY_RETURNED())
     order_sync_refund_status(
         order=refund.order, refunded_total=refunded_total(order=refund.order), note=refund.refund_no
     )
@@ -113,7 +122,7 @@ def refund_mark_refunded(
 
 
 @transaction.atomic(savepoint=False)
-def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
+def refund_mark_failed(*, refund: Refund, note: Note) -> Refund:
     """The channel refused for good, or retries ran out: a person must look."""
     refund = lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.FAILED:
@@ -124,7 +133,7 @@ def refund_mark_failed(*, refund: Refund, note: str) -> Refund:
 
 
 @transaction.atomic
-def refund_retry(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
+def refund_retry(*, refund: Refund, actor: Staff, note: Note = "") -> Refund:
     """A person sends a failed refund to the channel again, with the same request number."""
     refund = lock_refund(refund.pk)
     if not actor.has_perm("refunds.approve_refund"):
@@ -133,5 +142,5 @@ def refund_retry(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
         raise RefundNotAllowed(state=refund.state)
     claims_reclaim(refund=refund)
     refund.destination = RefundDestination.ORIGINAL  # a transfer finance abandoned goes back on the channel
-    refund_transition(refund=refund, action=refund.retry, actor=actor, note=note or _("sent to the channel again"))
+    refund_transition(refund=refund, action=refund.retry, actor=actor, note=note or texts.SENT_AGAIN())
     return refund

@@ -15,7 +15,7 @@ Every app that changes a refund goes through here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -28,6 +28,7 @@ from django_fsm import FSMField, FSMMeta, can_proceed
 from mall.jobs import job_enqueue, job_enqueue_many
 from mall.models import Order
 from mall.services import Actor
+from mall.texts import Note, as_text
 from refunds.exceptions import RefundNotAllowed
 from refunds.models import Refund, RefundEvent, RefundState
 
@@ -69,7 +70,8 @@ class EventFields(NamedTuple):
     actor_id: int | None
     from_state: str
     to_state: str
-    note: str
+    note_code: str
+    note_params: dict[str, Any]
     internal: bool
 
 
@@ -82,15 +84,18 @@ def actor_pk(actor: Actor) -> int | None:
 
 
 def event_fields(
-    *, from_state: str, to_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+    *, from_state: str, to_state: str, actor: Actor = None, note: Note = "", internal: bool = False
 ) -> EventFields:
     """What the event of a refund going from ``from_state`` to ``to_state`` records: the one builder of event rows,
-    for one refund and for a batch alike. Equal states record a fact without a change of state."""
-    return EventFields(actor_pk(actor), from_state, to_state, str(note)[:500], internal)
+    for one refund and for a batch alike. Equal states record a fact without a change of state. The note is kept
+    as a text code and its parameters (``mall.texts``), rendered in each reader's language; words a person typed
+    are kept as typed."""
+    text = as_text(note)
+    return EventFields(actor_pk(actor), from_state, to_state, text.code, text.params, internal)
 
 
 def event_build(
-    *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+    *, refund: Refund, from_state: str, actor: Actor = None, note: Note = "", internal: bool = False
 ) -> RefundEvent:
     """The event of ``refund`` arriving in its current state, as an unsaved ``RefundEvent`` (of a refund that may
     not be written yet)."""
@@ -99,7 +104,7 @@ def event_build(
 
 
 def refund_record_event(
-    *, refund: Refund, from_state: str, actor: Actor = None, note: Any = "", internal: bool = False
+    *, refund: Refund, from_state: str, actor: Actor = None, note: Note = "", internal: bool = False
 ) -> RefundEvent:
     event = event_build(refund=refund, from_state=from_state, actor=actor, note=note, internal=internal)
     event.save(force_insert=True)
@@ -150,10 +155,22 @@ class EffectsTable:
 
     def set_off_many(self, *, state: str, refund_ids: Sequence[int]) -> None:
         """The same for many refunds that entered ``state``: one hand-over per job (pipelines, fan-out)."""
-        if not refund_ids:
-            return
-        for effect in self.on_entering(state):
-            job_enqueue_many(effect.job, [(refund_id,) for refund_id in refund_ids], queue=effect.queue)
+        self.set_off_entered({state: refund_ids})
+
+    def set_off_entered(self, entered: Mapping[str, Sequence[int]]) -> None:
+        """What entering each state sets off, for the refunds that entered it (in one transaction: a creation's
+        steps, a batch), one hand-over per job. A job that several of the states set off is handed out once per
+        refund: each job loads the refund as it is when it runs."""
+        handed: dict[Effect, set[int]] = {}
+        for state, refund_ids in entered.items():
+            for effect in self.on_entering(state):
+                seen = handed.setdefault(effect, set())
+                fresh = [refund_id for refund_id in refund_ids if refund_id not in seen]
+                seen.update(fresh)
+                if len(fresh) == 1:
+                    job_enqueue(effect.job, fresh[0], queue=effect.queue)
+                elif fresh:
+                    job_enqueue_many(effect.job, [(refund_id,) for refund_id in fresh], queue=effect.queue)
 
 
 EFFECTS = EffectsTable()
@@ -178,7 +195,7 @@ def refund_transition(
     refund: Refund,
     action: Callable[[], None],
     actor: Actor = None,
-    note: Any = "",
+    note: Note = "",
     set_off: bool = True,
 ) -> Refund:
     """Run ``action`` (a transition method of ``refund``, locked by the caller), save the refund, write the event,
@@ -197,7 +214,7 @@ def refund_transition(
     return refund
 
 
-def refund_step(*, refund: Refund, action: Callable[[], None], note: Any) -> RefundEvent:
+def refund_step(*, refund: Refund, action: Callable[[], None], note: Note) -> RefundEvent:
     """Run a transition of a refund not written yet (by the system: no actor) and return its event, unsaved."""
     if not can_proceed(action):
         raise RefundNotAllowed(state=refund.state)
@@ -210,9 +227,7 @@ def refund_events_write(*, refund: Refund, events: Sequence[RefundEvent]) -> Non
     """Insert the events of a refund just written (its creation and its first steps) in one statement, and hand
     what entering each state it reached sets off to the job queue after commit."""
     RefundEvent.objects.bulk_create(events)
-    for event in events:
-        if event.from_state != event.to_state:
-            EFFECTS.set_off(state=event.to_state, refund_id=refund.pk)
+    EFFECTS.set_off_entered({event.to_state: [refund.pk] for event in events if event.from_state != event.to_state})
 
 
 _METAS: dict[str, FSMMeta] = {}
@@ -232,7 +247,8 @@ def transition_meta(name: str) -> FSMMeta:
 
 
 # The event columns of a batch, in the order of its INSERT.
-_EVENT_COLUMNS = ("refund", "actor", "from_state", "to_state", "note", "internal", "created_at")
+_EVENT_COLUMNS = ("refund", "actor", "from_state", "to_state", "note_code", "note_params", "internal", "created_at")
+_NOTE_PARAMS = RefundEvent._meta.get_field("note_params")
 
 
 def _insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
@@ -270,12 +286,13 @@ class TransitionBatch:
         self._stamp = connection.ops.adapt_datetimefield_value(self.now)
 
     def _row(
-        self, refund_id: int, from_state: str, to_state: str, note: Any, *, internal: bool = False
+        self, refund_id: int, from_state: str, to_state: str, note: Note, *, internal: bool = False
     ) -> tuple[Any, ...]:
         fields = event_fields(from_state=from_state, to_state=to_state, note=note, internal=internal)
-        return (refund_id, *fields, self._stamp)
+        params = _NOTE_PARAMS.get_db_prep_save(fields.note_params, connection)
+        return (refund_id, *fields._replace(note_params=params), self._stamp)
 
-    def advance(self, refund: Refund, steps: Iterable[tuple[str, Any]]) -> bool:
+    def advance(self, refund: Refund, steps: Iterable[tuple[str, Note]]) -> bool:
         """Run ``steps`` (transition name, event note) on ``refund`` by the system, all or none: False, with
         nothing run or recorded, when the transition table or a condition refuses one of them."""
         steps = list(steps)
@@ -294,7 +311,7 @@ class TransitionBatch:
             self.moves.setdefault((states[0], states[-1]), []).append(refund_id)
         return True
 
-    def record(self, refund: Refund, note: Any, *, internal: bool = False) -> None:
+    def record(self, refund: Refund, note: Note, *, internal: bool = False) -> None:
         """An event without a change of state (an escalation, say)."""
         state = refund.state
         self.events.append(self._row(refund.pk, state, state, note, internal=internal))
@@ -308,8 +325,7 @@ class TransitionBatch:
                 # The caller holds the rows locked: a refund that left ``source`` meanwhile is a caller's bug.
                 raise RefundNotAllowed(state=source)
         _insert_events(self.events)
-        for state, ids in self.entered.items():
-            EFFECTS.set_off_many(state=state, refund_ids=ids)
+        EFFECTS.set_off_entered(self.entered)
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from mall.models import Channel, Order, OrderItem
+from mall.texts import Text, text_render
 from refunds.rejections import RejectionReason
 
 ZERO = Decimal("0.00")
@@ -381,7 +382,10 @@ class RefundEvent(models.Model):
     )
     from_state = models.CharField(_("from"), max_length=24, choices=RefundState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=24, choices=RefundState.choices)
-    note = models.CharField(_("note"), max_length=500, blank=True)
+    # The note as a text code and its parameters (``mall.texts``), rendered in the reader's language when read;
+    # words a person typed are the code ``text``.
+    note_code = models.CharField(_("note"), max_length=48, blank=True)
+    note_params = models.JSONField(_("note parameters"), default=dict, blank=True)
     # Staff-only notes (escalations, internal remarks) stay out of the customer's timeline.
     internal = models.BooleanField(_("internal"), default=False)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
@@ -395,6 +399,15 @@ class RefundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.refund_id}: {self.from_state} -> {self.to_state}"
+
+    @property
+    def note(self) -> str:
+        """The note in the active language (the API's Accept-Language, the console user's language)."""
+        return text_render(self.note_code, self.note_params)
+
+    @property
+    def note_text(self) -> Text:
+        return Text(self.note_code, self.note_params)
 
     @property
     def actor_label(self) -> str:

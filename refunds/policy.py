@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 from mall.models import Order
+from mall.texts import Text
+from refunds import texts
 from refunds.models import RefundKind, RefundReason, RefundSource
 
 
@@ -38,24 +38,24 @@ def after_sale_deadline(order: Order) -> datetime | None:
 class Decision:
     auto_approve: bool
     requires_supervisor: bool
-    note: Promise | str
+    note: Text
 
 
 def decide(*, order: Order, source: str, reason: str, amount: Decimal, within_staff_cap: bool = False) -> Decision:
     """Whether a new refund is approved at once, and by whom it must be reviewed otherwise."""
     if amount > max_refund_amount():
-        return Decision(False, True, _("above the single-refund cap: a supervisor decides"))
+        return Decision(False, True, texts.ABOVE_CAP())
     if source == RefundSource.CUSTOMER:
         if order.is_delivered():
-            return Decision(False, False, _("delivered order: waiting for customer service"))
-        return Decision(True, False, _("not yet delivered: no review needed"))
+            return Decision(False, False, texts.DELIVERED_WAITS())
+        return Decision(True, False, texts.NO_REVIEW_NEEDED())
     if source == RefundSource.SYSTEM:
         if reason == RefundReason.PRICE_ANOMALY and not settings.PRICE_ANOMALY_AUTO_APPROVE:
-            return Decision(False, False, _("price anomaly: waiting for review"))
-        return Decision(True, False, _("started by the system"))
+            return Decision(False, False, texts.PRICE_ANOMALY_REVIEW())
+        return Decision(True, False, texts.STARTED_BY_SYSTEM())
     if within_staff_cap:
-        return Decision(True, False, _("within the compensation cap"))
-    return Decision(False, True, _("above the compensation cap: a supervisor decides"))
+        return Decision(True, False, texts.WITHIN_COMPENSATION_CAP())
+    return Decision(False, True, texts.ABOVE_COMPENSATION_CAP())
 
 
 def needs_interception(*, order: Order, reason: str, kind: str) -> bool:

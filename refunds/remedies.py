@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from mall.actors import Staff
 from mall.services import order_sync_refund_status
+from mall.texts import Note
+from refunds import texts
 from refunds.claims import claims_reclaim, claims_release
 from refunds.exceptions import RefundNotAllowed, ReviewForbidden
 from refunds.lifecycle import lock_refund, refund_transition
@@ -37,20 +38,20 @@ def _failed_refund_for(refund: Refund, actor: Staff) -> Refund:
 
 
 @transaction.atomic
-def refund_pay_to_store_credit(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
+def refund_pay_to_store_credit(*, refund: Refund, actor: Staff, note: Note = "") -> Refund:
     """A person pays a failed refund to the customer's store credit: it goes back to `refunding`, and the
     execution credits the balance (no channel call)."""
     refund = _failed_refund_for(refund, actor)
     claims_reclaim(refund=refund)
     refund.destination = RefundDestination.STORE_CREDIT
     refund_transition(
-        refund=refund, action=refund.pay_to_store_credit, actor=actor, note=note or _("paying to store credit instead")
+        refund=refund, action=refund.pay_to_store_credit, actor=actor, note=note or texts.PAYING_STORE_CREDIT_INSTEAD()
     )
     return refund
 
 
 @transaction.atomic
-def refund_choose_offline_transfer(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
+def refund_choose_offline_transfer(*, refund: Refund, actor: Staff, note: Note = "") -> Refund:
     """A person has finance pay a failed refund by bank transfer: it waits in `awaiting_transfer`. Someone else
     confirms the transfer (``payments.offline``)."""
     refund = _failed_refund_for(refund, actor)
@@ -60,7 +61,7 @@ def refund_choose_offline_transfer(*, refund: Refund, actor: Staff, note: str = 
         refund=refund,
         action=refund.choose_offline_transfer,
         actor=actor,
-        note=note or _("to be paid by bank transfer"),
+        note=note or texts.TO_BE_TRANSFERRED(),
     )
     return refund
 
@@ -76,31 +77,29 @@ def _money_back(refund: Refund) -> None:
 
 # The ways the money went back: inside the caller's transaction (payments writes its record and these in one).
 @transaction.atomic(savepoint=False)
-def refund_mark_credited(*, refund: Refund, note: str = "") -> Refund:
+def refund_mark_credited(*, refund: Refund, note: Note = "") -> Refund:
     """The customer's store credit holds the refund's amount. Idempotent."""
     refund = lock_refund(refund.pk, order_id=refund.order_id)
     if refund.state == RefundState.REFUNDED:
         return refund
     refund.refunded_at = timezone.now()
-    refund_transition(refund=refund, action=refund.store_credit_paid, note=note or _("credited to store credit"))
+    refund_transition(refund=refund, action=refund.store_credit_paid, note=note or texts.CREDITED())
     _money_back(refund)
     return refund
 
 
 @transaction.atomic(savepoint=False)
-def refund_mark_transferred(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
+def refund_mark_transferred(*, refund: Refund, actor: Staff, note: Note = "") -> Refund:
     """Finance made the bank transfer (the caller checked who and recorded the proof)."""
     refund = lock_refund(refund.pk, order_id=refund.order_id)
     refund.refunded_at = timezone.now()
-    refund_transition(
-        refund=refund, action=refund.transfer_confirmed, actor=actor, note=note or _("paid by bank transfer")
-    )
+    refund_transition(refund=refund, action=refund.transfer_confirmed, actor=actor, note=note or texts.TRANSFERRED())
     _money_back(refund)
     return refund
 
 
 @transaction.atomic(savepoint=False)
-def refund_mark_transfer_abandoned(*, refund: Refund, actor: Staff, note: str) -> Refund:
+def refund_mark_transfer_abandoned(*, refund: Refund, actor: Staff, note: Note) -> Refund:
     """Finance cannot make the transfer: the refund needs a person again (`failed`) and gives its claims back."""
     refund = lock_refund(refund.pk, order_id=refund.order_id)
     refund_transition(refund=refund, action=refund.transfer_abandoned, actor=actor, note=note)

@@ -11,8 +11,9 @@ cannot be shipped becomes a refund on the original path, keeping its claims for 
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from mall.texts import Note
+from refunds import texts
 from refunds.claims import claims_release
 from refunds.exceptions import RefundNotAllowed
 from refunds.lifecycle import lock_refund, refund_transition
@@ -30,14 +31,14 @@ def refund_replacement_shipped(*, refund: Refund, carrier: str, tracking_no: str
     refund_transition(
         refund=refund,
         action=refund.replacement_shipped,
-        note=_("replacement shipped: %(carrier)s %(tracking_no)s") % {"carrier": carrier, "tracking_no": tracking_no},
+        note=texts.REPLACEMENT_SHIPPED(carrier=carrier, tracking_no=tracking_no),
     )
     claims_release(refund=refund)
     return refund
 
 
 @transaction.atomic
-def refund_replacement_unavailable(*, refund: Refund, note: str) -> Refund:
+def refund_replacement_unavailable(*, refund: Refund, note: Note) -> Refund:
     """The replacement cannot be shipped (not enough stock, or the carrier refused): the money goes back on the
     original path instead. The refund keeps its claims, which now stand for money."""
     refund = lock_refund(refund.pk)

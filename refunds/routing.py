@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
-
-from refunds import policy
+from mall.texts import Text
+from refunds import policy, texts
 from refunds.models import Refund, RefundDestination, RefundKind
 
 
@@ -20,20 +19,20 @@ class Route:
     """The transition an approved refund takes next, and its event note."""
 
     transition: str  # the name of a transition method of Refund
-    note: str
+    note: Text
 
 
 def route_after_approval(refund: Refund) -> Route:
     if refund.kind == RefundKind.REPLACEMENT:
-        return Route("start_replacement", _("shipping a replacement"))
+        return Route("start_replacement", texts.SHIPPING_REPLACEMENT())
     order = refund.order
     if policy.needs_interception(order=order, reason=refund.reason, kind=refund.kind):
-        return Route("start_interception", _("the goods are in transit"))
+        return Route("start_interception", texts.GOODS_IN_TRANSIT())
     if refund.kind == RefundKind.RETURN_AND_REFUND and order.is_delivered():
-        return Route("await_return", _("waiting for the goods to come back"))
+        return Route("await_return", texts.AWAITING_GOODS())
     if refund.destination == RefundDestination.STORE_CREDIT:
-        return Route("start_refund", _("paying to store credit"))
-    return Route("start_refund", _("refunding to the original channel"))
+        return Route("start_refund", texts.PAYING_STORE_CREDIT())
+    return Route("start_refund", texts.REFUNDING_ORIGINAL())
 
 
 __all__ = ["Route", "route_after_approval"]

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from mall.actors import Customer, Staff
 from mall.models import Order
+from mall.texts import Note, as_text, literal
+from refunds import texts
 from refunds.claims import claims_reclaim, claims_release
 from refunds.creation import (
     ItemRequest,
@@ -60,7 +62,7 @@ def refund_approve(*, refund: Refund, actor: Staff, note: str = "") -> Refund:
     _check_reviewer(refund, actor)
     refund.reviewed_by_id = actor.pk
     refund.decision_note = note[:255]
-    refund_transition(refund=refund, action=refund.approve, actor=actor, note=note or _("approved"))
+    refund_transition(refund=refund, action=refund.approve, actor=actor, note=note or texts.APPROVED())
     _route(refund)
     return refund
 
@@ -107,13 +109,15 @@ def refund_overturn(*, refund: Refund, actor: Staff, note: str) -> Refund:
     claims_reclaim(refund=refund)
     refund.reviewed_by_id = actor.pk
     refund.decision_note = note[:255]
-    refund_transition(refund=refund, action=refund.overturn, actor=actor, note=_("rejection overturned: %s") % note)
+    refund_transition(
+        refund=refund, action=refund.overturn, actor=actor, note=texts.REJECTION_OVERTURNED(note=literal(note))
+    )
     _route(refund)
     return refund
 
 
 @transaction.atomic
-def refund_auto_approve(*, refund: Refund, rule: str) -> Refund:
+def refund_auto_approve(*, refund: Refund, rule: Note) -> Refund:
     """Approval by the system after nobody handled the refund in time; ``rule`` names what decided."""
     refund = lock_refund(refund.pk)
     refund_transition(refund=refund, action=refund.approve, actor=None, note=rule)
@@ -122,21 +126,23 @@ def refund_auto_approve(*, refund: Refund, rule: str) -> Refund:
 
 
 @transaction.atomic
-def refund_escalate(*, refund: Refund, reason: str) -> Refund:
+def refund_escalate(*, refund: Refund, reason: Note) -> Refund:
     refund = lock_refund(refund.pk)
     if refund.state != RefundState.PENDING_REVIEW:
         raise RefundNotAllowed(state=refund.state)
     refund.escalated_at = timezone.now()
-    refund.escalation_reason = reason[:255]
+    refund.escalation_reason = str(as_text(reason))[:255]
     refund.save(update_fields=["escalated_at", "escalation_reason", "updated_at"])
-    refund_record_event(refund=refund, from_state=refund.state, note=_("escalated: %s") % reason, internal=True)
+    refund_record_event(
+        refund=refund, from_state=refund.state, note=texts.ESCALATED(reason=as_text(reason)), internal=True
+    )
     return refund
 
 
 @transaction.atomic
 def refund_cancel(*, refund: Refund, actor: Customer | Staff, note: str = "") -> Refund:
     refund = lock_refund(refund.pk)
-    refund_transition(refund=refund, action=refund.cancel, actor=actor, note=note or _("withdrawn by the customer"))
+    refund_transition(refund=refund, action=refund.cancel, actor=actor, note=note or texts.WITHDRAWN())
     claims_release(refund=refund)
     return refund
 

@@ -20,8 +20,8 @@ ruff check .
 ruff format --check .
 echo "== architecture (import contracts, .importlinter)"
 lint-imports
-echo "== types (strict for mall, refunds, payments, reconciliation and logistics)"
-mypy --cache-dir var/mypy-cache mall refunds payments reconciliation logistics
+echo "== types (strict for mall, refunds, notices, payments, reconciliation and logistics)"
+mypy --cache-dir var/mypy-cache mall refunds notices payments reconciliation logistics
 echo "== migrations"
 python manage.py check
 python manage.py makemigrations --check --dry-run

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -58,6 +59,14 @@ def chromium(django_db_setup: None) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _shop_language() -> Iterator[None]:
+    # A request leaves the language LocaleMiddleware chose active in its thread; texts are rendered when read, so
+    # every test starts in the shop's language whatever the test before it asked for.
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture

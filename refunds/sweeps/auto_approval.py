@@ -11,11 +11,11 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from mall.models import Order
 from mall.sweeps import ITEM_ERRORS, KeepAlive, Planned, SweepOutcome, page_size, sweep_run
-from refunds import auto_approval
+from mall.texts import Text
+from refunds import auto_approval, texts
 from refunds.lifecycle import TransitionBatch, lock_orders_then_refunds
 from refunds.models import Refund, RefundState
 from refunds.services import route_after_approval
@@ -68,15 +68,14 @@ class _PageWrites:
     batch: TransitionBatch
     escalations: dict[str, list[int]] = field(default_factory=dict)  # escalation reason -> refund ids
 
-    def approve(self, refund: Refund, note: str) -> bool:
+    def approve(self, refund: Refund, note: Text) -> bool:
         """Approve and route ``refund`` in memory, through its state machine's transition table and guards."""
         route = route_after_approval(refund)
         return self.batch.advance(refund, [("approve", note), (route.transition, route.note)])
 
-    def escalate(self, refund: Refund, reason: str) -> None:
-        reason = reason[:255]
-        self.escalations.setdefault(reason, []).append(refund.pk)
-        self.batch.record(refund, _("escalated: %s") % reason, internal=True)
+    def escalate(self, refund: Refund, reason: Text) -> None:
+        self.escalations.setdefault(str(reason)[:255], []).append(refund.pk)
+        self.batch.record(refund, texts.ESCALATED(reason=reason), internal=True)
 
     def write(self) -> None:
         now = self.batch.now
@@ -149,7 +148,7 @@ def auto_approval_sweep(
                 for refund in page:
                     verdict = verdicts[refund.pk]
                     action = "approve" if verdict.approve else "escalate"
-                    outcome.record(Planned(refund.pk, refund.refund_no, action, verdict.note))
+                    outcome.record(Planned(refund.pk, refund.refund_no, action, str(verdict.note)))
                 continue
             try:
                 actions = _decide_page(page, verdicts)

@@ -13,6 +13,7 @@ from mall.models import Order, OrderItem
 from mall.services import stock_allocation_plan
 from mall.stock import order_stock_allocate_short, orders_unallocated, short_lines, stock_allocation_due
 from mall.sweeps import ITEM_ERRORS, KeepAlive, Planned, SweepOutcome, page_size, pages, sweep_run
+from refunds import texts
 from refunds.lifecycle import refund_record_event
 from refunds.locks import order_lock
 from refunds.models import Refund, RefundReason
@@ -36,7 +37,8 @@ def order_stock_allocate(*, order_id: int) -> Refund | None:
         if not short:
             return None
         names = dict(OrderItem.objects.filter(pk__in=[line.order_item_id for line in short]).values_list("pk", "name"))
-        missing = "; ".join(f"{names[line.order_item_id]} × {_quantity(line.short)}" for line in short)
+        lines = [f"{names[line.order_item_id]} × {_quantity(line.short)}" for line in short]
+        missing = "; ".join(lines)
         refund = refund_create_by_system(
             order=order,
             reason=RefundReason.OUT_OF_STOCK,
@@ -47,8 +49,7 @@ def order_stock_allocate(*, order_id: int) -> Refund | None:
         refund_record_event(
             refund=refund,
             from_state=refund.state,
-            note=_("Sorry, we could not supply %(items)s: it is out of stock. Its price is refunded to you.")
-            % {"items": missing},
+            note=texts.OUT_OF_STOCK(items=lines),
         )
         return refund
 

@@ -222,8 +222,9 @@ def test_notes_internal_and_public(agent: Any, customer: Any) -> None:
     client = login(agent)
     client.post(f"/admin/refunds/refund/{refund.pk}/note/", {"note": "called the customer", "internal": "on"})
     client.post(f"/admin/refunds/refund/{refund.pk}/note/", {"note": "we are looking at your photos"})
-    events = list(RefundEvent.objects.filter(refund=refund, actor=agent).values_list("note", "internal"))
-    assert events == [("called the customer", True), ("we are looking at your photos", False)]
+    events = list(RefundEvent.objects.filter(refund=refund, actor=agent).values_list("note_params", "internal"))
+    # Words typed by a person are kept as typed (the literal text code).
+    assert events == [({"text": "called the customer"}, True), ({"text": "we are looking at your photos"}, False)]
     html = page(client, refund)
     assert '<span class="tag-internal">internal</span> called the customer' in html
     timeline = client_for(customer).get(f"/api/v1/refunds/{refund.refund_no}/").json()["timeline"]

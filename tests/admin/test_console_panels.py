@@ -47,6 +47,7 @@ def test_payments_and_logistics_register_from_their_apps() -> None:
             "admin/payments/refund/transfer_hint.html",
         ),
         ("payments.channel", 200, CHANNEL_TEMPLATE, None),
+        ("notices.messages", 300, "admin/notices/refund/messages_panel.html", None),
     ]
     assert panels.act_service("receive") is return_receive
     assert panels.act_service("offline") is offline_transfer_request
@@ -66,6 +67,7 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
         "logistics.warehouse",
         "payments.paid_elsewhere",
         "payments.channel",
+        "notices.messages",
     ]
     assert dict(loaded[0].data) == {
         "interception": None,
@@ -78,6 +80,7 @@ def test_loaded_panels_carry_what_each_app_read(supervisor: Any) -> None:
     }
     assert dict(loaded[1].data) == {"transfer": None, "credit": None}
     assert dict(loaded[2].data) == {"attempts": [], "voucher_url": None}
+    assert dict(loaded[3].data) == {"messages": []}  # its jobs never ran here: the customer was told nothing yet
 
 
 def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, forget: list[dict[str, str]]) -> None:
@@ -95,6 +98,7 @@ def test_a_registered_panel_is_drawn_in_its_order_with_the_refund(agent: Any, fo
         "tests.voucher",
         "payments.paid_elsewhere",
         "payments.channel",
+        "notices.messages",
     ]
     html = page(login(agent), refund)
     assert seen == [refund.pk]

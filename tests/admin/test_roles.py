@@ -72,6 +72,12 @@ def test_each_role_has_exactly_its_permissions() -> None:
     assert {p for p in group_perms(CS_SUPERVISOR) if p.startswith(("axes.", "django_rq."))} == unlock
     for role in (CUSTOMER_SERVICE, FINANCE):
         assert not {p for p in group_perms(role) if p.startswith(("axes.", "django_rq."))}
+    # Customer service reads what customers were told; nobody edits a message.
+    messages = {"notices.view_customermessage", "notices.view_messagedelivery"}
+    for role in (CUSTOMER_SERVICE, CS_SUPERVISOR):
+        assert {p for p in group_perms(role) if p.startswith("notices.")} == messages
+    for role in (FINANCE, OPERATIONS):
+        assert not {p for p in group_perms(role) if p.startswith("notices.")}
 
 
 def test_bootstrap_is_idempotent_and_restores_exact_permissions() -> None:

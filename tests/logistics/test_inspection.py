@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
 from logistics import jobs, services
@@ -78,9 +78,19 @@ def test_fewer_pieces_back_cut_the_refund_in_proportion(customer: Any, agent: An
     assert claims(refund.order) == (Decimal("3.000"), Decimal("90.00"))
     inspection = Inspection.objects.get(refund=refund)
     assert (inspection.amount_before, inspection.amount_after) == (Decimal("120.00"), Decimal("90.00"))
-    told = RefundEvent.objects.get(refund=refund, internal=False, note__contains="¥30.00")
-    # Stored as written in the shop's language (zh-hans), as every timeline note is.
-    assert told.actor == agent and "调整为 ¥90.00" in told.note and "共 4 件，我们收到 3 件" in told.note
+    told = RefundEvent.objects.get(refund=refund, internal=False, note_code="inspection_shortfall")
+    # Stored as a code with its parameters, rendered in whichever language it is read in.
+    name = product.name
+    assert told.actor == agent
+    with translation.override("zh-hans"):
+        assert told.note == (
+            f"质检结果：您退回的“{name}”共 4 件，我们收到 3 件。退款按未退回商品的比例减少 ¥30.00，调整为 ¥90.00。"
+        )
+    with translation.override("en"):
+        assert told.note == (
+            f"Quality inspection: we received 3 pcs of the 4 pcs of “{name}” you returned. The refund is reduced in "
+            "proportion to the goods that did not come back, by ¥30.00 to ¥90.00."
+        )
 
 
 def test_a_weighed_shortfall_is_cut_exactly_rounding_in_the_customers_favour(customer: Any, agent: Any) -> None:

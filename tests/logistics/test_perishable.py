@@ -104,7 +104,9 @@ def test_an_agent_settles_a_claim_for_the_spoiled_weight_then_approves_it(
     assert (line.quantity, line.amount) == (Decimal("1.200"), Decimal("20.16"))
     assert claims(item.order) == (Decimal("1.200"), Decimal("20.16"))
     told = RefundEvent.objects.filter(refund=refund, internal=False).order_by("-id").first()
-    assert told is not None and "¥20.16" in told.note and "照片显示部分腐烂" in told.note
+    assert told is not None and told.note_code == "with_remark"
+    name = item.name
+    assert told.note == f"按损坏部分核定：“{name}”共 5 kg，损坏 1.2 kg，退款 ¥20.16。 照片显示部分腐烂"
 
     refund = refund_services.refund_approve(refund=refund, actor=agent2)
     assert refund.state == RefundState.REFUNDING

@@ -1,4 +1,4 @@
-"""After the money: one job tells the customer, issues the voucher and restocks goods that never left; each part
+"""After the money: one job issues the voucher, tells the customer and restocks goods that never left; each part
 once, each whatever happened to the others, and a failed part makes the job fail so that RQ retries it."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from mall.models import Stock
 from mall.services import stock_allocate
+from notices.models import CustomerMessage, DeliveryStatus, MessageDelivery
 from payments import jobs, vouchers
-from payments.models import CustomerNotification, NotificationStatus, RefundVoucher
+from payments.models import RefundVoucher
 from refunds import flow, services
 from refunds.services import ItemRequest
 from tests.factories import ProductFactory, make_order
@@ -22,8 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def refunded(customer: Any, media_root: Any) -> Any:
-    """A refunded refund of 3 of the 4 apples of a paid, never shipped order."""
+def refunded(customer: Any, media_root: Any, settings: Any) -> Any:
+    """A refunded refund of 3 of the 4 apples of a paid, never shipped order (the jobs it sets off run in this
+    process)."""
+    settings.JOBS_IN_PROCESS = True
     customer.email = "buyer@example.com"
     customer.save()
     order = make_order(customer, lines=[(ProductFactory(stock=Decimal("10")), "4")], status="paid")
@@ -74,46 +77,47 @@ def test_a_refunded_refund_sets_off_one_job(
         queue.empty()
 
 
-def test_follow_up_notifies_issues_the_voucher_and_restocks_once(refunded: Any) -> None:
+def test_follow_up_issues_the_voucher_notifies_and_restocks_once(
+    refunded: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     line_id = refunded.order.items.get().pk
     assert _stock(refunded) == Decimal("6")
 
-    assert jobs.refund_follow_up(refunded.pk) == {
-        "notified": "email: sent",
+    with django_capture_on_commit_callbacks(execute=True):
+        first = jobs.refund_follow_up(refunded.pk)
+        second = jobs.refund_follow_up(refunded.pk)
+    message = CustomerMessage.objects.get(refund=refunded)
+    assert first == {
         "voucher": _voucher_name(refunded),
+        "notified": f"message {message.pk}",
         "restocked": f"{line_id}: 3.000",
     }
-    assert jobs.refund_follow_up(refunded.pk) == {
-        "notified": "email: sent",
-        "voucher": _voucher_name(refunded),
-        "restocked": "",
-    }
+    assert second == {"voucher": _voucher_name(refunded), "notified": f"message {message.pk}", "restocked": ""}
 
     assert [message.to for message in mail.outbox] == [["buyer@example.com"]]
-    assert list(CustomerNotification.objects.filter(refund=refunded).values_list("medium", "status", "attempts")) == [
-        ("email", NotificationStatus.SENT, 1)
+    assert list(MessageDelivery.objects.values_list("message__event", "medium", "status", "attempts")) == [
+        ("refunded", "email", DeliveryStatus.SENT, 1)
     ]
     assert RefundVoucher.objects.filter(refund=refunded).count() == 1
     assert _stock(refunded) == Decimal("9")
 
 
 def test_a_failed_part_leaves_the_others_done_and_the_retry_finishes_it(
-    refunded: Any, monkeypatch: pytest.MonkeyPatch
+    refunded: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
     def storage_down(refund: Any) -> None:
         raise OSError("storage unavailable")
 
     monkeypatch.setattr(vouchers, "issue_voucher", storage_down)
-    with pytest.raises(OSError, match="storage unavailable"):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(OSError, match="storage unavailable"):
         jobs.refund_follow_up(refunded.pk)
     assert (len(mail.outbox), RefundVoucher.objects.count(), _stock(refunded)) == (1, 0, Decimal("9"))
 
     monkeypatch.undo()
-    assert jobs.refund_follow_up(refunded.pk) == {
-        "notified": "email: sent",
-        "voucher": _voucher_name(refunded),
-        "restocked": "",
-    }
+    with django_capture_on_commit_callbacks(execute=True):
+        again = jobs.refund_follow_up(refunded.pk)
+    message = CustomerMessage.objects.get(refund=refunded)
+    assert again == {"voucher": _voucher_name(refunded), "notified": f"message {message.pk}", "restocked": ""}
     assert (len(mail.outbox), RefundVoucher.objects.count(), _stock(refunded)) == (1, 1, Decimal("9"))
 
 
@@ -122,7 +126,7 @@ def test_follow_up_of_a_refund_not_refunded_does_nothing(customer: Any) -> None:
     refund = _not_shipped_claim(customer, order, "1")
 
     assert jobs.refund_follow_up(refund.pk) == {"skipped": "refunding"}
-    assert (len(mail.outbox), RefundVoucher.objects.count(), CustomerNotification.objects.count()) == (0, 0, 0)
+    assert (len(mail.outbox), RefundVoucher.objects.count(), CustomerMessage.objects.count()) == (0, 0, 0)
 
 
 def test_a_lost_follow_up_is_run_again_by_the_sweep_restock_included(

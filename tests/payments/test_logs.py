@@ -45,7 +45,10 @@ def test_an_application_and_the_jobs_it_starts_share_its_request_id_and_refund_n
         if line["logger"] in ("mall.access", "mall.jobs.run")
     ]
     follow_up, execute = "payments.jobs.refund_follow_up", "payments.jobs.refund_execute"
+    told = "notices.jobs.refund_steps_notify"
     assert summary == [
+        # The customer is told the request was received (and approved), then the money moves.
+        ("mall.jobs.run", f"job {told} finished", "finished", refund_no, told),
         # The follow-up is scheduled inside the execution job, so it runs (and ends) inside it.
         ("mall.jobs.run", f"job {follow_up} finished", "finished", refund_no, follow_up),
         ("mall.jobs.run", f"job {execute} finished", "finished", refund_no, execute),

@@ -1,4 +1,4 @@
-"""Refund metrics at /metrics, and customer notifications retried up to three times."""
+"""Refund metrics at /metrics (the customer's messages, retried up to three times, are tested in tests/notices)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from payments import jobs
 from payments.channels.base import ChannelTemporaryError
-from payments.models import CustomerNotification, NotificationStatus
 from payments.simulator import client as simulator_client
-from refunds import flow
 from refunds.models import Refund, RefundState
 from tests.payments.test_refund_end_to_end import _paid_order_at_simulator
 
@@ -150,24 +147,3 @@ def test_a_notification_after_the_job_settled_the_refund_counts_nothing_more(
         assert jobs.refund_execute(refund.pk) == "refunded"
         assert _post_notification(client, refund, channel_simulator).status_code == 200
     assert _counts(_metrics(client), "alipay") == (before[0] + 1, before[1] + 1, before[2])
-
-
-def test_notification_is_retried_then_recorded_as_failed(
-    api: Any, customer: Any, channel_simulator: Any, settings: Any
-) -> None:
-    settings.EMAIL_BACKEND = "tests.payments.failing_mail.FailingBackend"
-    customer.email = "buyer@example.com"
-    customer.save()
-    refund = _apply_unshipped(api, _paid_order_at_simulator(customer, "alipay", channel_simulator))
-    flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
-    for _ in range(settings.NOTIFICATION_MAX_ATTEMPTS - 1):
-        with pytest.raises(RuntimeError):
-            jobs.refund_notify_customer(refund.pk)
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "failed"}
-    note = CustomerNotification.objects.get(refund=refund, medium="email")
-    assert (note.status, note.attempts) == (NotificationStatus.FAILED, 3)
-    assert "ConnectionRefusedError" in note.last_error
-    # Once failed it is not sent again by a later run.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "failed"}
-    assert mail.outbox == []

@@ -1,6 +1,6 @@
-"""A customer with no email address or phone gets the refund message in the inbox only: recorded once as
-`no_contact`, never queued again by the sweep that finds refunds missing their message; a customer with an
-address still gets the email (through a real SMTP server)."""
+"""A customer with no email address gets the "money back" message in the inbox only: no delivery, nothing sent,
+nothing queued again by the sweep that finds refunds whose follow-up was lost; a customer with an address gets
+the email too (through a real SMTP server)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from notices.models import CustomerMessage, DeliveryStatus, MessageDelivery
 from payments import jobs
-from payments.models import CustomerNotification, NotificationStatus
 from refunds import flow, services
 from refunds.models import Refund
 from refunds.services import ItemRequest
 from tests.factories import ProductFactory, UserFactory, make_order
-from tests.payments.smtp_sink import SmtpSink, smtp_sink_running
+from tests.smtp_sink import SmtpSink, smtp_sink_running
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +46,12 @@ def _refunded(customer: Any) -> Refund:
     return refund
 
 
-def _notes() -> list[tuple[int, str, str, str, int]]:
-    return sorted(CustomerNotification.objects.values_list("refund_id", "medium", "recipient", "status", "attempts"))
+def _told() -> list[tuple[int, str, str]]:
+    return sorted(CustomerMessage.objects.values_list("refund_id", "event", "key"))
 
 
-def _no_contact(refund: Refund) -> list[tuple[int, str, str, str, int]]:
-    return [
-        (refund.pk, "email", "", NotificationStatus.NO_CONTACT, 0),
-        (refund.pk, "sms", "", NotificationStatus.NO_CONTACT, 0),
-    ]
+def _deliveries() -> list[tuple[int, str, str, int]]:
+    return sorted(MessageDelivery.objects.values_list("message__refund_id", "recipient", "status", "attempts"))
 
 
 @pytest.fixture
@@ -65,7 +62,7 @@ def refunds() -> tuple[list[Refund], Refund]:
 
 
 @pytest.mark.services  # the sweep hands its jobs to RQ on Redis
-def test_one_sweep_records_no_contact_and_the_next_queues_nothing_for_them(
+def test_one_sweep_hands_out_each_lost_follow_up_and_the_next_queues_nothing(
     refunds: tuple[list[Refund], Refund], smtp_sink: SmtpSink, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     import django_rq
@@ -74,37 +71,43 @@ def test_one_sweep_records_no_contact_and_the_next_queues_nothing_for_them(
     queue = django_rq.get_queue("notifications")
     queue.empty()
     unreachable, reachable = refunds
+    everyone = [*unreachable, reachable]
     try:
         with django_capture_on_commit_callbacks(execute=True):
             jobs.sweep_after_refund()
         queued = queue.get_jobs()
-        # No voucher: each follow-up was lost, so each is handed out again whole (message, voucher, restock).
+        # No voucher and no message: each follow-up was lost, so each is handed out again whole.
         assert [(job.func_name, job.args) for job in queued] == [
-            ("payments.jobs.refund_follow_up", (refund.pk,)) for refund in [*unreachable, reachable]
+            ("payments.jobs.refund_follow_up", (refund.pk,)) for refund in everyone
         ]
-        assert _notes() == sorted(note for refund in unreachable for note in _no_contact(refund))
+        queue.empty()
 
-        # What the worker runs: a message recorded as no contact stays so (the records are checked below).
-        no_contact = "email: no_contact, sms: no_contact"
-        assert [job.perform()["notified"] for job in queued] == [no_contact] * 3 + ["email: sent"]
+        # What the worker runs: every customer is told in the inbox; only the one with an address gets a delivery,
+        # whose try is a job of its own.
+        with django_capture_on_commit_callbacks(execute=True):
+            notified = [job.perform()["notified"] for job in queued]
+        assert notified == [f"message {CustomerMessage.objects.get(refund=refund).pk}" for refund in everyone]
+        delivery = MessageDelivery.objects.get()
+        assert [(job.func_name, job.args, job.retries_left) for job in queue.get_jobs()] == [
+            ("notices.jobs.delivery_send", (delivery.pk,), 2)
+        ]
+        assert [job.perform() for job in queue.get_jobs()] == ["sent"]
         queue.empty()
         assert [(d.recipients, d.message["Subject"].strip()) for d in smtp_sink.deliveries] == [
             (["fruit-lover@example.com"], f"您的退款 {reachable.refund_no} 已完成")
         ]
 
         with django_capture_on_commit_callbacks(execute=True):
-            jobs.sweep_after_refund()
+            assert jobs.sweep_after_refund() == []
         assert queue.count == 0
     finally:
         queue.empty()
-    assert _notes() == sorted(
-        [note for refund in unreachable for note in _no_contact(refund)]
-        + [(reachable.pk, "email", "fruit-lover@example.com", NotificationStatus.SENT, 1)]
-    )
+    assert _told() == sorted((refund.pk, "refunded", "refunded") for refund in everyone)
+    assert _deliveries() == [(reachable.pk, "fruit-lover@example.com", DeliveryStatus.SENT, 1)]
     assert len(smtp_sink.deliveries) == 1
 
 
-def test_in_process_the_second_sweep_runs_no_notification_job(
+def test_in_process_the_second_sweep_runs_no_job(
     refunds: tuple[list[Refund], Refund],
     smtp_sink: SmtpSink,
     settings: Any,
@@ -124,32 +127,41 @@ def test_in_process_the_second_sweep_runs_no_notification_job(
 
     with caplog.at_level(logging.INFO, logger="mall.jobs.run"), django_capture_on_commit_callbacks(execute=True):
         first = jobs.sweep_after_refund()
-    assert jobs_run() == ["payments.jobs.refund_follow_up"] * 4
+    assert jobs_run() == ["payments.jobs.refund_follow_up"] * 4 + ["notices.jobs.delivery_send"]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mall.jobs.run"), django_capture_on_commit_callbacks(execute=True):
         second = jobs.sweep_after_refund()
     assert jobs_run() == []
 
-    everyone = sorted([refund.pk for refund in unreachable] + [reachable.pk])
-    assert sorted(set(first)) == everyone  # all four needed a voucher; three were marked, one was notified
-    assert second == []  # the vouchers were issued in process by the first sweep's jobs
+    assert first == sorted([refund.pk for refund in unreachable] + [reachable.pk])
+    assert second == []
     assert [d.recipients for d in smtp_sink.deliveries] == [["fruit-lover@example.com"]]
-    assert _notes() == sorted(
-        [note for refund in unreachable for note in _no_contact(refund)]
-        + [(reachable.pk, "email", "fruit-lover@example.com", NotificationStatus.SENT, 1)]
-    )
+    assert _deliveries() == [(reachable.pk, "fruit-lover@example.com", DeliveryStatus.SENT, 1)]
 
 
-def test_the_notification_job_records_no_contact_once_and_sends_nothing(
-    refunds: tuple[list[Refund], Refund], smtp_sink: SmtpSink
+def test_a_customer_without_an_address_is_told_in_the_inbox_once_and_sent_nothing(
+    refunds: tuple[list[Refund], Refund], smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     refund = refunds[0][0]
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "no_contact", "sms": "no_contact"}
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "no_contact", "sms": "no_contact"}
-    assert _notes() == _no_contact(refund)
-    note = CustomerNotification.objects.get(refund=refund, medium="email")
-    assert (note.subject, note.body) == (
-        f"您的退款 {refund.refund_no} 已完成",
-        f"订单 {refund.order.order_no} 的 ¥20.00 已原路退回您的支付宝账户。退款单号：{refund.refund_no}。",
+    with django_capture_on_commit_callbacks(execute=True):
+        first = jobs.refund_follow_up(refund.pk)
+        second = jobs.refund_follow_up(refund.pk)
+    message = CustomerMessage.objects.get(refund=refund)
+    assert first["notified"] == second["notified"] == f"message {message.pk}"
+    assert (message.event, message.params) == (
+        "refunded",
+        {
+            "refund_no": refund.refund_no,
+            "order_no": refund.order.order_no,
+            "amount": "20.00",
+            "channel": "alipay",
+            "voucher": f"/api/v1/refunds/{refund.refund_no}/voucher/",
+        },
     )
+    assert (message.title, message.body) == (
+        f"您的退款 {refund.refund_no} 已完成",
+        f"订单 {refund.order.order_no} 的 ¥20.00 已原路退回您的支付宝账户。"
+        f"退款凭证：http://127.0.0.1:8000/api/v1/refunds/{refund.refund_no}/voucher/",
+    )
+    assert MessageDelivery.objects.count() == 0
     assert smtp_sink.deliveries == []

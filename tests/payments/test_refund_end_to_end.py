@@ -18,8 +18,9 @@ from django.core.files.storage import default_storage
 from moto.server import ThreadedMotoServer
 
 from mall.models import OrderStatus
+from notices import jobs as notices_jobs
 from payments import jobs, services, vouchers
-from payments.models import AttemptOutcome, ChannelAttempt, CustomerNotification, RefundVoucher
+from payments.models import AttemptOutcome, ChannelAttempt, RefundVoucher
 from payments.simulator import client as simulator_client
 from refunds.models import Refund, RefundState
 from tests.factories import ProductFactory, make_order
@@ -136,12 +137,20 @@ def test_unshipped_order_refund_end_to_end(
     assert len(moved) == 1
     assert Decimal(moved[0]["amount"]) == Decimal("125.70")
 
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "sent"}  # no phone on this order: no SMS
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "sent"}
-    assert len(mail.outbox) == 1
-    assert refund.refund_no in mail.outbox[0].subject
-    assert "125.70" in mail.outbox[0].body
-    assert CustomerNotification.objects.filter(refund=refund).count() == 1
+    # The customer is told once, by email too (its try a job of its own), in the shop's language by default.
+    message = jobs.notify_refunded(refund)
+    assert jobs.notify_refunded(refund) == message
+    delivery = message.deliveries.get()
+    assert notices_jobs.delivery_send(delivery.pk) == "sent"
+    assert notices_jobs.delivery_send(delivery.pk) == "sent"
+    assert [(email.to, email.subject) for email in mail.outbox] == [
+        (["buyer@example.com"], f"您的退款 {refund.refund_no} 已完成")
+    ]
+    account = {"alipay": "支付宝", "wechat": "微信支付"}[channel]
+    assert mail.outbox[0].body == (
+        f"订单 {order.order_no} 的 ¥125.70 已原路退回您的{account}账户。"
+        f"退款凭证：http://127.0.0.1:8000/api/v1/refunds/{refund.refund_no}/voucher/"
+    )
 
     # Issued twice (a follow-up run again): one voucher.
     vouchers.refund_issue_voucher(refund_id=refund.pk)

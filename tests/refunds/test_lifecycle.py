@@ -72,22 +72,27 @@ def _pending(customer: Any) -> Refund:
 
 
 def _events(refund: Refund) -> list[tuple[str, str, int | None, bool, str]]:
-    return list(
-        RefundEvent.objects.filter(refund=refund)
-        .order_by("pk")
-        .values_list("from_state", "to_state", "actor_id", "internal", "note")
-    )
+    return [
+        (event.from_state, event.to_state, event.actor_id, event.internal, event.note)
+        for event in RefundEvent.objects.filter(refund=refund).order_by("pk")
+    ]
 
 
 # --- the effects table ---------------------------------------------------------------------------------------
 
 
 def test_the_apps_register_what_entering_each_state_sets_off() -> None:
+    told = Effect(job="notices.jobs.refund_steps_notify", queue="notifications")  # the customer hears of it
     assert lifecycle.EFFECTS.as_dict() == {
-        S.REFUNDING: (Effect(job="payments.jobs.refund_execute", queue="refunds"),),
+        S.PENDING_REVIEW: (told,),
+        S.APPROVED: (told,),
+        S.REJECTED: (told,),
+        S.INSPECTING: (told,),
+        S.REFUNDING: (Effect(job="payments.jobs.refund_execute", queue="refunds"), told),
         S.REFUNDED: (Effect(job="payments.jobs.refund_follow_up", queue="notifications"),),
         S.INTERCEPTING: (Effect(job="logistics.jobs.interception_request", queue="default"),),
         S.REPLACING: (Effect(job="logistics.jobs.replacement_ship", queue="default"),),
+        S.AWAITING_RETURN: (told,),
     }
 
 
@@ -103,6 +108,22 @@ def test_registering_keeps_the_order_and_ignores_a_repeat() -> None:
     assert second == Effect(job="b.jobs.second", queue="default")
     assert table.on_entering(S.FAILED) == ()
     assert table.as_dict() == {S.REFUNDED: (first, second)}
+
+
+@pytest.mark.django_db
+def test_a_job_that_several_entered_states_set_off_is_handed_out_once_per_refund(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.JOBS_IN_PROCESS = True
+    table = EffectsTable()
+    table.register(S.APPROVED, job=JOB + "approved")
+    table.register(S.REFUNDING, job=JOB + "refunding", queue="refunds")
+    table.register(S.REFUNDING, job=JOB + "approved")  # the same job, for another state too
+    ran.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        table.set_off_entered({S.APPROVED: [7, 8], S.REFUNDING: [8, 9]})
+    assert ran == [(S.APPROVED, 7), (S.APPROVED, 8), (S.REFUNDING, 8), (S.REFUNDING, 9), (S.APPROVED, 9)]
+    ran.clear()
 
 
 @pytest.mark.parametrize(

@@ -245,7 +245,11 @@ def test_auto_approve_and_escalate_record_the_rule(customer: Any) -> None:
     assert refund.escalated_at is not None
     assert refund.escalation_reason == "refund rate above 50% in 90 days"
     internal = RefundEvent.objects.filter(refund=refund, internal=True).get()
-    assert "refund rate" in internal.note
+    assert (internal.note_code, internal.note_params) == (
+        "escalated",
+        {"reason": {"code": "text", "params": {"text": "refund rate above 50% in 90 days"}}},
+    )
+    assert internal.note == "已升级：refund rate above 50% in 90 days"
     refund = services.refund_auto_approve(refund=refund, rule="auto_approve_after_2h")
     assert refund.state == S.REFUNDING
     approved = RefundEvent.objects.get(refund=refund, to_state=S.APPROVED)

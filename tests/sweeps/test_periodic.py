@@ -85,8 +85,8 @@ def test_one_tick_without_redis_runs_the_jobs_due_in_this_process(settings: Any)
     call_command("run_periodic", "--once", stdout=out)
 
     assert out.getvalue() == (
-        "logistics.interception_sweep, logistics.replacement_sweep, payments.sweep_after_refund, "
-        "payments.sweep_refunding\n"
+        "logistics.interception_sweep, logistics.replacement_sweep, notices.sweep_deliveries, "
+        "notices.sweep_untold_steps, payments.sweep_after_refund, payments.sweep_refunding\n"
     )
 
 
