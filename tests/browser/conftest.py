@@ -9,7 +9,8 @@ the summary at the end of the run prints them next to what the same task took be
 ``test-artifacts/`` (not committed; the README's are copied from there into ``docs/screenshots/``).
 
 The demo is made afresh for each walk, on a database as ``migrate`` leaves it: the walks empty every table after
-each test, so what the migrations write (the preset rejection reasons) is written again first (``migrated_data``).
+each test, so what the seeding migrations write (the preset rejection reasons) is written again first
+(``migrated_data``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.db import connection
 from django.db.migrations import RunPython
 from django.db.migrations.loader import MigrationLoader
 
@@ -100,19 +102,34 @@ def shop_like_make_run(
     return channel_simulator
 
 
-@pytest.fixture
-def migrated_data() -> None:
-    """The rows the shop's migrations write (their ``RunPython`` steps: the preset rejection reasons), written again:
-    each transactional test empties the tables. Django's ``serialized_rollback`` would restore them, but not once
-    Playwright's event loop runs in this thread (the database connection seen from then on is another object,
-    without the copy Django kept). The steps are idempotent, as data migrations must be."""
+@pytest.fixture(scope="session")
+def seeds(django_db_setup: None) -> list[tuple[Any, Any]]:
+    """The steps of the shop's seeding migrations (named ``*_seed_*``: the preset rejection reasons), each with the
+    models as they were when it ran. Other data migrations convert rows that exist: they have nothing to do on an
+    empty database, and the tables some of them read are gone."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     ours = {app.label for app in django_apps.get_app_configs() if Path(app.path).is_relative_to(settings.BASE_DIR)}
-    for key in sorted(key for key in loader.disk_migrations if key[0] in ours):
+    steps: list[tuple[Any, Any]] = []
+    for key in sorted(key for key in loader.disk_migrations if key[0] in ours and "_seed_" in key[1]):
+        state = loader.project_state(key, at_end=False)
         for operation in loader.disk_migrations[key].operations:
             if isinstance(operation, RunPython):
-                write: Any = operation.code  # called with the project's models, not the historical ones
-                write(django_apps, None)
+                steps.append((operation.code, state.apps))
+            else:
+                operation.state_forwards(key[0], state)
+    return steps
+
+
+@pytest.fixture
+def migrated_data(seeds: list[tuple[Any, Any]]) -> None:
+    """What the seeding migrations write, written again: each transactional test empties every table when it ends
+    (content types and permissions are made again by Django, seeds are not). Django's ``serialized_rollback``
+    is no way out: it restores nothing once Playwright's event loop runs in this thread (Django then hands the
+    thread other connection objects, without the copy it kept), and after it the next transactional test finds
+    no permissions."""
+    with connection.schema_editor() as editor:
+        for code, models in seeds:
+            code(models, editor)
 
 
 @pytest.fixture
