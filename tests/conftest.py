@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,35 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's (scripts/bootstrap.sh dev installs it, with fonts-noto-cjk)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium(django_db_setup: None) -> Iterator[Any]:
+    """One headless chromium for every browser test of the run (``-m browser``), driven by Playwright (nothing is
+    downloaded); each test opens its own context. Playwright's sync API runs one instance per thread, so the
+    browser tests share this one rather than each launching their own."""
+    assert CHROMIUM.exists(), "Debian's chromium is not installed (scripts/bootstrap.sh dev installs it)"
+    from playwright import sync_api
+
+    # Playwright's sync API keeps an event loop in this thread while the browser is open; the ORM calls the
+    # tests make meanwhile are plain synchronous code, so Django's async-context guard is lifted for them.
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(autouse=True)

@@ -21,32 +21,18 @@ from tests.reconciliation.helpers import our_refund
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "pass-w0rd-for-tests"  # tests.factories.UserFactory's
 WIDTH, HEIGHT = 1440, 900
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Any]:
-    assert CHROMIUM.exists(), "Debian's chromium is not installed (scripts/bootstrap.sh dev installs it)"
-    from playwright import sync_api
-
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
-def signed_in(browser: Any, live_server: Any) -> Iterator[Any]:
+def signed_in(chromium: Any, live_server: Any) -> Iterator[Any]:
     contexts: list[Any] = []
     csp_violations: list[str] = []
 
     def sign_in(username: str) -> Any:
-        context = browser.new_context(
+        context = chromium.new_context(
             locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": WIDTH, "height": HEIGHT}
         )
         contexts.append(context)

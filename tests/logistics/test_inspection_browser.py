@@ -4,7 +4,6 @@ Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,8 @@ from tests.logistics.helpers import fruit, received_return
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's (scripts/bootstrap.sh dev installs it, with fonts-noto-cjk)
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "pass-w0rd-for-tests"  # tests.factories.UserFactory's
-
-
-@pytest.fixture
-def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    assert CHROMIUM.exists(), "Debian's chromium is not installed"
-    from playwright import sync_api
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def shot(page: Any, name: str) -> None:
