@@ -24,6 +24,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from logistics import jobs as logistics_jobs
 from logistics.models import Warehouse
+from notices.catalogue import MessageEvent
+from notices.services import customer_notify
 from payments import vouchers
 from refunds import flow
 from refunds import services as refund_services
@@ -234,6 +236,23 @@ def test_every_documented_response_is_what_the_api_answers(
     contract.check(api.get(dispute), "get", dispute, 200)
     contract.check(anon.get(dispute), "get", dispute, 401)
     contract.check(other.get(dispute), "get", dispute, 404)
+
+    # The inbox and the store credit.
+    told = customer_notify(
+        refund=Refund.objects.get(refund_no=quality["refund_no"]),
+        event=MessageEvent.APPROVED,
+        params={"order_no": delivered.order_no, "amount": "10.00"},
+    )
+    inbox = "/api/v1/notifications/"
+    contract.check(api.get(inbox), "get", inbox, 200)
+    contract.check(anon.get(inbox), "get", inbox, 401)
+    read = f"/api/v1/notifications/{told.pk}/read/"
+    contract.check(anon.post(read), "post", read, 401)
+    contract.check(other.post(read), "post", read, 404)
+    contract.check(api.post(read), "post", read, 200)
+    credit = "/api/v1/store-credit/"
+    contract.check(api.get(credit), "get", credit, 200)
+    contract.check(anon.get(credit), "get", credit, 401)
 
     # Too many applications.
     with_throttle = Contract(schema)

@@ -70,7 +70,7 @@ def test_without_a_choice_a_compensation_goes_back_on_the_channel(agent: Any) ->
 def test_a_bank_transfer_is_no_choice_for_a_compensation(agent: Any) -> None:
     order = delivered_order(UserFactory(), price="88.00", quantity="1")
     response = login(agent).post(URL, form(order, destination="offline"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors == {
         "destination": ["Select a valid choice. offline is not one of the available choices."]
     }

@@ -92,9 +92,9 @@ def test_the_console_timeline_is_in_each_staff_members_language(agent: Any, supe
 
 
 def _timeline(client: Client, refund_id: int) -> list[str]:
-    """The note cells of the refund page's timeline, in order."""
+    """The notes of the refund page's timeline, oldest first (the page shows the newest first)."""
     page = client.get(f"/admin/refunds/refund/{refund_id}/change/").content.decode()
     section = page[page.index('id="refund-timeline"') :]
-    body = section[section.index("<tbody>") : section.index("</tbody>")]
-    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
-    return [html.unescape(re.findall(r"<td>(.*?)</td>", row, re.S)[-1]).strip() for row in rows]
+    body = section[: section.index("</ol>")]
+    notes = re.findall(r'<div class="note">(.*?)</div>', body, re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", note)).strip() for note in reversed(notes)]

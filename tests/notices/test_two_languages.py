@@ -114,8 +114,8 @@ def english_timeline(name: str) -> list[tuple[str, str]]:
         ("inspecting", "goods received by the warehouse"),
         (
             "inspecting",
-            f"Quality inspection: we received 4 of the 5 of “{name}” you returned. The refund is reduced in proportion "
-            "to the goods that did not come back, by ¥20.00 to ¥80.00.",
+            f"Quality inspection: we received 4 pcs of the 5 pcs of “{name}” you returned. The refund is reduced "
+            "in proportion to the goods that did not come back, by ¥20.00 to ¥80.00.",
         ),
         ("refunding", "inspection passed"),
         ("refunded", "money returned by the channel"),
@@ -132,7 +132,7 @@ def chinese_timeline(name: str) -> list[tuple[str, str]]:
         ("inspecting", "仓库已收到退货"),
         (
             "inspecting",
-            f"质检结果：您退回的“{name}”共 5，我们收到 4。退款按未退回商品的比例减少 ¥20.00，调整为 ¥80.00。",
+            f"质检结果：您退回的“{name}”共 5 件，我们收到 4 件。退款按未退回商品的比例减少 ¥20.00，调整为 ¥80.00。",
         ),
         ("refunding", "质检通过"),
         ("refunded", "支付渠道已退回款项"),
@@ -151,7 +151,7 @@ def english_inbox(refund: Refund, name: str) -> list[tuple[str, str, str]]:
         (
             "inspected",
             f"The goods of refund {no} are inspected",
-            f"The inspection found that we received 4 of the 5 of “{name}” you returned. "
+            f"The inspection found that we received 4 pcs of the 5 pcs of “{name}” you returned. "
             "The refund is reduced by ¥20.00 to ¥80.00.",
         ),
         (
@@ -186,7 +186,7 @@ def chinese_inbox(refund: Refund, name: str) -> list[tuple[str, str, str]]:
         (
             "inspected",
             f"退款 {no} 的商品已完成质检",
-            f"质检发现：您退回的“{name}”共 5，我们收到 4。退款减少 ¥20.00，调整为 ¥80.00。",
+            f"质检发现：您退回的“{name}”共 5 件，我们收到 4 件。退款减少 ¥20.00，调整为 ¥80.00。",
         ),
         ("goods_received", f"我们已收到退款 {no} 的退货", "仓库已收到您寄回的商品，正在质检。"),
         (

@@ -155,6 +155,7 @@ def test_a_customer_without_an_address_is_told_in_the_inbox_once_and_sent_nothin
             "order_no": refund.order.order_no,
             "amount": "20.00",
             "channel": "alipay",
+            "destination": "original",
             "voucher": f"/api/v1/refunds/{refund.refund_no}/voucher/",
         },
     )

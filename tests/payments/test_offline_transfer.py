@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.test import Client
@@ -82,7 +82,8 @@ def test_a_dead_refund_paid_by_bank_transfer_end_to_end(
     agent_client, finance_client = console(agent), console(finance)
 
     # The agent: on the refund page, whom to pay and one click.
-    assert choose(agent_client, refund, "offline") == ["请填写收款人：姓名、开户行和账号。"]
+    refused = agent_client.post(f"/admin/refunds/refund/{refund.pk}/act/offline/", {"note": ""})
+    assert refused.status_code == 400 and "请填写收款人：姓名、开户行和账号。" in refused.content.decode()
     assert reload(refund).state == RefundState.FAILED and not OfflineTransfer.objects.exists()
     assert choose(agent_client, refund, "offline", PAYEE) == [
         f"线下银行转账：退款 {refund.refund_no} 当前状态为“待线下转账”。"
@@ -148,12 +149,9 @@ def test_a_dead_refund_paid_by_bank_transfer_end_to_end(
     booked = simulator_client.ledger(base_url=patient_simulator.url)["refunds"]
     assert [r["status"] for r in booked] == ["ABNORMAL"]
     assert jobs.refund_execute(refund.pk) == "skipped: refunded"
-    customer.email = "buyer@example.com"
-    customer.save()
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "sent"}
-    assert mail.outbox[-1].body == (
-        f"订单 {refund.order.order_no} 的 ¥79.80 已通过银行转账付给您。退款单号：{refund.refund_no}。"
-    )
+    message = jobs.notify_refunded(refund)
+    voucher = f"{settings.SHOP_URL.rstrip('/')}/api/v1/refunds/{refund.refund_no}/voucher/"
+    assert message.body == f"订单 {refund.order.order_no} 的 ¥79.80 已通过银行转账付给您。退款凭证：{voucher}"
 
     # Recorded once: a second confirmation is refused and changes nothing.
     before = state_of(refund)

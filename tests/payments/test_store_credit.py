@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core import mail
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from mall.models import Order, OrderStatus
 from payments import jobs, store_credit
@@ -108,10 +109,10 @@ def test_a_store_credit_refund_is_credited_at_once_without_calling_the_channel(
     english = api.get(f"/api/v1/refunds/{refund.refund_no}/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert english["destination_display"] == "store credit"
     # The customer is told where the money went.
-    customer.email = "buyer@example.com"
-    customer.save()
-    assert jobs.refund_notify_customer(refund.pk) == {"email": "sent"}
-    assert mail.outbox[0].body == f"订单 {order.order_no} 的 ¥119.70 已退入您的店铺余额。退款单号：{refund.refund_no}。"
+    message = jobs.notify_refunded(refund)
+    voucher = f"{settings.SHOP_URL.rstrip('/')}/api/v1/refunds/{refund.refund_no}/voucher/"
+    with translation.override("zh-hans"):
+        assert message.body == f"订单 {order.order_no} 的 ¥119.70 已退入您的店铺余额。退款凭证：{voucher}"
 
 
 def test_the_ledger_through_the_api_newest_first_paginated_in_the_readers_language(

@@ -76,9 +76,9 @@ def test_refunded_per_channel_and_destination_on_shanghai_days(refunded: None) -
         Subtotal("wechat", "WeChat Pay", 1, Decimal("1234.50")),
     ]
     # Every refund went back the way it came.
-    assert DESTINATION_FIELD is None
-    assert today.by_destination() == [Subtotal(ORIGINAL, "original payment path", 2, Decimal("5020.10"))]
-    assert yesterday.by_destination() == [Subtotal(ORIGINAL, "original payment path", 2, Decimal("1264.50"))]
+    assert DESTINATION_FIELD == "destination"
+    assert today.by_destination() == [Subtotal(ORIGINAL, "original payment", 2, Decimal("5020.10"))]
+    assert yesterday.by_destination() == [Subtotal(ORIGINAL, "original payment", 2, Decimal("1264.50"))]
 
 
 def test_a_destination_column_splits_the_figures(refunded: None) -> None:
@@ -176,7 +176,7 @@ def test_finance_dashboard_page(finance: Any, refunded: None, runs: dict[str, Re
         ["Alipay", "¥5,020.10", "2", "¥30.00", "1"],
         ["WeChat Pay", "¥0.00", "0", "¥1,234.50", "1"],
     ]
-    assert cells(html, "fin-per-destination") == [["original payment path", "¥5,020.10", "2", "¥1,264.50", "2"]]
+    assert cells(html, "fin-per-destination") == [["original payment", "¥5,020.10", "2", "¥1,264.50", "2"]]
     assert cells(html, "fin-open-by-kind") == [["0", "2", "1", "0", "0", "1", "2"]]
     wechat = runs["wechat"]
     # the runs of the last three business days (03-08 to 03-10): not Alipay's of 03-07
@@ -198,7 +198,7 @@ def test_finance_dashboard_speaks_chinese(finance: Any, refunded: None) -> None:
         html = client.get(reverse(DASHBOARD)).content.decode()
     assert "财务看板" in html
     assert cells(html, "fin-per-channel")[0] == ["支付宝", "¥5,020.10", "2", "¥30.00", "1"]
-    assert cells(html, "fin-per-destination") == [["原支付路径", "¥5,020.10", "2", "¥1,264.50", "2"]]
+    assert cells(html, "fin-per-destination") == [["原支付方式", "¥5,020.10", "2", "¥1,264.50", "2"]]
 
 
 def test_finance_summary_on_the_index(finance: Any, agent: Any, refunded: None, runs: dict[str, Any]) -> None:

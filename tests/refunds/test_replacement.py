@@ -104,7 +104,8 @@ def test_a_replacement_claims_the_value_of_its_quantities_and_waits_for_an_agent
         services.refund_approve(refund=refund, actor=agent)
     refund = reload(refund)
     assert (refund.state, refund.kind, refund.reviewed_by_id) == (S.REPLACING, RefundKind.REPLACEMENT, agent.pk)
-    events = list(RefundEvent.objects.filter(refund=refund).values_list("from_state", "to_state", "note"))
+    with translation.override("en"):
+        events = [(e.from_state, e.to_state, e.note) for e in RefundEvent.objects.filter(refund=refund).order_by("id")]
     assert events[-2:] == [
         (S.PENDING_REVIEW, S.APPROVED, "approved"),
         (S.APPROVED, S.REPLACING, "shipping a replacement"),

@@ -370,7 +370,7 @@ def test_a_quality_claim_without_photos_goes_to_a_person_and_nothing_else_change
     after = Refund.objects.filter(pk=bare.pk).values("amount", "kind", "requires_supervisor", "reviewed_by", "due_at")
     assert after.get() == before
     added = RefundEvent.objects.filter(refund=bare).exclude(pk__in=events_before)
-    assert list(added.values_list("from_state", "to_state", "actor_id", "internal", "note")) == [
+    assert [(e.from_state, e.to_state, e.actor_id, e.internal, e.note) for e in added.order_by("id")] == [
         (S.PENDING_REVIEW, S.PENDING_REVIEW, None, True, f"escalated: {bare.escalation_reason}")
     ]
     item.refresh_from_db()
