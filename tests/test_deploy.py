@@ -38,8 +38,14 @@ REQUIRED_INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):\?[^}]*\}$"
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|ACCESS_KEY|ROOT_USER")
 
 
+# What the browser tests set for their whole session (Playwright keeps an event loop in the test thread): never part
+# of a deployment's environment.
+TEST_ONLY = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def run_manage(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "MALL_VAR_DIR": str(tmp_path), **env}
+    inherited = {key: value for key, value in os.environ.items() if key not in TEST_ONLY}
+    full_env = {**inherited, "MALL_VAR_DIR": str(tmp_path), **env}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -112,7 +118,7 @@ SHOW_SETTINGS = (
 
 
 def clean_environment(tmp_path: Path, **env: str) -> dict[str, str]:
-    kept = {key: value for key, value in os.environ.items() if key not in DEFAULTS_INPUTS}
+    kept = {key: value for key, value in os.environ.items() if key not in DEFAULTS_INPUTS and key not in TEST_ONLY}
     return {**kept, "DJANGO_SETTINGS_MODULE": "mall.settings", "MALL_VAR_DIR": str(tmp_path), **env}
 
 

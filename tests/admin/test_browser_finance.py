@@ -16,7 +16,7 @@ from mall.shoptime import shop_today
 from payments.channels import RefundStatus, StatementLine
 from reconciliation import services
 from tests.admin.conftest import pending_refund
-from tests.factories import staff_user
+from tests.factories import UserFactory, staff_user
 from tests.reconciliation.helpers import our_refund
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -130,7 +130,8 @@ def test_finance_sees_counts_reports_amounts_and_flags_at_1440(signed_in: Any) -
 
 def test_a_supervisor_works_what_waits_for_them_at_1440(signed_in: Any) -> None:
     staff_user(CS_SUPERVISOR, "lead_wu")
-    waiting = pending_refund(price="2600.00", quantity="2")
+    # A long username (as the thousandth customer of a shop has) must wrap in its cell, not widen the list.
+    waiting = pending_refund(UserFactory(username="customer-with-a-long-name-0001722"), price="2600.00", quantity="2")
     for _ in range(3):
         pending_refund()
     page = signed_in("lead_wu")
