@@ -1,12 +1,11 @@
 """Finance's figures: open discrepancies, money refunded per channel and per destination, the latest runs.
 
 Days are the shop's business days (Asia/Shanghai). Every figure is one grouped query on an index: the money
-refunded reads the ``refund_refunded_day`` index alone (refunded time, state, channel, amount), the open
+refunded a range of the ``refund_refunded_day`` index (refunded time, state, channel, amount), the open
 discrepancies the ``discrepancy_open`` index's range of unresolved rows.
 
-Money goes back the way it came unless the refund says otherwise: a refund paid elsewhere (store credit, an
-offline transfer) names it in a ``destination`` field, and the figures are then grouped by it too. Without that
-field every refund went back to its original payment path (``ORIGINAL``).
+Money goes back the way it came unless the refund says otherwise (``Refund.destination``: store credit, an offline
+transfer); the figures are grouped by it too.
 """
 
 from __future__ import annotations
@@ -17,39 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from mall.models import Channel
 from mall.money import ZERO, to_fen
 from mall.shoptime import shop_day_bounds, shop_day_of, shop_today
 from reconciliation.models import Discrepancy, DiscrepancyKind, ReconciliationRun
-from refunds.models import Refund, RefundState
+from refunds.models import Refund, RefundDestination, RefundState
 
-ORIGINAL = "original"
-ORIGINAL_LABEL = _("original payment path")
-
-
-def destination_field(name: str = "destination") -> str | None:
-    """The refund's destination column, where the model has one."""
-    try:
-        Refund._meta.get_field(name)
-    except FieldDoesNotExist:
-        return None
-    return name
-
-
-DESTINATION_FIELD = destination_field()
-
-
-def destination_labels(field: str | None) -> dict[str, str]:
-    """Each destination's label: the field's choices, and the original payment path."""
-    column = Refund._meta.get_field(field) if field else None
-    choices = {str(k): str(v) for k, v in column.flatchoices} if isinstance(column, models.Field) else {}
-    return {ORIGINAL: str(ORIGINAL_LABEL), **choices}
+ORIGINAL = RefundDestination.ORIGINAL.value
 
 
 def channel_label(value: str) -> str:
@@ -70,7 +46,6 @@ class RefundedDay:
 
     day: date
     cells: dict[tuple[str, str], tuple[int, Decimal]]
-    destinations: dict[str, str]  # labels
 
     @property
     def count(self) -> int:
@@ -96,31 +71,29 @@ class RefundedDay:
             figures[1] += amount
 
         def label(key: str) -> str:
-            return channel_label(key) if position == 0 else self.destinations.get(key, key)
+            if position == 0:
+                return channel_label(key)
+            return str(RefundDestination(key).label) if key in RefundDestination.values else key
 
         return [Subtotal(key, label(key), int(n), Decimal(total)) for key, (n, total) in sums.items()]
 
 
-def refunded_days(days: list[date], *, destination: str | None = DESTINATION_FIELD) -> list[RefundedDay]:
-    """Money refunded on each of ``days`` (consecutive business days, oldest first), per channel and per value of
-    the ``destination`` column (all ``ORIGINAL`` without one), in one index-only grouped query."""
+def refunded_days(days: list[date]) -> list[RefundedDay]:
+    """Money refunded on each of ``days`` (consecutive business days, oldest first), per channel and destination,
+    in one grouped query over the ``refund_refunded_day`` index's range (the destination read from the rows)."""
     start, _ = shop_day_bounds(days[0])
     _, end = shop_day_bounds(days[-1])
-    dest = destination
-    group = ["day", "channel", *([dest] if dest else [])]
     rows = (
         Refund.objects.filter(state=RefundState.REFUNDED, refunded_at__gte=start, refunded_at__lt=end)
         .annotate(day=shop_day_of("refunded_at"))
         .order_by()
-        .values(*group)
+        .values("day", "channel", "destination")
         .annotate(n=Count("id"), total=Sum("amount"))
     )
     cells: dict[date, dict[tuple[str, str], tuple[int, Decimal]]] = defaultdict(dict)
     for row in rows:
-        destination = str(row[dest]) if dest else ORIGINAL
-        cells[row["day"]][(row["channel"], destination)] = (row["n"], to_fen(row["total"] or ZERO))
-    labels = destination_labels(dest)
-    return [RefundedDay(day=day, cells=dict(cells[day]), destinations=labels) for day in days]
+        cells[row["day"]][(row["channel"], row["destination"])] = (row["n"], to_fen(row["total"] or ZERO))
+    return [RefundedDay(day=day, cells=dict(cells[day])) for day in days]
 
 
 @dataclass(frozen=True)

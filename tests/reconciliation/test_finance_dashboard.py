@@ -21,7 +21,6 @@ from payments.channels import RefundStatus, StatementLine
 from reconciliation import services
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reconciliation.selectors import (
-    DESTINATION_FIELD,
     ORIGINAL,
     Subtotal,
     finance_dashboard,
@@ -29,7 +28,7 @@ from reconciliation.selectors import (
     open_discrepancies,
     refunded_days,
 )
-from refunds.models import RefundState
+from refunds.models import Refund, RefundDestination, RefundState
 from tests.admin.conftest import login
 from tests.reconciliation.helpers import our_refund
 
@@ -76,18 +75,17 @@ def test_refunded_per_channel_and_destination_on_shanghai_days(refunded: None) -
         Subtotal("wechat", "WeChat Pay", 1, Decimal("1234.50")),
     ]
     # Every refund went back the way it came.
-    assert DESTINATION_FIELD == "destination"
     assert today.by_destination() == [Subtotal(ORIGINAL, "original payment", 2, Decimal("5020.10"))]
     assert yesterday.by_destination() == [Subtotal(ORIGINAL, "original payment", 2, Decimal("1264.50"))]
 
 
-def test_a_destination_column_splits_the_figures(refunded: None) -> None:
-    # Where refunds record where the money went, the figures are grouped by that column and labelled with its
-    # choices; the refund's kind stands in for such a column here.
-    (today,) = refunded_days([TODAY], destination="kind")
+def test_other_destinations_split_the_figures(refunded: None) -> None:
+    # Today's ¥20.10 went to store credit: it counts under its destination, and still under its channel.
+    Refund.objects.filter(amount=Decimal("20.10")).update(destination=RefundDestination.STORE_CREDIT)
+    (today,) = refunded_days([TODAY])
     assert today.by_destination() == [
-        Subtotal(ORIGINAL, "original payment path", 0, Decimal("0.00")),
-        Subtotal("refund_only", "refund only", 2, Decimal("5020.10")),
+        Subtotal(ORIGINAL, "original payment", 1, Decimal("5000.00")),
+        Subtotal("store_credit", "store credit", 1, Decimal("20.10")),
     ]
     assert today.by_channel() == [
         Subtotal("alipay", "Alipay", 2, Decimal("5020.10")),
