@@ -1,10 +1,11 @@
 """Reconciliation: a channel's daily statement against our refunds, and finance resolving what differs.
 
-``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file), reads our refunds
-for each batch of lines in one query, and counts or records each line; then it pages through our refunds of
-that day (keyset) to find those the channel did not list. Memory stays flat whatever the statement's length:
-at most one batch of lines and refunds is held, and the request numbers already read live in a temporary
-on-disk index (``matching.SeenNumbers``).
+``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file, parsed a few batches
+ahead in a thread: ``batches.BatchesAhead``), reads our refunds for each batch of lines in one query, and counts
+or records each line; then it pages through our refunds of that day (keyset, on the index ``refund_channel_day``)
+to find those the channel did not list. Memory stays flat whatever the statement's length: at most a few batches
+of lines and one of refunds are held, and the request numbers already read live in a temporary on-disk index
+(``matching.SeenNumbers``).
 
 A run is one row per channel and business day. Re-running a day replaces its results (a finished one only
 with ``force``); resolutions made on the previous results are kept for the same request number and class.
@@ -15,7 +16,6 @@ and the next run of that day (after ``RECONCILIATION_STALE_MINUTES``) replaces i
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -34,6 +34,7 @@ from mall.actors import Staff
 from mall.models import Channel
 from mall.shoptime import shop_day_bounds, shop_today
 from payments.channels import StatementLine, get_channel
+from reconciliation.batches import BatchesAhead
 from reconciliation.exceptions import (
     AlreadyResolved,
     DayInFuture,
@@ -49,7 +50,12 @@ from reconciliation.models import COUNT_FIELDS, Discrepancy, DiscrepancyKind, Re
 from refunds.models import Refund, RefundDestination, RefundState
 
 logger = logging.getLogger(__name__)
-BATCH_SIZE = 1000  # statement lines per query of our refunds, and our refunds per page
+CENT = Decimal("0.01")
+BATCH_SIZE = 5000  # statement lines matched together, and our refunds per page
+LOOKUP_CHUNK = 900  # request numbers per query of our refunds
+# Earlier days' open "missing at the channel" held in memory for a run (a set of request numbers); beyond this
+# many, each batch asks the database instead.
+LATE_CANDIDATES_MAX = 100_000
 # A refund "missing at the channel" on one day and listed on a statement up to this many days later was listed
 # late (a refund that succeeded just before midnight, booked by the channel the next day): that later run
 # resolves the earlier discrepancy itself, saying where the refund was listed.
@@ -71,6 +77,9 @@ class _Pass:
     watermark: int = 0
     # Earlier days' "missing at the channel" that this day's statement lists (resolved by this pass).
     listed_late: int = 0
+    # The request numbers of those earlier discrepancies still open when the pass began (None: too many to hold,
+    # each batch asks the database). Most days there are none, and no batch needs to ask at all.
+    late_candidates: set[str] | None = None
 
 
 def reconciliation_run(
@@ -145,10 +154,11 @@ def reconciliation_start(*, channel: str, day: date, force: bool = False, actor:
 def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> ReconciliationRun:
     """Match ``lines`` (the day's statement, streamed) and then our refunds of the day; finish the run."""
     run = current.run
+    current.late_candidates = _late_candidates(run)
     with SeenNumbers() as seen:
-        iterator = iter(lines)
-        while batch := list(itertools.islice(iterator, BATCH_SIZE)):
-            _match_lines(current, batch, seen)
+        with BatchesAhead(lines, BATCH_SIZE) as batches:
+            for batch in batches:
+                _match_lines(current, batch, seen)
         for page in _our_refunds_of_the_day(run.channel, run.business_day):
             listed = seen.among(refund.out_refund_no for refund in page)
             missing = [refund for refund in page if refund.out_refund_no not in listed]
@@ -175,18 +185,11 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
 def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) -> None:
     repeats = seen.add([line.out_refund_no for line in batch])
     numbers = {line.out_refund_no for line in batch if line.out_refund_no}
-    ours = {
-        refund.out_refund_no: refund
-        for refund in (
-            OurRefund(**values)
-            for values in Refund.objects.filter(out_refund_no__in=numbers).values(
-                "id", "out_refund_no", "channel", "amount", "state", "destination"
-            )
-        )
-    }
-    current.listed_late += _resolve_late_listings(
-        current.run, [number for number, refund in ours.items() if refund.channel == current.run.channel]
-    )
+    ours = {refund.out_refund_no: refund for refund in _refunds_by_number(numbers)}
+    ours_here = [number for number, refund in ours.items() if refund.channel == current.run.channel]
+    if current.late_candidates is not None:
+        ours_here = [number for number in ours_here if number in current.late_candidates]
+    current.listed_late += _resolve_late_listings(current.run, ours_here)
     counts: Counter[str] = Counter()
     rows = []
     total = Decimal("0.00")
@@ -202,6 +205,52 @@ def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) 
     _record(current, rows, counts, len(batch), total)
 
 
+def _refunds_by_number(numbers: set[str]) -> list[OurRefund]:
+    """Our refunds with these request numbers, in plain queries on the unique index (for a batch of thousands,
+    building the ORM's lookup cost more than the database's answer), ``LOOKUP_CHUNK`` numbers each: MariaDB
+    turns an IN list of 1,000 values or more into a join with a derived table, three times slower here."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in ("id", "out_refund_no", "channel", "amount", "state", "destination"))
+    wanted = sorted(numbers)
+    found = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT {columns} FROM {quote(Refund._meta.db_table)} WHERE {quote('out_refund_no')} IN ({marks})",  # noqa: S608 - names from the model, values bound
+                chunk,
+            )
+            found += [
+                OurRefund(pk, number, channel, _decimal(amount), state, destination)
+                for pk, number, channel, amount, state, destination in cursor.fetchall()
+            ]
+    return found
+
+
+def _decimal(value: Any) -> Decimal:
+    """An amount as the driver returns it: a Decimal from MySQL, a number SQLite kept (read as Django does)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(CENT)
+
+
+def _earlier_missing(run: ReconciliationRun) -> QuerySet[Discrepancy]:
+    """Earlier days' open "missing at the channel" of the run's channel (within ``LATE_LISTING_DAYS``)."""
+    return Discrepancy.objects.filter(
+        kind=DiscrepancyKind.MISSING_AT_CHANNEL,
+        resolved_at__isnull=True,
+        run__channel=run.channel,
+        run__business_day__lt=run.business_day,
+        run__business_day__gte=run.business_day - timedelta(days=LATE_LISTING_DAYS),
+    )
+
+
+def _late_candidates(run: ReconciliationRun) -> set[str] | None:
+    """The request numbers this day's statement could resolve as listed late, if few enough to hold (one query).
+    One that an earlier day's run adds while this pass moves is left to that day's own next run."""
+    numbers = set(_earlier_missing(run).order_by().values_list("out_refund_no", flat=True)[: LATE_CANDIDATES_MAX + 1])
+    return numbers if len(numbers) <= LATE_CANDIDATES_MAX else None
+
+
 def _resolve_late_listings(run: ReconciliationRun, numbers: list[str]) -> int:
     """Our refunds among ``numbers`` that an earlier day's run (within ``LATE_LISTING_DAYS``) found missing at the
     channel, and that this day's statement lists: those discrepancies are resolved, by nobody, with a note naming
@@ -210,14 +259,9 @@ def _resolve_late_listings(run: ReconciliationRun, numbers: list[str]) -> int:
     if not numbers:
         return 0
     note = gettext("Listed late: on the channel's statement of %(day)s.") % {"day": f"{run.business_day:%Y-%m-%d}"}
-    return Discrepancy.objects.filter(
-        kind=DiscrepancyKind.MISSING_AT_CHANNEL,
-        resolved_at__isnull=True,
-        out_refund_no__in=numbers,
-        run__channel=run.channel,
-        run__business_day__lt=run.business_day,
-        run__business_day__gte=run.business_day - timedelta(days=LATE_LISTING_DAYS),
-    ).update(resolved_at=timezone.now(), resolution_note=note)
+    return (
+        _earlier_missing(run).filter(out_refund_no__in=numbers).update(resolved_at=timezone.now(), resolution_note=note)
+    )
 
 
 def _record(current: _Pass, rows: list[tuple[Any, ...]], counts: Mapping[str, int], lines: int, total: Decimal) -> None:
@@ -294,7 +338,9 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
 
 def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
     """Our refunds on ``channel`` whose money went back on ``day`` through the channel, a page at a time, by
-    (refunded_at, id). Those paid to store credit or by bank transfer never reached the channel's books."""
+    (refunded_at, id): the order of the index ``refund_channel_day`` (channel, state, refunded_at, and the id
+    InnoDB appends), read without sorting. Those paid to store credit or by bank transfer never reached the
+    channel's books."""
     start, end = shop_day_bounds(day)
     refunded = Refund.objects.filter(
         channel=channel,
@@ -307,16 +353,31 @@ def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]
     while True:
         page_query = refunded
         if after is not None:
-            page_query = page_query.filter(Q(refunded_at__gt=after[0]) | Q(refunded_at=after[0], pk__gt=after[1]))
-        rows = list(
+            # The leading bound lets the index range start at the last row read, not at the day's start (the OR
+            # alone made each page scan every row before it: quadratic in the day's refunds).
+            page_query = page_query.filter(refunded_at__gte=after[0]).filter(
+                Q(refunded_at__gt=after[0]) | Q(pk__gt=after[1])
+            )
+        # The ORM writes the query; the rows are read as the driver returns them (a million refunds through the
+        # ORM's converters cost seconds). Only the last row's time is converted, for the next page's bound.
+        sql, params = (
             page_query.values_list("id", "out_refund_no", "channel", "amount", "state", "refunded_at")[:BATCH_SIZE]
-        )
+        ).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         if not rows:
             return
-        yield [OurRefund(id=r[0], out_refund_no=r[1], channel=r[2], amount=r[3], state=r[4]) for r in rows]
-        last_at = rows[-1][5]
+        yield [OurRefund(r[0], r[1], r[2], _decimal(r[3]), r[4]) for r in rows]
+        last_at = _as_datetime(rows[-1][5])
         assert last_at is not None  # the filter keeps refunds with a time only
         after = (last_at, rows[-1][0])
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A datetime column's value as the driver returned it, as the ORM would give it (aware)."""
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    return convert(value, None, connection) if convert else value  # type: ignore[no-any-return]
 
 
 def _delete_previous(run: ReconciliationRun, watermark: int) -> None:

@@ -325,7 +325,12 @@ def test_a_stalled_run_that_was_taken_over_adds_nothing_to_the_new_one(monkeypat
     assert Discrepancy.objects.count() == 0
 
 
-def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(settings: Any) -> None:
+@pytest.mark.parametrize("held", [True, False], ids=["candidates held", "asked per batch"])
+def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(
+    settings: Any, monkeypatch: Any, held: bool
+) -> None:
+    if not held:  # more open discrepancies of earlier days than a run holds: each batch asks the database
+        monkeypatch.setattr(services, "LATE_CANDIDATES_MAX", 1)
     today = shop_today()
     yesterday = today - timedelta(days=1)
     just_before_midnight = datetime.combine(today, time(0, 0), tzinfo=SHOP_TZ) - timedelta(seconds=10)
@@ -362,6 +367,7 @@ def test_a_refund_listed_a_day_late_resolves_the_earlier_missing_at_channel(sett
         current = services.reconciliation_start(channel="alipay", day=today)
         run = services.reconciliation_complete(current, iter(statement))
     assert current.listed_late == 1
+    assert current.late_candidates == ({late.out_refund_no, never_listed.out_refund_no} if held else None)
 
     assert (run.matched_count, run.amount_differs_count, run.missing_at_channel_count) == (2, 1, 0)
     resolved = {
