@@ -1,7 +1,7 @@
 """A run's report for finance, as CSV (UTF-8 with a BOM, so that Excel reads the Chinese) or XLSX.
 
 Both are streamed: rows are read in keyset pages and written as they come (the CSV straight into the response,
-the XLSX through openpyxl's write-only mode into a temporary file), so a run with a million discrepancies
+the XLSX through XlsxWriter's constant-memory mode into a temporary file), so a run with a million discrepancies
 needs no million objects. Amounts are numbers a spreadsheet can add up: plain in the CSV (1234.50, the
 currency named in the column's header), numeric cells formatted as ¥ in the XLSX; times are Asia/Shanghai.
 """
@@ -16,13 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any, NamedTuple
 
+import xlsxwriter
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from mall import money
 from mall.shoptime import SHOP_TZ
@@ -241,69 +238,69 @@ def destination_rows(run: ReconciliationRun) -> list[tuple[str, Any]]:
 
 
 def write_xlsx(run: ReconciliationRun, out: IO[bytes]) -> None:
-    """The XLSX report: a summary sheet and the discrepancies, written row by row (openpyxl write-only)."""
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-    summary = book.create_sheet(_("Summary"))
-    summary.column_dimensions["A"].width = 24
-    summary.column_dimensions["B"].width = 24
-    for label, value in summary_rows(run):
-        cell = WriteOnlyCell(summary, value=value)
+    """The XLSX report: a summary sheet and the discrepancies, written row by row (XlsxWriter's constant-memory
+    mode: each row goes to a temporary file as soon as the next begins)."""
+    book = xlsxwriter.Workbook(out, {"constant_memory": True})
+    bold = book.add_format({"bold": True})
+    formats = {
+        "money": book.add_format({"num_format": YUAN_FORMAT}),
+        "time": book.add_format({"num_format": TIME_FORMAT}),
+    }
+    summary = book.add_worksheet(_("Summary"))
+    summary.set_column(0, 1, 24)
+    for place, (label, value) in enumerate(summary_rows(run)):
+        summary.write_string(place, 0, label)
         if isinstance(value, Decimal):
-            cell.number_format = YUAN_FORMAT
-        summary.append([WriteOnlyCell(summary, value=label), cell])
+            summary.write_number(place, 1, float(value), formats["money"])
+        elif isinstance(value, int):
+            summary.write_number(place, 1, value)
+        else:
+            summary.write_string(place, 1, str(value))
 
-    sheet = book.create_sheet(_("Discrepancies"))
-    sheet.freeze_panes = "A2"  # the header stays in view while finance scrolls; set before the first row is written
-    for column, width in zip("ABCDEFGHIJKL", (16, 28, 24, 12, 12, 12, 12, 30, 20, 14, 20, 40), strict=True):
-        sheet.column_dimensions[column].width = width
-    header_cells = []
-    for title in headers():
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    last_row = 1
-    for row in report_rows(run):
-        last_row += 1
-        sheet.append(
-            [
-                _text(sheet, row.kind),
-                _text(sheet, row.out_refund_no),
-                _text(sheet, row.refund_no),
-                _money(sheet, row.our_amount),
-                _text(sheet, row.our_state),
-                _money(sheet, row.channel_amount),
-                _text(sheet, row.channel_status),
-                _text(sheet, row.channel_refund_id),
-                _time(sheet, row.channel_time),
-                _text(sheet, row.resolved_by),
-                _time(sheet, row.resolved_at),
-                _text(sheet, row.resolution_note),
-            ]
-        )
-    # A write-only sheet knows no dimensions: the filter spans the header and every row written.
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header_cells))}{last_row}"
-    book.save(out)
+    sheet = book.add_worksheet(_("Discrepancies"))
+    sheet.freeze_panes(1, 0)  # the header stays in view while finance scrolls
+    for column, width in enumerate((16, 28, 24, 12, 12, 12, 12, 30, 20, 14, 20, 40)):
+        sheet.set_column(column, column, width)
+    titles = headers()
+    for column, title in enumerate(titles):
+        sheet.write_string(0, column, title, bold)
+    last_row = 0
+    for last_row, row in enumerate(report_rows(run), start=1):
+        _text(sheet, last_row, 0, row.kind)
+        _text(sheet, last_row, 1, row.out_refund_no)
+        _text(sheet, last_row, 2, row.refund_no)
+        _money(sheet, last_row, 3, row.our_amount, formats)
+        _text(sheet, last_row, 4, row.our_state)
+        _money(sheet, last_row, 5, row.channel_amount, formats)
+        _text(sheet, last_row, 6, row.channel_status)
+        _text(sheet, last_row, 7, row.channel_refund_id)
+        _time(sheet, last_row, 8, row.channel_time, formats)
+        _text(sheet, last_row, 9, row.resolved_by)
+        _time(sheet, last_row, 10, row.resolved_at, formats)
+        _text(sheet, last_row, 11, row.resolution_note)
+    # The filter spans the header and every row written.
+    sheet.autofilter(0, 0, last_row, len(titles) - 1)
+    book.close()
 
 
-def _text(sheet: Any, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"  # text, even when it looks like a formula
-    return cell
+def _text(sheet: Any, row: int, column: int, value: str) -> None:
+    """Text, even when it looks like a formula; an empty value leaves the cell empty."""
+    if value:
+        sheet.write_string(row, column, value)
 
 
-def _money(sheet: Any, amount: Decimal | None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=amount)
-    cell.number_format = YUAN_FORMAT
-    return cell
+def _money(sheet: Any, row: int, column: int, amount: Decimal | None, formats: dict[str, Any]) -> None:
+    if amount is None:
+        sheet.write_blank(row, column, None, formats["money"])
+    else:
+        sheet.write_number(row, column, float(amount), formats["money"])
 
 
-def _time(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
-    local = moment.astimezone(SHOP_TZ).replace(tzinfo=None) if moment else None
-    cell = WriteOnlyCell(sheet, value=local)
-    cell.number_format = TIME_FORMAT
-    return cell
+def _time(sheet: Any, row: int, column: int, moment: datetime | None, formats: dict[str, Any]) -> None:
+    if moment is None:
+        sheet.write_blank(row, column, None, formats["time"])
+    else:
+        sheet.write_datetime(row, column, moment.astimezone(SHOP_TZ).replace(tzinfo=None), formats["time"])
 
 
 def xlsx_file(run: ReconciliationRun) -> IO[bytes]:

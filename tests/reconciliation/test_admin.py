@@ -242,6 +242,17 @@ def test_xlsx_report_has_a_summary_and_exactly_the_runs_rows(finance: Any, run: 
     ]  # fmt: skip
 
 
+def test_xlsx_report_keeps_text_a_spreadsheet_forbids_instead_of_failing(finance: Any, run: ReconciliationRun) -> None:
+    """A control character (from a channel's cell, or pasted into a note) has no place in XLSX's XML: the report
+    writes it escaped, as Excel does, and still downloads."""
+    noted = Discrepancy.objects.get(kind="amount_differs")
+    services.discrepancy_resolve(discrepancy=noted, actor=finance, note="bell\x07 here")
+    response = login(finance).get(reverse("admin:reconciliation_run_xlsx", args=[run.pk]))
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)))["Discrepancies"]
+    assert (sheet["A2"].value, sheet["L2"].value) == ("amount differs", "bell_x0007_ here")
+
+
 def test_finance_starts_a_run_from_the_console(
     finance: Any, channel_simulator: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
