@@ -94,4 +94,10 @@ echo "== refund execution: approved -> refunded with 2 RQ workers against the ch
 # Redis db of its own; BENCH_REFUNDS, 100000 by default, sets the backlog).
 echo "== auto-approval sweep over a backlog of overdue refunds"
 scripts/bench_sweeps.sh || status=$?
+
+# Reconciliation of a day's statement against as many refunds, for each channel in its own format, next to the floor
+# (parsing alone + streaming alone), and the reports of a day with 100,000 discrepancies (scripts/bench_reconcile.sh:
+# a scratch database of its own; BENCH_RECON_LINES, 1000000 by default, sets the statement's length).
+echo "== reconciliation"
+scripts/bench_reconcile.sh || status=$?
 exit "$status"
