@@ -8,10 +8,10 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from payments.channels import RefundStatus, StatementLine
 from reconciliation.models import DiscrepancyKind
@@ -27,8 +27,9 @@ AGREEING_STATES: dict[str, frozenset[str]] = {
 SQLITE_PARAMS = 500  # bound parameters per lookup, well under SQLite's limit
 
 
-@dataclass(frozen=True)
-class OurRefund:
+class OurRefund(NamedTuple):
+    """What matching needs of our refund (a tuple: a day's million of them are built fast)."""
+
     id: int
     out_refund_no: str
     channel: str

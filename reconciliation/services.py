@@ -1,11 +1,10 @@
 """Reconciliation: a channel's daily statement against our refunds, and finance resolving what differs.
 
-``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file, parsed a few batches
-ahead in a thread: ``batches.BatchesAhead``), reads our refunds for each batch of lines in one query, and counts
-or records each line; then it pages through our refunds of that day (keyset, on the index ``refund_channel_day``)
-to find those the channel did not list. Memory stays flat whatever the statement's length: at most a few batches
-of lines and one of refunds are held, and the request numbers already read live in a temporary on-disk index
-(``matching.SeenNumbers``).
+``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file), reads our refunds
+for each batch of lines in a few plain queries, and counts or records each line; then it pages through our
+refunds of that day (keyset, on the index ``refund_day_channel``) to find those the channel did not list.
+Memory stays flat whatever the statement's length: at most one batch of lines and one of refunds are held, and
+the request numbers already read live in a temporary on-disk index (``matching.SeenNumbers``).
 
 A run is one row per channel and business day. Re-running a day replaces its results (a finished one only
 with ``force``); resolutions made on the previous results are kept for the same request number and class.
@@ -16,6 +15,7 @@ and the next run of that day (after ``RECONCILIATION_STALE_MINUTES``) replaces i
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -34,7 +34,6 @@ from mall.actors import Staff
 from mall.models import Channel
 from mall.shoptime import shop_day_bounds, shop_today
 from payments.channels import StatementLine, get_channel
-from reconciliation.batches import BatchesAhead
 from reconciliation.exceptions import (
     AlreadyResolved,
     DayInFuture,
@@ -156,9 +155,9 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
     run = current.run
     current.late_candidates = _late_candidates(run)
     with SeenNumbers() as seen:
-        with BatchesAhead(lines, BATCH_SIZE) as batches:
-            for batch in batches:
-                _match_lines(current, batch, seen)
+        iterator = iter(lines)
+        while batch := list(itertools.islice(iterator, BATCH_SIZE)):
+            _match_lines(current, batch, seen)
         for page in _our_refunds_of_the_day(run.channel, run.business_day):
             listed = seen.among(refund.out_refund_no for refund in page)
             missing = [refund for refund in page if refund.out_refund_no not in listed]
@@ -338,9 +337,9 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
 
 def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
     """Our refunds on ``channel`` whose money went back on ``day`` through the channel, a page at a time, by
-    (refunded_at, id): the order of the index ``refund_channel_day`` (channel, state, refunded_at, and the id
-    InnoDB appends), read without sorting. Those paid to store credit or by bank transfer never reached the
-    channel's books."""
+    (refunded_at, id): the order of the index ``refund_day_channel`` (refunded_at, channel, state, and the id
+    InnoDB appends; channel and state are fixed), each page a range of it read without sorting. Those paid to
+    store credit or by bank transfer never reached the channel's books."""
     start, end = shop_day_bounds(day)
     refunded = Refund.objects.filter(
         channel=channel,

@@ -216,10 +216,10 @@ class Refund(FSMModelMixin, models.Model):
             # A supervisor's view: only the refunds waiting for one, in the queue's order.
             models.Index(fields=["needs_supervisor", "queue_rank", "due_at"], name="refund_supervisor_urgency"),
             models.Index(fields=["created_by", "created_at"], name="refund_creator_day"),
-            # Reconciliation pages through a channel's refunds of a day in (refunded_at, id) order: equality on
-            # channel and state, then the day's range, in the index's own order (no sort, each page starts where
-            # the last one ended).
-            models.Index(fields=["channel", "state", "refunded_at"], name="refund_channel_day"),
+            # Reconciliation pages through a channel's refunds of a day in (refunded_at, id) order: each page a range
+            # from where the last one ended, channel and state checked in the index, no sort. (Channel and state
+            # first would let MariaDB read each page from the start of the channel's refunds: quadratic.)
+            models.Index(fields=["refunded_at", "channel", "state"], name="refund_day_channel"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),

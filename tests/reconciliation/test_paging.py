@@ -1,5 +1,5 @@
 """Our refunds of a day, page by page: every refund once, in (refunded_at, id) order, however many share a time.
-(That each page is a range of the index ``refund_channel_day`` starting where the last one ended, rather than a
+(That each page is a range of the index ``refund_day_channel`` starting where the last one ended, rather than a
 scan from the day's start, shows in ``benchmarks/reconcile_million.py``: a small table's plan proves nothing.)"""
 
 from __future__ import annotations

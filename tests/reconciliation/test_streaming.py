@@ -20,8 +20,7 @@ from reconciliation import services
 from reconciliation.models import Discrepancy
 from tests.reconciliation.helpers import our_refund
 
-# A list of 50,000 parsed lines alone would take tens of MB; one batch of 1,000 takes well under 1 MB, and the
-# statement is read at most two batches ahead of the one being matched.
+# A list of 50,000 parsed lines alone would take tens of MB; one batch of 1,000 takes well under 1 MB.
 PEAK_BOUND_BYTES = 8 * 1024 * 1024
 
 
@@ -47,7 +46,7 @@ def generated_bill(path: Path, known: list[str], lines: int) -> None:
 def test_a_long_statement_is_matched_in_bounded_memory(
     tmp_path: Path, line_count: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Batches of 1,000 (production reads 5,000): the bound then says "a few batches", whatever the day's length.
+    # Batches of 1,000 (production matches 5,000): the bound then says "one batch", whatever the day's length.
     monkeypatch.setattr(services, "BATCH_SIZE", 1000)
     ours = [our_refund("wechat", "20.00") for _ in range(3)]
     bill = tmp_path / "bill.csv"
