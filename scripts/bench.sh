@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Refund applications per second next to the order detail read, under gunicorn on MariaDB + Redis.
+# Every benchmark, one after the other, and one dated report of all their figures (var/bench/<UTC time>.json and
+# .md: the machine, its load, each figure and whether its target was met; `make bench-compare` compares two).
+# First, refund applications per second next to the order detail read, under gunicorn on MariaDB + Redis.
 # Starts MariaDB and Redis if they are down, builds a scratch database (dropped at the end, whatever happens),
 # seeds customers and paid orders with bulk inserts, serves them with gunicorn on 127.0.0.1 and prints a table.
 #
@@ -24,6 +26,10 @@ workers=${BENCH_WORKERS:-$((2 * cores + 1))}
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 work=$(mktemp -d)
 server_pid=""
+# Every part hands its figures to one file (benchmarks/figures.py); the dated report is written from it at the
+# end, whatever happens (var/bench/<UTC time>.json and .md; `make bench-compare` puts two side by side).
+export BENCH_FIGURES="$work/figures.jsonl"
+"$py" benchmarks/report.py begin --out "$work/machine.json"
 
 cleanup() {
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -33,6 +39,9 @@ cleanup() {
   fi
   mysql --host=127.0.0.1 --user=root -e "DROP DATABASE IF EXISTS \`$db\`" || true
   redis-cli -h 127.0.0.1 -p 6379 -n "$redis_db" flushdb >/dev/null || true
+  if [[ -s "$BENCH_FIGURES" ]]; then
+    "$py" benchmarks/report.py write --machine "$work/machine.json" --figures "$BENCH_FIGURES" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -94,4 +103,9 @@ echo "== refund execution: approved -> refunded with 2 RQ workers against the ch
 # Redis db of its own; BENCH_REFUNDS, 100000 by default, sets the backlog).
 echo "== auto-approval sweep over a backlog of overdue refunds"
 scripts/bench_sweeps.sh || status=$?
+
+# The console over a million refunds: queries and p50 / p95 of each page, and the same pages' query counts on a
+# table of 10,000 (scripts/bench_console.sh; knobs BENCH_CONSOLE_REFUNDS, MALL_BENCH_CONSOLE_DB).
+echo "== console at a million refunds"
+scripts/bench_console.sh || status=$?
 exit "$status"
