@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev migrate seed lint format typecheck bench graph messages clean
+.PHONY: run test setup setup-dev migrate seed lint format typecheck bench rehearsal graph messages clean
 
 # Debug pages are for a developer's machine: `make run` turns them on, nothing else does (Procfile.dev too).
 run: export DJANGO_DEBUG ?= 1
@@ -41,6 +41,9 @@ typecheck: setup-dev
 
 bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis)
 	scripts/bench.sh
+
+rehearsal: setup-dev  ## two hosts on one machine: both take work, the money rules hold (needs MariaDB)
+	scripts/rehearsal.sh
 
 graph: setup-dev  ## draw the refund state machine
 	scripts/graph.sh

@@ -94,4 +94,9 @@ echo "== refund execution: approved -> refunded with 2 RQ workers against the ch
 # Redis db of its own; BENCH_REFUNDS, 100000 by default, sets the backlog).
 echo "== auto-approval sweep over a backlog of overdue refunds"
 scripts/bench_sweeps.sh || status=$?
+
+# Past one machine: two hosts' web and worker groups on this one, against one database, Redis and channel
+# simulator (scripts/rehearsal.sh: a scratch database and a private redis-server of its own).
+echo "== rehearsal: two hosts (web + worker group each) against one MariaDB, Redis and channel simulator"
+scripts/rehearsal.sh || status=$?
 exit "$status"
