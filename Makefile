@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev migrate seed lint format typecheck bench bench-compare graph messages clean
+.PHONY: run test setup setup-dev migrate seed lint format typecheck bench bench-compare rehearsal graph messages clean
 
 # Debug pages are for a developer's machine: `make run` turns them on, nothing else does (Procfile.dev too).
 run: export DJANGO_DEBUG ?= 1
@@ -45,6 +45,9 @@ bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis) and w
 # Two reports side by side: `make bench-compare` takes the two newest; A=var/bench/x.json B=var/bench/y.json picks.
 bench-compare: setup-dev
 	$(PY) benchmarks/report.py compare $(A) $(B)
+
+rehearsal: setup-dev  ## two hosts on one machine: both take work, the money rules hold (needs MariaDB)
+	scripts/rehearsal.sh
 
 graph: setup-dev  ## draw the refund state machine
 	scripts/graph.sh

@@ -108,4 +108,9 @@ scripts/bench_sweeps.sh || status=$?
 # table of 10,000 (scripts/bench_console.sh; knobs BENCH_CONSOLE_REFUNDS, MALL_BENCH_CONSOLE_DB).
 echo "== console at a million refunds"
 scripts/bench_console.sh || status=$?
+
+# Past one machine: two hosts' web and worker groups on this one, against one database, Redis and channel
+# simulator (scripts/rehearsal.sh: a scratch database and a private redis-server of its own).
+echo "== rehearsal: two hosts (web + worker group each) against one MariaDB, Redis and channel simulator"
+scripts/rehearsal.sh || status=$?
 exit "$status"
