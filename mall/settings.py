@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -183,7 +184,21 @@ else:
 
 # Queue names are part of the worker's command line (Procfile); keep the two in step.
 JOB_QUEUES = ("default", "refunds", "notifications", "stock", "reconciliation")
-RQ_QUEUES = {name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
+
+
+def redis_with_timeouts(url: str) -> str:
+    """``url`` with a connect and a read timeout unless it sets its own: a Redis host that does not answer (down
+    behind a firewall, or hung) fails a job's hand-over within seconds instead of holding the request, and the
+    re-dispatch sweeps find the work again. RQ's worker raises the read timeout above its blocking dequeue."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", os.environ.get("REDIS_CONNECT_TIMEOUT", "2"))
+    query.setdefault("socket_timeout", os.environ.get("REDIS_TIMEOUT", "5"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+RQ_URL = redis_with_timeouts(REDIS_URL or "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {name: {"URL": RQ_URL, "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
 # mall.jobs already hands jobs over after commit (and catches a failed hand-over), so django-rq enqueues at once.
 RQ = {"COMMIT_MODE": "auto"}
 # django-rq's own admin entry would let every staff member into the queues; mall.rq_dashboard mounts them guarded.
