@@ -108,7 +108,10 @@ def record_figures(args: argparse.Namespace, context: dict[str, Any]) -> None:
         record(PART, f"SQL statements per {name}", figures["statements"], "statements")
         record(PART, f"{name} wall time (in process)", figures["wall_ms"], "ms")
         record(PART, f"{name} CPU (in process)", figures["cpu_ms"], "ms")
+    refunds = max(burst["count"], 1)
     for func, values in context["durations"].items():
-        if values and func in (EXECUTE_JOB, *FOLLOW_ON_JOBS):
-            label = "follow-up" if func in FOLLOW_ON_JOBS else "execution"
-            record(PART, f"{label} job mean (RQ started → ended, burst)", 1000 * sum(values) / len(values), "ms")
+        if not values:
+            continue
+        label = {EXECUTE_JOB: "execution", **dict.fromkeys(FOLLOW_ON_JOBS, "follow-up")}.get(func, func)
+        record(PART, f"{label} job mean (RQ started → ended, burst)", 1000 * sum(values) / len(values), "ms")
+        record(PART, f"{label} jobs per burst refund", len(values) / refunds, "jobs")

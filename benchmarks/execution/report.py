@@ -97,10 +97,12 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
         header = f"{'job (RQ started_at -> ended_at)':<40} {'jobs':>6} {'mean ms':>8} {'p95 ms':>8}"
         print(header)
         print("-" * len(header))
-        for func in [EXECUTE_JOB, *FOLLOW_ON_JOBS]:
+        # The refund's own jobs first, then every other job its burst set off (messages, e-mails...).
+        others = sorted(func for func in durations if func not in (EXECUTE_JOB, *FOLLOW_ON_JOBS))
+        for func in [EXECUTE_JOB, *FOLLOW_ON_JOBS, *others]:
             values = sorted(durations.get(func, []))
             if values:
-                label = FOLLOW_ON_JOBS.get(func, "refund_execute")
+                label = FOLLOW_ON_JOBS.get(func, "refund_execute" if func == EXECUTE_JOB else func)[:40]
                 print(
                     f"{label:<40} {len(values):>6} {1000 * sum(values) / len(values):>8.1f} "
                     f"{1000 * _percentile(values, 95):>8.1f}"
