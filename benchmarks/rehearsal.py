@@ -51,8 +51,9 @@ from typing import Any
 import rehearsal_checks as checks
 import rehearsal_hosts as hosts
 import rehearsal_load as load
+from execution.common import ROOT, _free_port
+from execution.environment import Processes, _mysql, _wait_for
 from figures import record
-from refund_execute import ROOT, Processes, _free_port, _mysql, _wait_for
 
 HOSTS = hosts.HOSTS
 FINAL_STATES = ("refunded", "rejected", "cancelled", "failed")

@@ -1,6 +1,6 @@
 """The rehearsal's machinery: the shared services, the two hosts as an operator starts them, and what RQ recorded.
 
-Every process is started through ``refund_execute.Processes`` (a session of its own, stopped by its pid and its
+Every process is started through ``execution.environment.Processes`` (a session of its own, stopped by its pid and its
 process group at the end); every wait has a deadline.
 """
 
@@ -16,7 +16,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from refund_execute import ROOT, WORKER_QUEUES, Processes, _free_port, _wait_for
+from execution.common import ROOT, WORKER_QUEUES, _free_port
+from execution.environment import Processes, _wait_for
 
 PYTHON = sys.executable
 HOSTS = ("a", "b")
