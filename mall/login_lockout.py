@@ -15,6 +15,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from mall.admin_base import ConsoleModelAdmin
+
 
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
@@ -34,15 +36,15 @@ def lockout_response(
 # Axes' own lists (registered here, AXES_ENABLE_ADMIN being off) without their date hierarchy, which MariaDB
 # without time zone tables answers with a 500: the same reason the order list filters by date range instead.
 @admin.register(AccessAttempt)
-class LockoutAttemptAdmin(AccessAttemptAdmin):  # type: ignore[misc]
+class LockoutAttemptAdmin(ConsoleModelAdmin, AccessAttemptAdmin):  # type: ignore[misc]
     date_hierarchy = None
 
 
 @admin.register(AccessFailureLog)
-class LockoutFailureLogAdmin(AccessFailureLogAdmin):  # type: ignore[misc]
+class LockoutFailureLogAdmin(ConsoleModelAdmin, AccessFailureLogAdmin):  # type: ignore[misc]
     date_hierarchy = None
 
 
 @admin.register(AccessLog)
-class LockoutAccessLogAdmin(AccessLogAdmin):  # type: ignore[misc]
+class LockoutAccessLogAdmin(ConsoleModelAdmin, AccessLogAdmin):  # type: ignore[misc]
     date_hierarchy = None
