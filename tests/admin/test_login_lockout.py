@@ -7,14 +7,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings as django_settings
+from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from mall.roles import OPERATIONS
 from tests.admin.conftest import login
@@ -186,3 +189,24 @@ def test_the_api_token_is_never_locked() -> None:
     assert try_login("shopper", PASSWORD, addr="127.0.0.1").status_code == 429
     response = client_for(customer).get("/api/v1/orders/", REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200
+
+
+def test_removing_expired_lockouts_from_the_console_keeps_the_live_ones(clerk: Any) -> None:
+    fail("clerk", 5, addr="198.51.100.7")
+    fail("clerk", 5, addr="203.0.113.9")
+    expired, live = AccessAttempt.objects.order_by("ip_address")
+    supervisor = staff_user("cs_supervisor", "unlocker")
+    clients = {}
+    for lang in ("en", "zh-hans"):  # signed in first: a login itself clears the expired attempts
+        clients[lang] = Client(headers={"accept-language": lang})
+        clients[lang].force_login(supervisor)
+    AccessAttempt.objects.filter(pk=expired.pk).update(attempt_time=timezone.now() - timedelta(minutes=31))
+    for lang, said in [("en", "Removed 1 expired lockout."), ("zh-hans", "已清除 0 条已过期的锁定记录。")]:
+        response = clients[lang].post(
+            "/admin/axes/accessattempt/",
+            {"action": "cleanup_expired_attempts", "_selected_action": [live.pk], "index": 0},
+        )
+        assert (response.status_code, [str(m) for m in get_messages(response.wsgi_request)]) == (302, [said])
+        assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [live.pk]
+    assert try_login("clerk", PASSWORD, addr="198.51.100.7").logged_in
+    assert try_login("clerk", PASSWORD, addr="203.0.113.9").status_code == 429
