@@ -210,3 +210,29 @@ def test_removing_expired_lockouts_from_the_console_keeps_the_live_ones(clerk: A
         assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [live.pk]
     assert try_login("clerk", PASSWORD, addr="198.51.100.7").logged_in
     assert try_login("clerk", PASSWORD, addr="203.0.113.9").status_code == 429
+
+
+def test_the_lockout_lists_speak_chinese(clerk: Any) -> None:
+    fail("clerk", 5, addr="198.51.100.7")
+    client = Client()  # no Accept-Language: the shop's zh-hans
+    client.force_login(staff_user("cs_supervisor", "unlocker"))
+    attempts = client.get("/admin/axes/accessattempt/").content.decode()
+    for words in [
+        "选择登录尝试查看",
+        "尝试时间",
+        "IP 地址",
+        "浏览器标识",
+        "路径",
+        "失败次数",
+        "状态",
+        "已锁定",
+        "清除已过期的锁定记录",
+    ]:
+        assert words in attempts, words
+    for english in ["Access attempts", "Attempt Time", "IP Address", "User Agent", "Failed Logins", "Locked Out"]:
+        assert english not in attempts, english
+    failures = client.get("/admin/axes/accessfailurelog/").content.decode()
+    for words in ["登录失败记录", "是否锁定", "5 登录失败记录"]:
+        assert words in failures, words
+    index = client.get("/admin/").content.decode()
+    assert "登录尝试" in index and "Access attempts" not in index and "Model name" not in index
