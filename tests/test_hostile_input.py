@@ -108,6 +108,49 @@ def test_deep_json_is_refused_in_the_default_language(shop: dict[str, Any]) -> N
     assert response.json() == {"code": "parse_error", "detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层。"}
 
 
+LONE_SURROGATE = {"code": "parse_error", "detail": "JSON strings must be Unicode text: a lone surrogate escape is not."}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"order_no": "O1", "reason": "\\ud800", "kind": "refund_only", "items": []}',
+        '{"order_no": "O1", "reason": "not_shipped", "kind": "\\udfff", "items": []}',
+        '{"destination": "x\\ud83c", "carrier": "SF", "tracking_no": "SF1"}',
+        '{"description": "\\udc00\\ud800", "items": [{"order_item_id": 1, "quantity": "1"}]}',
+        '{"\\ud800": 1}',
+    ],
+    ids=["reason", "kind", "half-a-pair", "reversed-pair", "key"],
+)
+def test_a_lone_surrogate_escape_is_refused_on_every_endpoint(shop: dict[str, Any], body: str) -> None:  # noqa: F811
+    """Valid JSON, but no Unicode text: a choice field's error message quoted it back and the answer could not be
+    encoded (500)."""
+    api = shop["api"]
+    for url in _targets(shop):
+        before = _snapshot()
+        response = api.post(url, body, content_type="application/json", **EN)
+        assert (response.status_code, response.json()) == (400, LONE_SURROGATE), url
+        assert _snapshot() == before
+
+
+def test_a_surrogate_pair_is_a_character_and_reaches_validation(shop: dict[str, Any]) -> None:  # noqa: F811
+    before = _snapshot()
+    body = '{"order_no": "O1", "reason": "\\ud83c\\udf53", "kind": "refund_only", "items": []}'
+    response = shop["api"].post("/api/v1/refunds/", body, content_type="application/json", **EN)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    assert response.json()["fields"]["reason"] == ["\u201c\U0001f353\u201d is not a reason a customer may give."]
+    assert _snapshot() == before
+
+
+def test_a_lone_surrogate_is_refused_in_the_default_language(shop: dict[str, Any]) -> None:  # noqa: F811
+    body = '{"order_no": "O1", "reason": "\\ud800", "kind": "refund_only", "items": []}'
+    response = shop["api"].post("/api/v1/refunds/", body, content_type="application/json")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"code": "parse_error", "detail": "JSON 字符串必须是有效的 Unicode 文本：不能含有单独的代理项转义。"},
+    )
+
+
 def test_a_body_over_the_limit_answers_413_in_the_api_shape(shop: dict[str, Any]) -> None:  # noqa: F811
     api = shop["api"]
     description = "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
