@@ -285,3 +285,27 @@ def test_a_photo_of_exactly_5_mb_is_still_accepted(shop: dict[str, Any], media_r
     assert response.status_code == 400
     assert response.json()["fields"] == {"file": ["A photo may be at most 5 MB."]}
     assert RefundEvidence.objects.count() == 1
+
+
+# --- paths no route matches ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v2/refunds/", "/api/v1/refunds/R1/../../x", "/api/%E4%B8%AD/"])
+def test_an_api_path_no_route_matches_answers_in_the_error_shape(client: Client, path: str) -> None:
+    response = client.get(path, **EN)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": f"No such API path: {response.wsgi_request.path}"}
+
+
+def test_the_api_404_speaks_chinese_by_default(client: Client) -> None:
+    response = client.post("/api/v1/nope/", data="{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "没有这个 API 路径：/api/v1/nope/"}
+
+
+def test_a_console_path_no_route_matches_keeps_the_html_page(admin_client: Client) -> None:
+    response = admin_client.get("/admin/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
