@@ -4,12 +4,15 @@
 # First, refund applications per second next to the order detail read, under gunicorn on MariaDB + Redis.
 # Starts MariaDB and Redis if they are down, builds a scratch database (dropped at the end, whatever happens),
 # seeds customers and paid orders with bulk inserts, serves them with gunicorn on 127.0.0.1 and prints a table.
+# Then, against the same server, applications on orders of their own arrive at a fixed rate, half the apply
+# throughput just measured, whatever the answers (benchmarks/apply_open_loop.py): latency from the scheduled time.
 #
 # Knobs (environment): BENCH_ORDERS (3000), BENCH_CUSTOMERS (300), BENCH_CLIENTS (32), BENCH_PROCESSES (4),
 # BENCH_SECONDS (15 per endpoint), BENCH_WORKERS (2 x cores + 1), MALL_BENCH_DB (mall_bench),
 # BENCH_REDIS_URL (redis://127.0.0.1:6379/13: a Redis database of its own, emptied at the end),
 # BENCH_PARTS (all; "apply" runs only this first part), BENCH_CLIENT (wrk where installed, else python: the
-# load generator; BENCH_PROCESSES applies to python only), BENCH_ROUNDS (3 alternating GET/apply rounds, wrk only).
+# load generator; BENCH_PROCESSES applies to python only), BENCH_ROUNDS (3 alternating GET/apply rounds, wrk only),
+# BENCH_OPEN_SECONDS (30: the open-loop phase), BENCH_OPEN_ORDERS (3000 more orders for it: 9000 applications).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/services.sh
@@ -65,7 +68,7 @@ mysql --host=127.0.0.1 --user=root -e "DROP DATABASE IF EXISTS \`$db\`; CREATE D
 redis-cli -h 127.0.0.1 -p 6379 -n "$redis_db" flushdb >/dev/null
 "$py" manage.py migrate --no-input -v 0
 "$py" benchmarks/refund_apply.py seed --orders "${BENCH_ORDERS:-3000}" --customers "${BENCH_CUSTOMERS:-300}" \
-  --plan "$work/plan.json"
+  --plan "$work/plan.json" --open-orders "${BENCH_OPEN_ORDERS:-3000}" --open-plan "$work/open-plan.json"
 
 echo "== gunicorn: $workers workers on 127.0.0.1:$port"
 "$venv/bin/gunicorn" mall.wsgi --workers "$workers" --bind "127.0.0.1:$port" --timeout 60 \
@@ -87,7 +90,15 @@ status=0
 "$py" benchmarks/refund_apply.py run --plan "$work/plan.json" --url "http://127.0.0.1:$port" \
   --clients "${BENCH_CLIENTS:-32}" --processes "${BENCH_PROCESSES:-4}" --seconds "${BENCH_SECONDS:-15}" \
   --workers "$workers" --server-pid "$server_pid" ${BENCH_CLIENT:+--client "$BENCH_CLIENT"} \
-  --rounds "${BENCH_ROUNDS:-3}" || status=$?
+  --rounds "${BENCH_ROUNDS:-3}" --result "$work/closed-loop.json" || status=$?
+if [[ -s "$work/closed-loop.json" ]]; then
+  echo "== open loop: applications at a fixed rate, half the apply throughput above"
+  "$py" benchmarks/apply_open_loop.py --plan "$work/open-plan.json" --url "http://127.0.0.1:$port" \
+    --capacity "$work/closed-loop.json" --seconds "${BENCH_OPEN_SECONDS:-30}" --server-pid "$server_pid" || status=$?
+else
+  echo "== open loop skipped: the closed-loop rounds measured no capacity" >&2
+  status=1
+fi
 if grep -q -E "Traceback|ERROR" "$work/gunicorn.log"; then
   echo "== server errors (last lines of the gunicorn log)"
   tail -n 40 "$work/gunicorn.log"
