@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev migrate seed lint format typecheck bench graph messages clean
+.PHONY: run test setup setup-dev migrate seed lint format typecheck bench bench-compare rehearsal graph messages clean
 
 # Debug pages are for a developer's machine: `make run` turns them on, nothing else does (Procfile.dev too).
 run: export DJANGO_DEBUG ?= 1
@@ -39,8 +39,15 @@ format: setup-dev
 typecheck: setup-dev
 	$(VENV)/bin/mypy .
 
-bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis)
+bench: setup-dev  ## benchmarks that print figures (needs MariaDB + Redis) and write var/bench/<UTC time>.json and .md
 	scripts/bench.sh
+
+# Two reports side by side: `make bench-compare` takes the two newest; A=var/bench/x.json B=var/bench/y.json picks.
+bench-compare: setup-dev
+	$(PY) benchmarks/report.py compare $(A) $(B)
+
+rehearsal: setup-dev  ## two hosts on one machine: both take work, the money rules hold (needs MariaDB)
+	scripts/rehearsal.sh
 
 graph: setup-dev  ## draw the refund state machine
 	scripts/graph.sh

@@ -18,6 +18,8 @@ Two steps, each against the database named by ``DATABASE_URL`` (a scratch one: `
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
 import statistics
@@ -25,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from figures import record
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMERS = 20_000
@@ -122,11 +126,32 @@ def _real_refund() -> None:
     )
 
 
-def run(repeat: int) -> None:
+P50_TARGET_MS = 300.0
+
+
+class _Statements:
+    """Counts and times every statement a request sends, whatever DEBUG says (a ``connection.execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.statements.append((time.perf_counter() - started, sql))
+
+
+def run(repeat: int, save_counts: Path | None = None, counts_of: Path | None = None) -> int:
+    """Measure each page; ``save_counts`` keeps the query counts, ``counts_of`` compares with kept ones (taken on a
+    smaller table). Returns 1 when a target is missed."""
     from django.contrib.auth.models import Group
-    from django.db import connection, reset_queries
+    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from mall.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, FINANCE, roles_bootstrap
     from refunds.models import Refund
@@ -172,13 +197,22 @@ def run(repeat: int) -> None:
         ("finance dashboard", "/admin/reconciliation/reconciliationrun/dashboard/", {}, "finance"),
         ("dashboard (finance)", "/admin/", {}, "finance"),
     ]
-    print(f"{total} refunds; MariaDB {connection.mysql_server_info}; {platform.node()} {os.cpu_count()} cores")
-    print(f"{'page':40} {'queries':>7} {'db ms':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    smaller = json.loads(counts_of.read_text()) if counts_of else {}
+    smaller_size = smaller.get("_refunds")
+    counts: dict[str, int] = {}
+    missed = 0
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"{total} refunds; MariaDB {connection.mysql_server_info}; {platform.node()} {os.cpu_count()} cores; "
+        f"load {load}"
+    )
+    head = f"{'page':40} {'queries':>7} {'db ms':>7} {'p50 ms':>8} {'p95 ms':>8}"
+    print(head + (f" {'queries at ' + str(smaller.pop('_refunds')):>20}" if smaller else ""))
     for name, url, params, *who in views:
         client = clients[who[0] if who else "agent"]
         client.get(url, params)  # warm the connection and the template cache
-        reset_queries()
-        with CaptureQueriesContext(connection) as captured:
+        captured = _Statements()
+        with connection.execute_wrapper(captured):
             response = client.get(url, params)
         assert response.status_code == 200, (name, response.status_code)
         times = []
@@ -187,26 +221,54 @@ def run(repeat: int) -> None:
             client.get(url, params)
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
-        p95 = times[max(0, int(len(times) * 0.95) - 1)]
-        db_ms = sum(float(q["time"]) for q in captured.captured_queries) * 1000
-        print(f"{name:40} {len(captured):>7} {db_ms:>7.1f} {statistics.median(times):>8.1f} {p95:>8.1f}")
+        p95 = times[math.ceil(len(times) * 0.95) - 1]  # nearest rank
+        db_ms = sum(seconds for seconds, _ in captured.statements) * 1000
+        p50 = statistics.median(times)
+        counts[name] = len(captured)
+        line = f"{name:40} {len(captured):>7} {db_ms:>7.1f} {p50:>8.1f} {p95:>8.1f}"
+        if smaller:
+            same = smaller.get(name) == len(captured)
+            line += f" {smaller.get(name, '?'):>20}" + ("" if same else "  GROWS")
+            missed += not same
+            record(
+                "console",
+                f"{name}: queries",
+                len(captured),
+                target=f"= {smaller.get(name)} (at {smaller_size})",
+                met=same,
+            )
+        missed += p50 >= P50_TARGET_MS
+        print(line)
+        if counts_of:  # the figures worth keeping are those of the big table
+            record("console", f"{name}: p50", p50, "ms", target=f"< {P50_TARGET_MS:.0f} ms", met=p50 < P50_TARGET_MS)
+            record("console", f"{name}: p95", p95, "ms")
         if os.environ.get("BENCH_SHOW_SQL"):
-            for q in captured.captured_queries:
-                print(f"    {float(q['time']) * 1000:7.1f} ms  {q['sql'][:160]}")
+            for seconds, sql in captured.statements:
+                print(f"    {seconds * 1000:7.1f} ms  {sql[:160]}")
+    if save_counts:
+        save_counts.write_text(json.dumps({"_refunds": total, **counts}))
+    if counts_of:
+        record("console", "refunds in the table", total, "refunds")
+        verdict = "met" if not missed else f"NOT met ({missed} misses)"
+        print(f"targets (p50 < {P50_TARGET_MS:.0f} ms on every page; query counts as at {smaller_size}): {verdict}")
+    return 1 if missed else 0
 
 
-def main(argv: Any = None) -> None:
+def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
     sub.add_parser("seed").add_argument("--refunds", type=int, default=1_000_000)
-    sub.add_parser("run").add_argument("--repeat", type=int, default=30)
+    running = sub.add_parser("run")
+    running.add_argument("--repeat", type=int, default=30)
+    running.add_argument("--save-counts", type=Path, help="keep each page's query count in this file")
+    running.add_argument("--counts-of", type=Path, help="compare with the query counts kept from a smaller table")
     args = parser.parse_args(argv)
     _django()
     if args.step == "seed":
         seed(args.refunds)
-    else:
-        run(args.repeat)
+        return 0
+    return run(args.repeat, args.save_counts, args.counts_of)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,12 +3,14 @@
 Two steps, driven by scripts/bench.sh:
 
 ``seed``  bulk-inserts customers with API tokens and paid, unshipped orders (two lines each) into the database
-          named by ``DATABASE_URL`` and writes the plan (tokens, orders, lines) as JSON.
+          named by ``DATABASE_URL`` and writes the plan (tokens, orders, lines) as JSON; ``--open-orders`` more
+          go to a plan of their own (``--open-plan``) for benchmarks/apply_open_loop.py.
 ``run``   drives the server over HTTP with ``--clients`` concurrent keep-alive connections: first
           ``GET /api/v1/orders/{order_no}/``, then ``POST /api/v1/refunds/``, each for ``--seconds``, and prints
           one table. ``--client wrk`` (the default where wrk is installed) replays prepared requests with wrk
           and benchmarks/refund_apply.lua, a load generator in C that leaves the server's cores alone;
-          ``--client python`` uses processes x threads of ``requests`` sessions instead.
+          ``--client python`` uses processes x threads of ``requests`` sessions instead. ``--result`` keeps the
+          figures as JSON: the open-loop phase offers half of this apply throughput.
 
 Every client (a Python thread, or a wrk thread and its connections) owns a disjoint set of orders, so
 applications are spread over orders and customers the way real traffic is: half the orders get one whole-order
@@ -37,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from figures import record
 
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_TIMEOUT = (5, 30)
@@ -47,7 +50,7 @@ EXPECTED_STATUS = {"get": 200, "apply": 201}
 # --- seed ------------------------------------------------------------------------------------------------
 
 
-def seed(orders: int, customers: int, plan_path: Path) -> None:
+def seed(orders: int, customers: int, plan_path: Path, open_orders: int = 0, open_plan: Path | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mall.settings")
     import django
@@ -77,7 +80,9 @@ def seed(orders: int, customers: int, plan_path: Path) -> None:
         token_by_user = {token.user_id: token.key for token in tokens}
 
         run_id = f"{int(time.time()) % 10**8:08d}"
-        order_rows = seeding.paid_orders(customers=users, count=orders, order_prefix=f"OB{run_id}", trade_prefix="BT")
+        order_rows = seeding.paid_orders(
+            customers=users, count=orders + open_orders, order_prefix=f"OB{run_id}", trade_prefix="BT"
+        )
     items_by_order: dict[int, list[tuple[int, int]]] = {}
     for order_id, item_id, quantity in (
         OrderItem.objects.filter(order__in=[o.pk for o in order_rows])
@@ -89,8 +94,12 @@ def seed(orders: int, customers: int, plan_path: Path) -> None:
         {"token": token_by_user[order.customer_id], "order_no": order.order_no, "items": items_by_order[order.pk]}
         for order in order_rows
     ]
-    plan_path.write_text(json.dumps(plan))
-    print(f"seeded {customers} customers and {orders} paid orders in {time.monotonic() - started:.1f} s")
+    plan_path.write_text(json.dumps(plan[:orders]))
+    if open_plan is not None:
+        open_plan.write_text(json.dumps(plan[orders:]))
+    print(
+        f"seeded {customers} customers and {orders} + {open_orders} paid orders in {time.monotonic() - started:.1f} s"
+    )
 
 
 # --- load ------------------------------------------------------------------------------------------------
@@ -394,6 +403,7 @@ def run(
     server_pid: int | None,
     client: str,
     rounds: int = 1,
+    result_path: Path | None = None,
 ) -> int:
     if not base_url.startswith("http://127.0.0.1:"):
         raise SystemExit("the benchmark only drives a server on 127.0.0.1")
@@ -489,12 +499,26 @@ def run(
     )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average at the end: {load} (anything else running on the machine skews the figures)")
+    _record(get, apply, ratio, rounds)
+    if result_path is not None:
+        result_path.write_text(json.dumps({"get": get, "apply": apply, "ratio": ratio}))
     for name, result in (("GET", get), ("apply", apply)):
         if result["errors"]:
             print(f"{name} errors: {json.dumps(result['errors'], sort_keys=True)}")
         if result["exhausted"]:
             print(f"{name}: {result['exhausted']} clients ran out of work before the deadline")
     return 1 if get["errors"] or apply["errors"] else 0
+
+
+def _record(get: dict[str, Any], apply: dict[str, Any], ratio: float, rounds: int) -> None:
+    part, note = "applications", f"closed loop, {rounds} alternating round(s)"
+    record(part, "apply / GET throughput", ratio, "×", target="≥ 0.5", met=ratio >= 0.5, note=note)
+    for name, result in (("GET", get), ("apply", apply)):
+        record(part, f"{name} throughput", result["throughput"], "req/s", note=note)
+        record(part, f"{name} p50 (closed loop)", result["p50"], "ms", note=note)
+        record(part, f"{name} p99 (closed loop)", result["p99"], "ms", note="follows the throughput: see the open loop")
+        errors = sum(result["errors"].values())
+        record(part, f"{name} errors (closed loop)", errors, "requests", target="0", met=errors == 0)
 
 
 def main() -> int:
@@ -504,6 +528,8 @@ def main() -> int:
     seed_cmd.add_argument("--orders", type=int, default=3000)
     seed_cmd.add_argument("--customers", type=int, default=300)
     seed_cmd.add_argument("--plan", type=Path, required=True)
+    seed_cmd.add_argument("--open-orders", type=int, default=0, help="more orders, for the open-loop plan")
+    seed_cmd.add_argument("--open-plan", type=Path, help="where to write the open-loop plan")
     run_cmd = sub.add_parser("run")
     run_cmd.add_argument("--plan", type=Path, required=True)
     run_cmd.add_argument("--url", required=True)
@@ -513,6 +539,7 @@ def main() -> int:
     run_cmd.add_argument("--workers", default="?")
     run_cmd.add_argument("--server-pid", type=int, help="gunicorn master: report its CPU per request")
     run_cmd.add_argument("--rounds", type=int, default=3, help="alternating GET/apply rounds (wrk only)")
+    run_cmd.add_argument("--result", type=Path, help="write the figures as JSON here (for the open loop)")
     run_cmd.add_argument(
         "--client",
         choices=["wrk", "python"],
@@ -521,7 +548,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.command == "seed":
-        seed(args.orders, args.customers, args.plan)
+        if args.open_orders and args.open_plan is None:
+            parser.error("--open-orders needs --open-plan")
+        seed(args.orders, args.customers, args.plan, args.open_orders, args.open_plan)
         return 0
     if args.client == "python" and args.clients % args.processes:
         parser.error("--clients must be a multiple of --processes")
@@ -537,6 +566,7 @@ def main() -> int:
         args.server_pid,
         args.client,
         args.rounds,
+        args.result,
     )
 
 

@@ -32,7 +32,7 @@ from logistics.models import (
     WriteOff,
 )
 from mall.actors import signed_in
-from mall.admin_base import ReadOnlyAdmin
+from mall.admin_base import ConsoleModelAdmin, ReadOnlyAdmin
 from mall.exceptions import BusinessError
 from mall.models import OrderItem
 from mall.money import yuan
@@ -60,7 +60,7 @@ def _each(request: HttpRequest, queryset: QuerySet[Any], call: Any, done: Any) -
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WarehouseAdmin(ConsoleModelAdmin):
     list_display = ["name", "contact", "phone", "address", "active", "is_default"]
     list_filter = ["active", "is_default"]
     search_fields = ["name", "address"]

@@ -247,7 +247,7 @@ def _shortfall_note(plan: InspectionPlan) -> Text:
         )
         for item in plan.shortfalls
     ]
-    return texts.INSPECTION_SHORTFALL(items=parts, cut=f"{plan.cut:.2f}", amount=f"{plan.amount_after:.2f}")
+    return texts.INSPECTION_SHORTFALL(items=parts, cut=f"{plan.cut:,.2f}", amount=f"{plan.amount_after:,.2f}")
 
 
 def inspection_complete(

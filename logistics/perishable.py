@@ -45,7 +45,7 @@ def perishable_claim_settle(
         quantity=quantity_note(claim.quantity, order_item.unit),
         ordered=quantity_note(order_item.quantity, order_item.unit),
         name=order_item.name,
-        amount=f"{claim.amount:.2f}",
+        amount=f"{claim.amount:,.2f}",
     )
     if note.strip():
         text = WITH_REMARK(text=text, remark=literal(note))

@@ -27,7 +27,7 @@ INSPECTED = text_code("inspected", _("inspected %(quantity)s of “%(name)s”: 
 SHORTFALL_ITEM = text_code(
     "shortfall_item", _("we received %(received)s of the %(claimed)s of “%(name)s” you returned")
 )
-# A cut for goods that did not come back; ``cut`` and ``amount`` as two-decimal strings.
+# A cut for goods that did not come back; ``cut`` and ``amount`` as two-decimal strings with thousands separators.
 INSPECTION_SHORTFALL = text_code(
     "inspection_shortfall",
     _(

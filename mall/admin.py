@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
+from mall.admin_base import ConsoleModelAdmin
 from mall.models import Order, OrderEvent, OrderItem, Payment, Product, Shipment, Stock, StockMovement
 
 
@@ -12,7 +17,7 @@ class StockInline(admin.StackedInline):  # type: ignore[type-arg]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ProductAdmin(ConsoleModelAdmin):
     list_display = ["sku", "name", "unit", "price", "perishable", "shelf_life_days", "active"]
     list_filter = ["unit", "perishable", "active"]
     search_fields = ["sku", "name"]
@@ -20,7 +25,7 @@ class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class StockMovementAdmin(ConsoleModelAdmin):
     list_display = ["created_at", "product", "delta", "reason", "reference"]
     list_filter = ["reason"]
     search_fields = ["reference", "product__sku"]
@@ -84,7 +89,7 @@ class OrderEventInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrderAdmin(ConsoleModelAdmin):
     list_display = ["order_no", "customer", "status", "total_amount", "created_at"]
     # Dates filter by ranges computed in Python ("created_at"), not by a date hierarchy: that one converts time zones
     # in SQL, which MySQL cannot do without its time zone tables loaded (the console then answered 500).
@@ -114,6 +119,23 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
 
+
+# Django's and DRF's own lists (superusers) check a bulk action's selection like the console's.
+class UserAdmin(ConsoleModelAdmin, auth_admin.UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+class GroupAdmin(ConsoleModelAdmin, auth_admin.GroupAdmin):
+    pass
+
+
+class ApiTokenAdmin(ConsoleModelAdmin, TokenAdmin):
+    pass
+
+
+for _model, _admin in ((User, UserAdmin), (Group, GroupAdmin), (TokenProxy, ApiTokenAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _admin)
 
 admin.site.site_header = _("Fruit mall refund console")
 admin.site.site_title = _("Fruit mall refunds")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
@@ -20,3 +21,35 @@ def secret_key_from_environment(app_configs: Any, **kwargs: Any) -> list[CheckMe
             id="mall.W001",
         )
     ]
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+@register(Tags.security, deploy=True)
+def public_addresses(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    # The defaults suit one developer's machine; in production customers, channels and the carrier would be sent to
+    # an address that only this host can open.
+    found: list[CheckMessage] = []
+    if _loopback(settings.SHOP_URL):
+        found.append(
+            Warning(
+                f"SHOP_URL is {settings.SHOP_URL}: the links in customers' emails would open this host only.",
+                hint="Set SHOP_URL to the shop's public address, e.g. https://mall.example.com.",
+                id="mall.W002",
+            )
+        )
+    if not settings.CHANNEL_SIMULATOR_ENABLED:
+        for name in ("PAYMENTS_NOTIFY_BASE_URL", "LOGISTICS_NOTIFY_BASE_URL"):
+            if _loopback(getattr(settings, name)):
+                found.append(
+                    Warning(
+                        f"{name} is {getattr(settings, name)}: the payment channels and the carrier could not "
+                        "reach it with their notifications.",
+                        hint=f"Set {name} to this site's public address (https).",
+                        id="mall.W003",
+                    )
+                )
+    return found

@@ -1,5 +1,6 @@
 """What Django answers for a request it refuses before any view decides (``handler400``): a body over
-``DATA_UPLOAD_MAX_MEMORY_SIZE``, more fields or files than allowed, a malformed request.
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, more fields or files than allowed, a malformed request; and for a path no route
+matches (``handler404``).
 
 Under ``/api/`` the answer is in the API's error shape, as every other refusal of the API; elsewhere (the console, the
 notification endpoints) Django's own plain 400 page."""
@@ -27,3 +28,12 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     else:
         body = {"code": "bad_request", "detail": _("The request could not be read.")}
     return JsonResponse(body, status=400)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # A client that mistyped an API path reads the same shape as for an order that does not exist.
+    if not request.path.startswith(API_PREFIX):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(
+        {"code": "not_found", "detail": _("No such API path: %(path)s") % {"path": request.path}}, status=404
+    )

@@ -1,9 +1,10 @@
 """The API's JSON parser: DRF's, refusing JSON nested deeper than ``mall.json_limits.MAX_JSON_DEPTH`` before it is
-decoded (400 ``parse_error`` in the API's error shape)."""
+decoded, and JSON whose strings are not Unicode text (400 ``parse_error`` in the API's error shape)."""
 
 from __future__ import annotations
 
 import io
+import json
 from typing import IO, Any
 
 from django.utils.translation import gettext as _
@@ -19,6 +20,13 @@ class JSONParser(parsers.JSONParser):
         if json_deeper_than(data, MAX_JSON_DEPTH):
             raise ParseError(_("JSON nested deeper than %(limit)d levels.") % {"limit": MAX_JSON_DEPTH})
         try:
-            return super().parse(io.BytesIO(data), media_type, parser_context)
+            parsed = super().parse(io.BytesIO(data), media_type, parser_context)
         except RecursionError:
             raise ParseError(_("JSON nested deeper than %(limit)d levels.") % {"limit": MAX_JSON_DEPTH}) from None
+        # "\ud800" is valid JSON but no character: a string holding it cannot be stored, nor written back in an
+        # answer (an error message that quotes it ended in a 500).
+        try:
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParseError(_("JSON strings must be Unicode text: a lone surrogate escape is not.")) from None
+        return parsed

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, DecimalField, F, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -191,6 +191,51 @@ def stock_adjust(*, product: Product, delta: Decimal, reason: str, reference: st
     except IntegrityError:
         return False
     Stock.objects.filter(product=product).update(quantity=F("quantity") + delta)
+    return True
+
+
+@dataclass(frozen=True)
+class StockChange:
+    product_id: int
+    delta: Decimal
+    reference: str  # unique among all movements: a change is applied once per reference, ever
+
+
+@transaction.atomic(savepoint=False)
+def stock_adjust_many(*, changes: Sequence[StockChange], reason: str) -> bool:
+    """``stock_adjust`` for several changes at once, all or none, in two statements: one INSERT of their movements
+    and one UPDATE of the stock rows (which locks them in product order, as allocation does). Returns False and
+    changes nothing when any reference was applied before: a repeated or concurrent run of the same work did them.
+    Inside a transaction it joins it (no savepoint of its own)."""
+    if not changes:
+        return True
+    try:
+        with transaction.atomic():
+            StockMovement.objects.bulk_create(
+                [
+                    StockMovement(product_id=c.product_id, delta=c.delta, reason=reason, reference=c.reference)
+                    for c in changes
+                ]
+            )
+    except IntegrityError:
+        return False
+    per_product: dict[int, Decimal] = {}
+    for change in changes:
+        per_product[change.product_id] = per_product.get(change.product_id, Decimal("0")) + change.delta
+    products = sorted(per_product)
+    updated = Stock.objects.filter(product_id__in=products).update(
+        quantity=F("quantity")
+        + Case(
+            *[When(product_id=product_id, then=Value(per_product[product_id])) for product_id in products],
+            output_field=DecimalField(max_digits=12, decimal_places=3),
+        )
+    )
+    if updated < len(products):  # a product without a stock row yet: made as stock_adjust makes it
+        existing = set(Stock.objects.filter(product_id__in=products).values_list("product_id", flat=True))
+        for product_id in products:
+            if product_id not in existing:
+                Stock.objects.get_or_create(product_id=product_id)
+                Stock.objects.filter(product_id=product_id).update(quantity=F("quantity") + per_product[product_id])
     return True
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -183,7 +184,21 @@ else:
 
 # Queue names are part of the worker's command line (Procfile); keep the two in step.
 JOB_QUEUES = ("default", "refunds", "notifications", "stock", "reconciliation")
-RQ_QUEUES = {name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
+
+
+def redis_with_timeouts(url: str) -> str:
+    """``url`` with a connect and a read timeout unless it sets its own: a Redis host that does not answer (down
+    behind a firewall, or hung) fails a job's hand-over within seconds instead of holding the request, and the
+    re-dispatch sweeps find the work again. RQ's worker raises the read timeout above its blocking dequeue."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", os.environ.get("REDIS_CONNECT_TIMEOUT", "2"))
+    query.setdefault("socket_timeout", os.environ.get("REDIS_TIMEOUT", "5"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+RQ_URL = redis_with_timeouts(REDIS_URL or "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {name: {"URL": RQ_URL, "DEFAULT_TIMEOUT": 300} for name in JOB_QUEUES}
 # mall.jobs already hands jobs over after commit (and catches a failed hand-over), so django-rq enqueues at once.
 RQ = {"COMMIT_MODE": "auto"}
 # django-rq's own admin entry would let every staff member into the queues; mall.rq_dashboard mounts them guarded.
@@ -360,21 +375,20 @@ SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 3)
 NOTIFICATION_RETRY_SECONDS = env_int("NOTIFICATION_RETRY_SECONDS", 60)
 # The shop's address as customers reach it: links in the messages they are sent (their refund voucher).
-SHOP_URL = os.environ.get("SHOP_URL", "http://127.0.0.1:8000")
+SHOP_URL = os.environ.get("SHOP_URL") or "http://127.0.0.1:8000"
 
 # --- Mail (customer notifications) ---------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND",
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     "django.core.mail.backends.console.EmailBackend"
     if DEVELOPMENT_DEFAULTS
-    else "django.core.mail.backends.smtp.EmailBackend",
+    else "django.core.mail.backends.smtp.EmailBackend"
 )
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "水果商城 <noreply@fruit-mall.example>")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "水果商城 <noreply@fruit-mall.example>"
 
 # --- Logging --------------------------------------------------------------------------------------------
 # One line per record on stderr for every process (web, worker, scheduler): JSON in production, readable text in
@@ -420,11 +434,11 @@ WECHAT_PUBLIC_KEY = os.environ.get("WECHAT_PUBLIC_KEY", "")
 WECHAT_PUBLIC_KEY_FILE = os.environ.get("WECHAT_PUBLIC_KEY_FILE", "")
 WECHAT_PUBLIC_KEY_ID = os.environ.get("WECHAT_PUBLIC_KEY_ID", "")
 WECHAT_GATEWAY = os.environ.get("WECHAT_GATEWAY", "")  # empty: https://api.mch.weixin.qq.com
-PAYMENTS_NOTIFY_BASE_URL = os.environ.get("PAYMENTS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
+PAYMENTS_NOTIFY_BASE_URL = os.environ.get("PAYMENTS_NOTIFY_BASE_URL") or "http://127.0.0.1:8000"
 CHANNEL_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_TIMEOUT_SECONDS") or 10)
 CHANNEL_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("CHANNEL_STATEMENT_TIMEOUT_SECONDS") or 120)
 CHANNEL_SIMULATOR_ENABLED = env_bool("CHANNEL_SIMULATOR_ENABLED", DEVELOPMENT_DEFAULTS)
-CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL", "http://127.0.0.1:8765")
+CHANNEL_SIMULATOR_URL = os.environ.get("CHANNEL_SIMULATOR_URL") or "http://127.0.0.1:8765"
 CHANNEL_SIMULATOR_KEYS_DIR = Path(os.environ.get("CHANNEL_SIMULATOR_KEYS_DIR") or VAR_DIR / "channel-keys")
 # The ledger file the Procfiles start the simulator with: demo data made while it is not running goes there.
 CHANNEL_SIMULATOR_STATE_FILE = Path(
@@ -502,13 +516,13 @@ PAYMENT_CHANNELS = payment_channels(lambda name: globals()[name])
 # The carrier API (the bundled carrier simulator unless pointed elsewhere) and the secret it signs with, both
 # ways. Only development (DEVELOPMENT_DEFAULTS) has a development secret; without one in production every carrier
 # notification is refused.
-CARRIER_SIMULATOR_URL = os.environ.get("CARRIER_SIMULATOR_URL", "http://127.0.0.1:8766")
+CARRIER_SIMULATOR_URL = os.environ.get("CARRIER_SIMULATOR_URL") or "http://127.0.0.1:8766"
 CARRIER_NOTIFY_SECRET = os.environ.get("CARRIER_NOTIFY_SECRET") or (
     "dev-carrier-secret-only-for-local-debug" if DEVELOPMENT_DEFAULTS else ""
 )
 CARRIER_TIMEOUT_SECONDS = float(os.environ.get("CARRIER_TIMEOUT_SECONDS") or 10)
 # Where the carrier posts its notifications: this site's base URL as the carrier reaches it.
-LOGISTICS_NOTIFY_BASE_URL = os.environ.get("LOGISTICS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
+LOGISTICS_NOTIFY_BASE_URL = os.environ.get("LOGISTICS_NOTIFY_BASE_URL") or "http://127.0.0.1:8000"
 # An interception the carrier has not answered within this time counts as failed.
 INTERCEPTION_TIMEOUT_MINUTES = env_int("INTERCEPTION_TIMEOUT_MINUTES", 30)
 # A cut of the refund after inspection above this share of it needs a supervisor.

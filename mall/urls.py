@@ -47,5 +47,7 @@ urlpatterns = [
 
 # A request refused before any view (body too large, too many fields) answers in the API's error shape under /api/.
 handler400 = "mall.error_views.bad_request"
+# A path under /api/ that no route matches answers in the API's error shape too, not with an HTML page.
+handler404 = "mall.error_views.page_not_found"
 # A failure outside any view that was the database or Redis out of reach answers 503 naming it; anything else 500.
 handler500 = "mall.outage.server_error"

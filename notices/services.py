@@ -66,8 +66,14 @@ def customer_notify(
             defaults={"customer_id": refund.customer_id, "event": event, "params": stored},
         )
         if created:
-            _email_schedule(message)
+            _email_schedule(message, _email_if_loaded(refund))
     return message
+
+
+def _email_if_loaded(refund: Refund) -> str | None:
+    """The customer's address when the caller loaded the customer with the refund (the follow-up job does), so that
+    scheduling the email costs no query of its own; None to read it."""
+    return str(refund.customer.email) if Refund.customer.is_cached(refund) else None
 
 
 def replacement_shipped_notify(*, refund: Refund, carrier: str, tracking_no: str) -> CustomerMessage:
@@ -80,8 +86,9 @@ def replacement_shipped_notify(*, refund: Refund, carrier: str, tracking_no: str
     )
 
 
-def _email_schedule(message: CustomerMessage) -> None:
-    email = get_user_model().objects.filter(pk=message.customer_id).values_list("email", flat=True).first()
+def _email_schedule(message: CustomerMessage, email: str | None = None) -> None:
+    if email is None:
+        email = get_user_model().objects.filter(pk=message.customer_id).values_list("email", flat=True).first()
     if not email:
         return  # the inbox only
     delivery = MessageDelivery.objects.create(

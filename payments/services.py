@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
 from mall.logging import log_context_bind
@@ -64,7 +65,8 @@ def _record(
     code: str = "",
     message: str = "",
 ) -> ChannelAttempt:
-    CHANNEL_CALLS.labels(refund.channel, operation, outcome).inc()
+    # Counted once the record is kept: a transaction rerun after a deadlock records the same call again.
+    transaction.on_commit(CHANNEL_CALLS.labels(refund.channel, operation, outcome).inc)
     return ChannelAttempt.objects.create(
         refund=refund,
         operation=operation,

@@ -11,6 +11,9 @@ give is kept by other means:
   query), as Django does around every web request;
 - the channel adapters, the job modules and the voucher font are made ready once, when the worker starts.
 
+RQ's record of each job (started, finished, the worker's state and heartbeat) is written in 5 round trips to Redis
+instead of 18 (``payments.rq_bookkeeping``): the same records, fewer trips.
+
 A worker that dies mid-job (killed, out of memory) leaves the job in RQ's started registry; RQ fails it once the
 worker's heartbeat expires, and the sweeps in ``payments.jobs`` hand its refund out again from the database.
 
@@ -39,11 +42,11 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
-from rq.worker import SimpleWorker
 
 from mall.logging import rq_job_log_scope
 from mall.metrics_dir import mark_process_dead
 from mall.outage import REDIS_DOWN, Backoff, ride_out
+from payments.rq_bookkeeping import LeanBookkeeping
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,9 +97,9 @@ class OutageTolerantScheduler(RQScheduler):
             logger.warning("RQ scheduler %s stopped while Redis was unreachable (%s)", self.name, type(error).__name__)
 
 
-class JobWorker(SimpleWorker):
-    """A SimpleWorker that warms up before its first job, keeps Django's database connection healthy, and waits
-    out a Redis outage instead of exiting."""
+class JobWorker(LeanBookkeeping):
+    """A SimpleWorker that warms up before its first job, keeps Django's database connection healthy, waits
+    out a Redis outage instead of exiting, and records each job in 5 round trips to Redis (``LeanBookkeeping``)."""
 
     # RQ's own wait between dequeues that Redis refused grows to this (RQ's default is a minute).
     max_connection_wait_time = 10.0

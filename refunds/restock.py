@@ -7,10 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 
 from mall.models import StockMovement
-from mall.services import allocation_reference, stock_adjust
+from mall.services import StockChange, allocation_reference, stock_adjust_many
 from refunds.models import Refund, RefundItem, RefundState
 
 RESTOCK_REASON = "refund_restock"
@@ -34,40 +33,53 @@ def restock_unshipped(refund: Refund) -> dict[int, Decimal]:
     """``refund_restock_unshipped`` for a refund already loaded with its order and shipment.
 
     What a line returns: of what the order took, whatever will no longer ship (the line less every refunded
-    quantity), less what earlier refunds of the line already returned. Read for all lines at once, by exact
-    references (the unique index), never by a pattern over every movement."""
+    quantity), less what earlier refunds of the line already returned. Four statements whatever the order holds:
+    every refund line of the order (with its refund's number and state), the movements of those lines by exact
+    references (the unique index, never a pattern over every movement), then one INSERT of the returns and one
+    UPDATE of the stock rows (``mall.services.stock_adjust_many``: all or none, once per reference)."""
     if refund.state != RefundState.REFUNDED or not refund.order.is_not_shipped():
         return {}
-    # Stock rows are locked in product order, the order stock allocation locks them in: one transaction here
-    # holds several of them until it commits.
-    items = list(refund.items.select_related("order_item__product").order_by("order_item__product_id", "pk"))
-    line_ids = [item.order_item_id for item in items]
-    refunds_of_lines = list(
-        RefundItem.objects.filter(order_item_id__in=line_ids).values_list("order_item_id", "refund__refund_no")
+    rows = list(
+        RefundItem.objects.filter(order_item__order_id=refund.order_id)
+        .order_by("pk")
+        .values_list(
+            "refund_id",
+            "order_item_id",
+            "order_item__product_id",
+            "order_item__quantity",
+            "quantity",
+            "refund__refund_no",
+            "refund__state",
+        )
     )
-    restock_refs = {restock_reference_of(refund_no, line_id): line_id for line_id, refund_no in refunds_of_lines}
-    allocation_refs = {allocation_reference(line_id): line_id for line_id in line_ids}
+    lines = {
+        line_id: (product_id, ordered) for refund_id, line_id, product_id, ordered, *_ in rows if refund_id == refund.pk
+    }
+    restock_refs: dict[str, int] = {}
+    refunded: dict[int, Decimal] = {}
+    for _refund_id, line_id, _product_id, _ordered, quantity, refund_no, state in rows:
+        if line_id not in lines:
+            continue
+        restock_refs[restock_reference_of(refund_no, line_id)] = line_id
+        if state == RefundState.REFUNDED:
+            refunded[line_id] = refunded.get(line_id, Decimal("0")) + quantity
+    allocation_refs = {allocation_reference(line_id): line_id for line_id in lines}
     movements = dict(
         StockMovement.objects.filter(reference__in=[*restock_refs, *allocation_refs]).values_list("reference", "delta")
     )
-    refunded = dict(
-        RefundItem.objects.filter(order_item_id__in=line_ids, refund__state=RefundState.REFUNDED)
-        .values("order_item_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_item_id", "total")
-    )
+    changes: list[StockChange] = []
     restocked: dict[int, Decimal] = {}
-    for item in items:
-        line = item.order_item
-        reference = restock_reference(refund, line.pk)
+    for line_id, (product_id, ordered) in lines.items():
+        reference = restock_reference(refund, line_id)
         if reference in movements:
             continue  # restocked before
-        taken = -movements.get(allocation_reference(line.pk), Decimal("0"))
-        still_ships = max(Decimal("0"), line.quantity - (refunded.get(line.pk) or Decimal("0")))
-        returned = sum((delta for ref, delta in movements.items() if restock_refs.get(ref) == line.pk), Decimal("0"))
+        taken = -movements.get(allocation_reference(line_id), Decimal("0"))
+        still_ships = max(Decimal("0"), ordered - refunded.get(line_id, Decimal("0")))
+        returned = sum((delta for ref, delta in movements.items() if restock_refs.get(ref) == line_id), Decimal("0"))
         quantity = max(Decimal("0"), taken - still_ships - returned)
-        if quantity > 0 and stock_adjust(
-            product=line.product, delta=quantity, reason=RESTOCK_REASON, reference=reference
-        ):
-            restocked[line.pk] = quantity
+        if quantity > 0:
+            changes.append(StockChange(product_id=product_id, delta=quantity, reference=reference))
+            restocked[line_id] = quantity
+    if not stock_adjust_many(changes=changes, reason=RESTOCK_REASON):
+        return {}  # a concurrent run of this refund's follow-up returned them
     return restocked

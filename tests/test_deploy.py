@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "scheduler")
 REQUIRED_INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):\?[^}]*\}$")
+OPTIONAL_INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):-\}$")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|ACCESS_KEY|ROOT_USER")
 
 
@@ -57,15 +58,40 @@ def run_manage(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+PUBLIC_ADDRESSES = {
+    "SHOP_URL": "https://mall.example.com",
+    "PAYMENTS_NOTIFY_BASE_URL": "https://mall.example.com",
+    "LOGISTICS_NOTIFY_BASE_URL": "https://mall.example.com",
+}
+
+
 def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
     result = run_manage(
         tmp_path,
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="mall.example.com",
+        **PUBLIC_ADDRESSES,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_refuses_addresses_only_this_host_can_open(tmp_path: Path) -> None:
+    base = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "mall.example.com"}
+    result = run_manage(tmp_path, **base, **{**PUBLIC_ADDRESSES, "SHOP_URL": "", "LOGISTICS_NOTIFY_BASE_URL": ""})
+    assert result.returncode != 0
+    assert "mall.W002" in result.stderr
+    assert "SHOP_URL is http://127.0.0.1:8000: the links in customers' emails would open this host only." in (
+        result.stderr
+    )
+    assert "LOGISTICS_NOTIFY_BASE_URL is http://127.0.0.1:8000: the payment channels and the carrier" in result.stderr
+    assert "PAYMENTS_NOTIFY_BASE_URL is" not in result.stderr
+    # With the bundled channel simulator (a trial on one machine) its notifications come from this host itself.
+    trial = run_manage(
+        tmp_path, **base, **{**PUBLIC_ADDRESSES, "PAYMENTS_NOTIFY_BASE_URL": ""}, CHANNEL_SIMULATOR_ENABLED="1"
+    )
+    assert "mall.W003" not in trial.stderr, trial.stderr
 
 
 def test_check_deploy_fails_on_development_settings(tmp_path: Path) -> None:
@@ -338,7 +364,8 @@ def test_compose_holds_no_literal_secret(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key):
-                match = REQUIRED_INTERPOLATION.match(str(value))
+                # Required (${VAR:?}), or optional with nothing as its default (${VAR:-}): never a literal.
+                match = REQUIRED_INTERPOLATION.match(str(value)) or OPTIONAL_INTERPOLATION.match(str(value))
                 assert match, f"{name}.{key} must come from the environment as ${{VAR:?}}, not be written here"
                 checked.add(key)
             if key == "DATABASE_URL":
@@ -352,6 +379,8 @@ def test_compose_holds_no_literal_secret(compose: dict[str, Any]) -> None:
         "MYSQL_ROOT_PASSWORD",
         "MINIO_ROOT_USER",
         "MINIO_ROOT_PASSWORD",
+        "CARRIER_NOTIFY_SECRET",
+        "EMAIL_HOST_PASSWORD",
     }
 
 

@@ -108,6 +108,49 @@ def test_deep_json_is_refused_in_the_default_language(shop: dict[str, Any]) -> N
     assert response.json() == {"code": "parse_error", "detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层。"}
 
 
+LONE_SURROGATE = {"code": "parse_error", "detail": "JSON strings must be Unicode text: a lone surrogate escape is not."}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"order_no": "O1", "reason": "\\ud800", "kind": "refund_only", "items": []}',
+        '{"order_no": "O1", "reason": "not_shipped", "kind": "\\udfff", "items": []}',
+        '{"destination": "x\\ud83c", "carrier": "SF", "tracking_no": "SF1"}',
+        '{"description": "\\udc00\\ud800", "items": [{"order_item_id": 1, "quantity": "1"}]}',
+        '{"\\ud800": 1}',
+    ],
+    ids=["reason", "kind", "half-a-pair", "reversed-pair", "key"],
+)
+def test_a_lone_surrogate_escape_is_refused_on_every_endpoint(shop: dict[str, Any], body: str) -> None:  # noqa: F811
+    """Valid JSON, but no Unicode text: a choice field's error message quoted it back and the answer could not be
+    encoded (500)."""
+    api = shop["api"]
+    for url in _targets(shop):
+        before = _snapshot()
+        response = api.post(url, body, content_type="application/json", **EN)
+        assert (response.status_code, response.json()) == (400, LONE_SURROGATE), url
+        assert _snapshot() == before
+
+
+def test_a_surrogate_pair_is_a_character_and_reaches_validation(shop: dict[str, Any]) -> None:  # noqa: F811
+    before = _snapshot()
+    body = '{"order_no": "O1", "reason": "\\ud83c\\udf53", "kind": "refund_only", "items": []}'
+    response = shop["api"].post("/api/v1/refunds/", body, content_type="application/json", **EN)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    assert response.json()["fields"]["reason"] == ["\u201c\U0001f353\u201d is not a reason a customer may give."]
+    assert _snapshot() == before
+
+
+def test_a_lone_surrogate_is_refused_in_the_default_language(shop: dict[str, Any]) -> None:  # noqa: F811
+    body = '{"order_no": "O1", "reason": "\\ud800", "kind": "refund_only", "items": []}'
+    response = shop["api"].post("/api/v1/refunds/", body, content_type="application/json")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"code": "parse_error", "detail": "JSON 字符串必须是有效的 Unicode 文本：不能含有单独的代理项转义。"},
+    )
+
+
 def test_a_body_over_the_limit_answers_413_in_the_api_shape(shop: dict[str, Any]) -> None:  # noqa: F811
     api = shop["api"]
     description = "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -242,3 +285,27 @@ def test_a_photo_of_exactly_5_mb_is_still_accepted(shop: dict[str, Any], media_r
     assert response.status_code == 400
     assert response.json()["fields"] == {"file": ["A photo may be at most 5 MB."]}
     assert RefundEvidence.objects.count() == 1
+
+
+# --- paths no route matches ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v2/refunds/", "/api/v1/refunds/R1/../../x", "/api/%E4%B8%AD/"])
+def test_an_api_path_no_route_matches_answers_in_the_error_shape(client: Client, path: str) -> None:
+    response = client.get(path, **EN)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": f"No such API path: {response.wsgi_request.path}"}
+
+
+def test_the_api_404_speaks_chinese_by_default(client: Client) -> None:
+    response = client.post("/api/v1/nope/", data="{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "没有这个 API 路径：/api/v1/nope/"}
+
+
+def test_a_console_path_no_route_matches_keeps_the_html_page(admin_client: Client) -> None:
+    response = admin_client.get("/admin/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -53,7 +53,8 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, *, max_age: int
     raw_timestamp, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
     if not raw_timestamp or not signature:
         raise SignatureError("missing signature headers")
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()) or len(raw_timestamp) > 12:
         raise SignatureError("malformed timestamp")
     timestamp = int(raw_timestamp)
     if abs((time.time() if now is None else now) - timestamp) > max_age:

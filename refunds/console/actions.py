@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_fsm import FSMField, get_available_FIELD_transitions
 
+from mall.admin_base import ConsoleModelAdmin
 from mall.exceptions import BusinessError
 from refunds import flow, remedies, services
 from refunds.console import panels
@@ -150,7 +151,7 @@ def log_message(act: str, state: str) -> str:
     return json.dumps([{"refund_act": {"act": act, "state": state}}])
 
 
-class RefundActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RefundActionsAdmin(ConsoleModelAdmin):
     """The refund page's buttons and the queue's bulk approve and reject: one service call per refund."""
 
     actions = ["bulk_approve", "bulk_reject"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from mall.actors import Staff, signed_in
+from mall.admin_base import ConsoleModelAdmin
 from mall.exceptions import BusinessError
 from mall.models import Order
 from refunds.compensation import compensation_create
@@ -41,7 +42,7 @@ def recent_staff_refunds(*, actor: Staff) -> list[Refund]:
     return list(rows.select_related("order").order_by("-created_at", "-id")[:RECENT_ROWS])
 
 
-class RefundCompensationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RefundCompensationAdmin(ConsoleModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [

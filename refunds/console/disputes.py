@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from mall.actors import signed_in
-from mall.admin_base import object_pk
+from mall.admin_base import ConsoleModelAdmin, object_pk
 from mall.exceptions import BusinessError
 from mall.models import Order
 from refunds.console.forms import DisputeNoteForm, DisputeOpenForm, DisputeResolveForm
@@ -35,7 +35,7 @@ def _show_error(form: forms.Form, error: BusinessError) -> None:
     form.add_error(field, str(error.message))
 
 
-class DisputeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DisputeAdmin(ConsoleModelAdmin):
     list_display = ["dispute_no", "status_outcome", "refund_and_order", "customer_opener", "opened_at"]
     list_filter = ["status", "outcome", "opener", "created_at"]
     list_select_related = ["order", "refund", "customer"]

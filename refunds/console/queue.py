@@ -28,6 +28,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from mall.admin_base import ConsoleModelAdmin
 from mall.models import Channel, Order
 from mall.shoptime import SHOP_TZ
 from refunds.models import Refund, RefundEvidence, RefundReason, RefundSource, RefundState
@@ -100,7 +101,7 @@ class SupervisorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RefundQueueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RefundQueueAdmin(ConsoleModelAdmin):
     """The change list: columns, filters, search and paging."""
 
     list_display = [

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from mall.actors import signed_in
-from mall.admin_base import object_pk
+from mall.admin_base import ConsoleModelAdmin, object_pk
 from mall.exceptions import BusinessError
 from refunds.console import panels
 from refunds.console.actions import ACTS_BY_NAME, Act, allowed_acts, approve_blocker
@@ -78,7 +78,7 @@ def log_entry_text(change_message: str) -> str | None:
     }
 
 
-class RefundPageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RefundPageAdmin(ConsoleModelAdmin):
     change_form_template = "admin/refunds/refund/change_form.html"
     object_history_template = "admin/refunds/refund/object_history.html"
 

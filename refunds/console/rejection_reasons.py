@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
 from django.http import HttpRequest
 
+from mall.admin_base import ConsoleModelAdmin
 
-class RejectionReasonAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+
+class RejectionReasonAdmin(ConsoleModelAdmin):
     list_display = ["position", "code", "label_zh_hans", "label_en", "needs_note", "active"]
     list_display_links = ["code"]
     list_editable = ["position", "active"]  # Django offers the editable cells only to those who may change

@@ -7,14 +7,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings as django_settings
+from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from mall.roles import OPERATIONS
 from tests.admin.conftest import login
@@ -186,3 +189,50 @@ def test_the_api_token_is_never_locked() -> None:
     assert try_login("shopper", PASSWORD, addr="127.0.0.1").status_code == 429
     response = client_for(customer).get("/api/v1/orders/", REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200
+
+
+def test_removing_expired_lockouts_from_the_console_keeps_the_live_ones(clerk: Any) -> None:
+    fail("clerk", 5, addr="198.51.100.7")
+    fail("clerk", 5, addr="203.0.113.9")
+    expired, live = AccessAttempt.objects.order_by("ip_address")
+    supervisor = staff_user("cs_supervisor", "unlocker")
+    clients = {}
+    for lang in ("en", "zh-hans"):  # signed in first: a login itself clears the expired attempts
+        clients[lang] = Client(headers={"accept-language": lang})
+        clients[lang].force_login(supervisor)
+    AccessAttempt.objects.filter(pk=expired.pk).update(attempt_time=timezone.now() - timedelta(minutes=31))
+    for lang, said in [("en", "Removed 1 expired lockout."), ("zh-hans", "已清除 0 条已过期的锁定记录。")]:
+        response = clients[lang].post(
+            "/admin/axes/accessattempt/",
+            {"action": "cleanup_expired_attempts", "_selected_action": [live.pk], "index": 0},
+        )
+        assert (response.status_code, [str(m) for m in get_messages(response.wsgi_request)]) == (302, [said])
+        assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [live.pk]
+    assert try_login("clerk", PASSWORD, addr="198.51.100.7").logged_in
+    assert try_login("clerk", PASSWORD, addr="203.0.113.9").status_code == 429
+
+
+def test_the_lockout_lists_speak_chinese(clerk: Any) -> None:
+    fail("clerk", 5, addr="198.51.100.7")
+    client = Client()  # no Accept-Language: the shop's zh-hans
+    client.force_login(staff_user("cs_supervisor", "unlocker"))
+    attempts = client.get("/admin/axes/accessattempt/").content.decode()
+    for words in [
+        "选择登录尝试查看",
+        "尝试时间",
+        "IP 地址",
+        "浏览器标识",
+        "路径",
+        "失败次数",
+        "状态",
+        "已锁定",
+        "清除已过期的锁定记录",
+    ]:
+        assert words in attempts, words
+    for english in ["Access attempts", "Attempt Time", "IP Address", "User Agent", "Failed Logins", "Locked Out"]:
+        assert english not in attempts, english
+    failures = client.get("/admin/axes/accessfailurelog/").content.decode()
+    for words in ["登录失败记录", "是否锁定", "5 登录失败记录"]:
+        assert words in failures, words
+    index = client.get("/admin/").content.decode()
+    assert "登录尝试" in index and "Access attempts" not in index and "Model name" not in index

@@ -93,6 +93,18 @@ def test_fewer_pieces_back_cut_the_refund_in_proportion(customer: Any, agent: An
         )
 
 
+def test_the_shortfall_message_prints_thousands_as_every_amount_is_printed(customer: Any, agent: Any) -> None:
+    product = fruit("1250.00")
+    refund = _inspecting(customer, agent, product, "4")
+    _record(refund, agent, "3", "resellable")
+    refund = services.inspection_complete(refund=refund, actor=agent)
+
+    assert refund.amount == Decimal("3750.00")
+    told = RefundEvent.objects.get(refund=refund, internal=False, note_code="inspection_shortfall")
+    with translation.override("zh-hans"):
+        assert told.note.endswith("退款按未退回商品的比例减少 ¥1,250.00，调整为 ¥3,750.00。")
+
+
 def test_a_weighed_shortfall_is_cut_exactly_rounding_in_the_customers_favour(customer: Any, agent: Any) -> None:
     product = fruit("19.99", unit=SaleUnit.KILOGRAM)
     refund = _inspecting(customer, agent, product, "3")

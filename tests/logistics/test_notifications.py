@@ -83,6 +83,25 @@ def test_a_notification_from_the_future_is_refused(intercepting: Any, carrier_se
     _nothing_changed(intercepting)
 
 
+@pytest.mark.parametrize(
+    "stamp", ["\u00b2", "\u00b9\u00b2\u00b3", "1\u00b2"], ids=["superscript", "superscripts", "mixed"]
+)
+def test_a_timestamp_of_digits_that_are_not_ascii_is_refused(
+    intercepting: Any, carrier_secret: str, stamp: str
+) -> None:
+    """HTTP headers arrive decoded as Latin-1, where "\u00b2" counts as a digit to str.isdigit() but not to int()."""
+    body = json.dumps(_event(intercepting)).encode()
+    headers = {**signing.signed_headers(carrier_secret, body), signing.TIMESTAMP_HEADER: stamp}
+    response = Client(headers={"accept-language": "en"}).post(
+        URL, data=body, content_type="application/json", headers=headers
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"code": "FAIL", "message": "The notification could not be verified."},
+    )
+    _nothing_changed(intercepting)
+
+
 def test_a_tampered_body_is_refused(intercepting: Any, carrier_simulator: Any) -> None:
     headers, body = carrier_simulator.build(_event(intercepting, status="failed"))
     response = _post(headers, body.replace(b'"failed"', b'"succeeded"'))

@@ -153,3 +153,62 @@ def test_a_lost_follow_up_is_run_again_by_the_sweep_restock_included(
         assert jobs.sweep_after_refund() == []
     assert _stock(refunded) == Decimal("9")
     assert len(mail.outbox) == 1
+
+
+def test_a_follow_up_costs_the_same_statements_however_many_lines(
+    customer: Any, media_root: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.payments.test_execute_statements import _shape
+
+    settings.JOBS_IN_PROCESS = True
+    customer.email = "buyer@example.com"
+    customer.save()
+    apples, pears = ProductFactory(stock=Decimal("10")), ProductFactory(stock=Decimal("10"))
+    order = make_order(customer, lines=[(apples, "2"), (pears, "3")], status="paid")
+    stock_allocate(order=order)
+    refund, _ = services.refund_apply(
+        customer=customer,
+        order_no=order.order_no,
+        reason="not_shipped",
+        kind="refund_only",
+        items=[ItemRequest(order_item_id=line.pk, quantity=line.quantity) for line in order.items.order_by("pk")],
+    )
+    refund = flow.refund_mark_refunded(refund=refund, channel_refund_id="X")
+
+    with django_capture_on_commit_callbacks(execute=False) as scheduled, CaptureQueriesContext(connection) as queries:
+        done = jobs.refund_follow_up(refund.pk)
+
+    assert done["restocked"] == ", ".join(f"{line.pk}: {line.quantity}" for line in order.items.order_by("pk"))
+    assert len(scheduled) == 1  # the e-mail's delivery job
+    assert [_shape(query["sql"]) for query in queries.captured_queries] == [
+        "SELECT refunds_refund",  # with its order, payment, shipment and customer
+        # the voucher
+        "SELECT payments_refundvoucher",
+        "SAVEPOINT",
+        "INSERT payments_refundvoucher",
+        "RELEASE",
+        # the customer's message and its e-mail, to the address loaded with the refund
+        "SAVEPOINT",
+        "SELECT notices_customermessage",
+        "SAVEPOINT",
+        "INSERT notices_customermessage",
+        "RELEASE",
+        "INSERT notices_messagedelivery",
+        "RELEASE",
+        # the restock of both lines
+        "SAVEPOINT",
+        "SELECT refunds_refunditem",
+        "SELECT mall_stockmovement",
+        "SAVEPOINT",
+        "INSERT mall_stockmovement",
+        "RELEASE",
+        "UPDATE mall_stock",
+        "RELEASE",
+    ]
+    assert (Stock.objects.get(product=apples).quantity, Stock.objects.get(product=pears).quantity) == (
+        Decimal("10"),
+        Decimal("10"),
+    )

@@ -147,3 +147,35 @@ def test_a_notification_after_the_job_settled_the_refund_counts_nothing_more(
         assert jobs.refund_execute(refund.pk) == "refunded"
         assert _post_notification(client, refund, channel_simulator).status_code == 200
     assert _counts(_metrics(client), "alipay") == (before[0] + 1, before[1] + 1, before[2])
+
+
+@pytest.mark.django_db(transaction=True)  # the settling transaction is the outermost one, so it can be rerun
+def test_a_channel_call_recorded_again_after_a_deadlock_counts_once(
+    client: Any,
+    api: Any,
+    customer: Any,
+    channel_simulator: Any,
+    monkeypatch: Any,
+) -> None:
+    from django.db import OperationalError
+
+    from payments.models import ChannelAttempt
+
+    refund = _apply_unshipped(api, _paid_order_at_simulator(customer, "alipay", channel_simulator))
+    create = ChannelAttempt.objects.create
+    lost = []
+
+    def loses_a_deadlock_once(**fields: Any) -> Any:
+        if not lost:
+            lost.append(fields["operation"])
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        return create(**fields)
+
+    monkeypatch.setattr(ChannelAttempt.objects, "create", loses_a_deadlock_once)
+    calls = 'channel="alipay",operation="refund",result="success"'
+    before = _sample(_metrics(client), "refund_channel_calls_total", calls)
+    assert jobs.refund_execute(refund.pk) == "refunded"
+
+    assert lost == ["refund"]  # the first run of the settling transaction lost, the rerun kept the record
+    assert ChannelAttempt.objects.filter(refund=refund).count() == 1
+    assert _sample(_metrics(client), "refund_channel_calls_total", calls) == before + 1

@@ -4,6 +4,9 @@ worker that died after the channel moved the money but before we recorded it."""
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -105,6 +108,60 @@ def test_refund_committed_while_redis_was_down_is_found_by_the_sweep(
         assert jobs.sweep_refunding(dry_run=True) == [refund.pk]
     assert jobs.refund_execute(refund.pk) == "refunded"
     assert _moved(channel_simulator)[refund.out_refund_no] == [refund.amount]
+
+
+@contextlib.contextmanager
+def _silent_redis() -> Any:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers: a Redis that hangs."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for connection in accepted:
+            connection.close()
+        thread.join(timeout=5)
+
+
+def test_the_job_queues_wait_for_redis_a_bounded_time() -> None:
+    from mall.settings import RQ_URL, redis_with_timeouts
+
+    assert RQ_URL.endswith("socket_connect_timeout=2&socket_timeout=5")
+    assert (
+        redis_with_timeouts("redis://:pw@cache.internal:6380/3?socket_timeout=9")
+        == "redis://:pw@cache.internal:6380/3?socket_timeout=9&socket_connect_timeout=2"
+    )
+
+
+def test_a_hung_redis_holds_the_hand_over_only_until_its_timeout(
+    channel_simulator: Any, settings: Any, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    from mall.settings import redis_with_timeouts
+
+    settings.JOBS_IN_PROCESS = False
+    with _silent_redis() as port:
+        url = redis_with_timeouts(f"redis://127.0.0.1:{port}/0?socket_timeout=0.5")
+        settings.RQ_QUEUES = {name: {"URL": url} for name in settings.RQ_QUEUES}
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            (refund,) = _refunding("alipay", channel_simulator, 1)
+        waited = time.monotonic() - started
+    assert waited < 5  # without a read timeout the request would wait for the hung server for ever
+    assert Refund.objects.get(pk=refund.pk).state == RefundState.REFUNDING
+    assert (
+        f"could not enqueue payments.jobs.refund_execute({refund.pk},) on refunds: Redis unavailable (TimeoutError)"
+        in (caplog.text)
+    )
+    assert _moved(channel_simulator).get(refund.out_refund_no, []) == []
 
 
 def test_worker_died_after_the_channel_paid_is_settled_once(channel_simulator: Any) -> None:
