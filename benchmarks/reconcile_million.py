@@ -213,8 +213,28 @@ def _download(kind: str, run_id: int) -> dict[str, Any]:
 def spawn(kind: str, channel: str, work: Path) -> dict[str, Any]:
     """Run one step in a fresh Python process (its own peak memory), return its answer."""
     command = [sys.executable, __file__, "child", kind, channel, "--work", str(work)]
+    before, database_before = resource.getrusage(resource.RUSAGE_CHILDREN), _database_cpu()
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    after, database_after = resource.getrusage(resource.RUSAGE_CHILDREN), _database_cpu()
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    answer["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    answer["database_cpu"] = database_after - database_before  # every client of MariaDB meanwhile
+    return answer
+
+
+def _database_cpu() -> float:
+    """CPU seconds MariaDB (mariadbd or mysqld on this machine) has used so far; 0 when it cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in {"mariadbd", "mysqld"}:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return 0.0
 
 
 # --- run ------------------------------------------------------------------------------------------------
@@ -260,6 +280,9 @@ def run(work: Path) -> bool:
         peak = result["peak_mb"]
         record(PART, f"{channel} peak memory", peak, "MB", target=f"≤ {PEAK_TARGET_MB:g} MB", met=peak <= 400)
         record(PART, f"{channel} results exact", "yes" if exact else "no", target="exact", met=exact, note=note)
+        lines = info["counts"]["statement_lines"]
+        record(PART, f"{channel} CPU per line (reconciling process)", result["cpu"] / lines * 1e6, "µs", note=note)
+        record(PART, f"{channel} MariaDB CPU per line", result["database_cpu"] / lines * 1e6, "µs", note=note)
         ok = ok and exact and ratio <= RATIO_TARGET and peak <= PEAK_TARGET_MB
     return reports(work) and ok
 

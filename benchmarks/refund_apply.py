@@ -519,6 +519,9 @@ def _record(get: dict[str, Any], apply: dict[str, Any], ratio: float, rounds: in
         record(part, f"{name} p99 (closed loop)", result["p99"], "ms", note="follows the throughput: see the open loop")
         errors = sum(result["errors"].values())
         record(part, f"{name} errors (closed loop)", errors, "requests", target="0", met=errors == 0)
+        if "server_cpu" in result:
+            record(part, f"{name} CPU per request, gunicorn", result["server_cpu"], "ms", note=note)
+        record(part, f"{name} CPU per request, MariaDB + Redis", result["backend_cpu"], "ms", note=note)
 
 
 def main() -> int:
