@@ -79,7 +79,12 @@ def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
 
 def test_check_deploy_refuses_addresses_only_this_host_can_open(tmp_path: Path) -> None:
     base = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "mall.example.com"}
-    result = run_manage(tmp_path, **base, **{**PUBLIC_ADDRESSES, "SHOP_URL": "", "LOGISTICS_NOTIFY_BASE_URL": ""})
+    result = run_manage(
+        tmp_path,
+        **base,
+        **{**PUBLIC_ADDRESSES, "SHOP_URL": "", "LOGISTICS_NOTIFY_BASE_URL": ""},
+        CHANNEL_SIMULATOR_ENABLED="0",
+    )
     assert result.returncode != 0
     assert "mall.W002" in result.stderr
     assert "SHOP_URL is http://127.0.0.1:8000: the links in customers' emails would open this host only." in (

@@ -149,6 +149,7 @@ def test_a_notification_after_the_job_settled_the_refund_counts_nothing_more(
     assert _counts(_metrics(client), "alipay") == (before[0] + 1, before[1] + 1, before[2])
 
 
+@pytest.mark.services  # MariaDB's deadlock, and the refund's job handed to Redis rather than run at commit
 @pytest.mark.django_db(transaction=True)  # the settling transaction is the outermost one, so it can be rerun
 def test_a_channel_call_recorded_again_after_a_deadlock_counts_once(
     client: Any,
