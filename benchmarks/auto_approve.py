@@ -71,6 +71,7 @@ def seed(refunds: int) -> None:
 
     from mall.models import Order, OrderItem, Payment, Product, SaleUnit, Shipment, Stock
     from refunds.models import Refund, RefundEvent, RefundEvidence, RefundItem
+    from refunds.texts import SUBMITTED
 
     started = time.monotonic()
     customers = -(-refunds // CLAIMS_PER_CUSTOMER)
@@ -200,7 +201,7 @@ def seed(refunds: int) -> None:
             )
             RefundEvent.objects.bulk_create(
                 [
-                    RefundEvent(refund=claim, from_state="", to_state="pending_review", note="submitted")
+                    RefundEvent(refund=claim, from_state="", to_state="pending_review", note_code=SUBMITTED.code)
                     for claim in claims
                 ],
                 batch_size=batch,

@@ -32,6 +32,8 @@ export CACHE_KEY_PREFIX=mall-bench-console
 export DJANGO_DEBUG=0
 export DJANGO_SECRET_KEY="bench-$("$py" -c 'import secrets; print(secrets.token_hex(16))')"
 export SECURE_SSL_REDIRECT=0
+# The pages are rendered in process by Django's test client, whose requests name the host "testserver".
+export ALLOWED_HOSTS=testserver
 export LOG_LEVEL=WARNING
 export CHANNEL_SIMULATOR_ENABLED=0
 # Production's static files (hashed names from the manifest), collected once into the work folder.
