@@ -511,17 +511,17 @@ def run(
 
 
 def _record(get: dict[str, Any], apply: dict[str, Any], ratio: float, rounds: int) -> None:
-    part, note = "applications", f"closed loop, {rounds} alternating round(s)"
-    record(part, "apply / GET throughput", ratio, "×", target="≥ 0.5", met=ratio >= 0.5, note=note)
+    part, note = "applications", f"{rounds} alternating round(s)"
+    record(part, "apply / GET throughput (closed loop)", ratio, "×", target="≥ 0.5", met=ratio >= 0.5, note=note)
     for name, result in (("GET", get), ("apply", apply)):
-        record(part, f"{name} throughput", result["throughput"], "req/s", note=note)
+        record(part, f"{name} throughput (closed loop)", result["throughput"], "req/s", note=note)
         record(part, f"{name} p50 (closed loop)", result["p50"], "ms", note=note)
         record(part, f"{name} p99 (closed loop)", result["p99"], "ms", note="follows the throughput: see the open loop")
         errors = sum(result["errors"].values())
         record(part, f"{name} errors (closed loop)", errors, "requests", target="0", met=errors == 0)
         if "server_cpu" in result:
-            record(part, f"{name} CPU per request, gunicorn", result["server_cpu"], "ms", note=note)
-        record(part, f"{name} CPU per request, MariaDB + Redis", result["backend_cpu"], "ms", note=note)
+            record(part, f"{name} CPU per request, gunicorn (closed loop)", result["server_cpu"], "ms", note=note)
+        record(part, f"{name} CPU per request, MariaDB + Redis (closed loop)", result["backend_cpu"], "ms", note=note)
 
 
 def main() -> int:
