@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Info, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -31,25 +31,25 @@ def _loopback(url: str) -> bool:
 @register(Tags.security, deploy=True)
 def public_addresses(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     # The defaults suit one developer's machine; in production customers, channels and the carrier would be sent to
-    # an address that only this host can open.
+    # an address that only this host can open. Said, not refused: a trial on one machine rightly keeps them.
     found: list[CheckMessage] = []
     if _loopback(settings.SHOP_URL):
         found.append(
-            Warning(
+            Info(
                 f"SHOP_URL is {settings.SHOP_URL}: the links in customers' emails would open this host only.",
                 hint="Set SHOP_URL to the shop's public address, e.g. https://mall.example.com.",
-                id="mall.W002",
+                id="mall.I002",
             )
         )
     if not settings.CHANNEL_SIMULATOR_ENABLED:
         for name in ("PAYMENTS_NOTIFY_BASE_URL", "LOGISTICS_NOTIFY_BASE_URL"):
             if _loopback(getattr(settings, name)):
                 found.append(
-                    Warning(
+                    Info(
                         f"{name} is {getattr(settings, name)}: the payment channels and the carrier could not "
                         "reach it with their notifications.",
                         hint=f"Set {name} to this site's public address (https).",
-                        id="mall.W003",
+                        id="mall.I003",
                     )
                 )
     return found
