@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from execution.common import cpu_model
 from figures import record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,14 +45,7 @@ def _rss_mb() -> float:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     except OSError:

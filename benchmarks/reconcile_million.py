@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from execution.common import _pids_named, _proc_cpu  # noqa: E402
 from figures import record  # noqa: E402
 from recon_plan import CHANNELS, Plan  # noqa: E402
 
@@ -224,17 +225,7 @@ def spawn(kind: str, channel: str, work: Path) -> dict[str, Any]:
 
 def _database_cpu() -> float:
     """CPU seconds MariaDB (mariadbd or mysqld on this machine) has used so far; 0 when it cannot be read."""
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() in {"mariadbd", "mysqld"}:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / tick
-        except OSError:
-            continue
-    return 0.0
+    return sum(_proc_cpu(pid) or 0.0 for pid in _pids_named("mariadbd", "mysqld"))
 
 
 # --- run ------------------------------------------------------------------------------------------------

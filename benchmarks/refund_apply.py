@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from execution.common import cpu_model
 from figures import record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -383,16 +384,6 @@ def _backends_cpu_seconds() -> float:
     return total
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def run(
     plan_path: Path,
     base_url: str,
@@ -454,7 +445,7 @@ def run(
     get, apply = _combined(results["get"]), _combined(results["apply"])
 
     print()
-    print(f"machine: nproc={os.cpu_count()}, CPU {_cpu_model()}, Python {platform.python_version()}")
+    print(f"machine: nproc={os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}")
     print(
         f"server: gunicorn mall.wsgi, {workers} sync workers, DEBUG off, MariaDB + Redis on 127.0.0.1; "
         f"{len(plan)} paid unshipped orders, {applications} applications available"

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from execution.common import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "var" / "bench"
 
@@ -35,16 +37,6 @@ def _run(*command: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _memory_gib() -> float:
@@ -65,7 +57,7 @@ def machine() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "cores": len(os.sched_getaffinity(0)),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "memory_gib": _memory_gib(),
         "python": platform.python_version(),
         "mariadb": _run("mysql", "--host=127.0.0.1", "--user=root", "-N", "-e", "SELECT VERSION()"),

@@ -15,11 +15,11 @@ from execution.common import (
     EXECUTE_JOB,
     FOLLOW_ON_JOBS,
     WORKER_QUEUES,
-    _cpu_model,
     _load,
     _percentile,
     _worker_kind,
     _worker_options,
+    cpu_model,
 )
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def report(args: argparse.Namespace, context: dict[str, Any]) -> int:
     burst, calm, paced, warm = context["burst"], context["calm"], context["paced"], context["warm"]
     print()
     print(
-        f"machine: nproc={os.cpu_count()}, CPU {_cpu_model()}, Python {platform.python_version()}; "
+        f"machine: nproc={os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}; "
         f"load average at the start {context['load_start']}, at the end {_load()} "
         f"(anything else running on the machine skews the figures)"
     )
