@@ -35,7 +35,14 @@ from refunds.exceptions import (
     OrderNotFound,
     RefundNotAllowed,
 )
-from refunds.lifecycle import actor_pk, event_build, lock_order, refund_events_write, refund_step
+from refunds.lifecycle import (
+    actor_pk,
+    event_build,
+    lock_customer_order,
+    lock_order,
+    refund_events_write,
+    refund_step,
+)
 from refunds.locks import order_lock
 from refunds.models import (
     CUSTOMER_DESTINATIONS,
@@ -71,12 +78,15 @@ class _Line:
 
 
 def _price_lines(
-    order: Order, requests: Sequence[ItemRequest], *, allow_zero_quantity: bool
+    order: Order, requests: Sequence[ItemRequest], *, allow_zero_quantity: bool, locked: dict[int, OrderItem] | None
 ) -> tuple[list[_Line], dict[int, OrderItem]]:
-    """The priced lines of a request, and every line of the order (locked)."""
+    """The priced lines of a request, and every line of the order (locked here, unless ``locked`` holds them)."""
     if not requests:
         raise InvalidRefundRequest(_("Choose at least one item."), field="items")
-    items = {item.pk: item for item in OrderItem.objects.select_for_update().filter(order=order)}
+    if locked is None:
+        items = {item.pk: item for item in OrderItem.objects.select_for_update().filter(order=order)}
+    else:
+        items = locked
     seen: set[int] = set()
     lines = []
     for index, req in enumerate(requests):
@@ -151,17 +161,19 @@ def _create(
     staff_cap_ok: bool = False,
     keep_loaded: bool = False,
     destination: str = RefundDestination.ORIGINAL,
+    locked_lines: dict[int, OrderItem] | None = None,
 ) -> Refund:
     """Create a refund on ``order`` (locked by the caller), claim its amounts and apply the policy.
 
     The policy's decision is taken before anything is written: the refund row is inserted once, already in the
     state the decision leads to (e.g. approved and on its way to the channel), with one event per step in one
     insert. With ``keep_loaded`` the refund comes back with its items, events, evidence and return shipment
-    loaded, for a caller that shows it at once and changes nothing more."""
+    loaded, for a caller that shows it at once and changes nothing more. ``locked_lines``: the order's lines by
+    id, when the caller locked them with the order."""
     if order.status not in PAID_STATUSES:
         raise RefundNotAllowed(_("This order has nothing to refund."), status=order.status)
     allow_zero = source == RefundSource.STAFF or reason == RefundReason.PRICE_ANOMALY
-    lines, items = _price_lines(order, requests, allow_zero_quantity=allow_zero)
+    lines, items = _price_lines(order, requests, allow_zero_quantity=allow_zero, locked=locked_lines)
     shipping = _shipping_fee_share(order, lines, items) if source != RefundSource.STAFF else Decimal("0.00")
     amount = sum((line.amount for line in lines), Decimal("0.00")) + shipping
     decision = policy.decide(order=order, source=source, reason=reason, amount=amount, within_staff_cap=staff_cap_ok)
@@ -258,14 +270,13 @@ def refund_apply(
         replay = _idempotent_replay(customer, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
-    order_id = Order.objects.filter(order_no=order_no, customer=customer).values_list("pk", flat=True).first()
-    if order_id is None:
-        raise OrderNotFound(field="order_no")
     try:
-        with order_lock(order_id):
+        # Locked by the number the customer sent, before anything is read: the order itself is found (another
+        # customer's is not found) under its row lock, in the transaction.
+        with order_lock(order_no):
             return _apply_to_locked_order(
                 customer=customer,
-                order_id=order_id,
+                order_no=order_no,
                 reason=reason,
                 kind=kind,
                 items=items,
@@ -287,7 +298,7 @@ def refund_apply(
 def _apply_to_locked_order(
     *,
     customer: Any,
-    order_id: int,
+    order_no: str,
     reason: str,
     kind: str,
     items: Sequence[ItemRequest],
@@ -296,7 +307,10 @@ def _apply_to_locked_order(
     fingerprint: str,
     destination: str,
 ) -> tuple[Refund, bool]:
-    order = lock_order(order_id)
+    locked = lock_customer_order(customer=customer, order_no=order_no)
+    if locked is None:
+        raise OrderNotFound(field="order_no")
+    order, lines = locked
     if idempotency_key:
         # Looked up again under the order's row lock: a request with the same key that was here first has
         # committed its refund by now, and this one answers with it instead of applying a second time (which
@@ -318,6 +332,7 @@ def _apply_to_locked_order(
         fingerprint=fingerprint,
         keep_loaded=True,
         destination=destination,
+        locked_lines=lines,
     )
     return refund, True
 
@@ -366,7 +381,7 @@ def refund_create_by_system(
 ) -> Refund:
     """A refund the system starts itself (shipping timeout, out of stock, price anomaly). ``order_lock_held``:
     the caller took the order's application lock before its own transaction, which holds the order's row."""
-    with nullcontext() if order_lock_held else order_lock(order.pk), transaction.atomic():
+    with nullcontext() if order_lock_held else order_lock(order.order_no), transaction.atomic():
         locked = lock_order(order.pk)
         return _create(
             order=locked,
@@ -395,7 +410,7 @@ def refund_create_by_staff(
     ``destination``: the order's channel or the customer's store credit."""
     if destination not in CUSTOMER_DESTINATIONS:
         raise InvalidRefundRequest(_("Pay to the original payment or to store credit."), field="destination")
-    with order_lock(order.pk), transaction.atomic():
+    with order_lock(order.order_no), transaction.atomic():
         locked = lock_order(order.pk)
         return _create(
             order=locked,

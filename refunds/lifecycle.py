@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMMeta, can_proceed
 
 from mall.jobs import job_enqueue, job_enqueue_many
-from mall.models import Order
+from mall.models import Order, OrderItem
 from mall.services import Actor
 from mall.texts import Note, as_text
 from refunds.exceptions import RefundNotAllowed
@@ -38,6 +38,29 @@ from refunds.models import Refund, RefundEvent, RefundState
 def lock_order(order_id: int) -> Order:
     """Lock an order's row (with its payment and shipment, which routing and execution read)."""
     return Order.objects.select_for_update().select_related("payment", "shipment").get(pk=order_id)
+
+
+def lock_customer_order(*, customer: Any, order_no: str) -> tuple[Order, dict[int, OrderItem]] | None:
+    """``lock_order`` by the order's number, for the customer who owns it, with the order's lines (by id) locked
+    in the same statement: the order's row, the one the unique number finds, is read and locked first, then its
+    lines. None when the customer has no such order."""
+    lines = list(
+        OrderItem.objects.select_for_update()
+        .select_related("order__payment", "order__shipment")
+        .filter(order__order_no=order_no, order__customer=customer)
+    )
+    if not lines:  # no such order of theirs, or (never for a paid one) an order without lines
+        found = (
+            Order.objects.select_for_update()
+            .select_related("payment", "shipment")
+            .filter(order_no=order_no, customer=customer)
+            .first()
+        )
+        return None if found is None else (found, {})
+    order: Order = lines[0].order
+    for line in lines:
+        line.order = order  # one instance, as the claims update it
+    return order, {line.pk: line for line in lines}
 
 
 def lock_refund(refund_id: int, *, order_id: int | None = None) -> Refund:

@@ -1,5 +1,8 @@
 """The per-order application lock: Redis serialises applications across processes; the database's row
-lock (taken inside the service) holds the line on its own when Redis is not configured, or does not answer."""
+lock (taken inside the service) holds the line on its own when Redis is not configured, or does not answer.
+
+The lock is named by the order's number, which a customer's application carries: the application takes it
+before it reads anything, and finds (and locks) the order itself inside its transaction."""
 
 from __future__ import annotations
 
@@ -20,14 +23,14 @@ LOCK_WAIT_SECONDS = 5
 
 
 @contextmanager
-def order_lock(order_id: int) -> Iterator[None]:
+def order_lock(order_no: str) -> Iterator[None]:
     if not settings.REDIS_URL:
         yield
         return
     from django_redis import get_redis_connection
 
     lock = get_redis_connection("default").lock(
-        f"mall:lock:refund-order:{order_id}", timeout=LOCK_TIMEOUT_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+        f"mall:lock:refund-order:{order_no}", timeout=LOCK_TIMEOUT_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
     )
     try:
         acquired: bool | None = lock.acquire()
@@ -35,7 +38,7 @@ def order_lock(order_id: int) -> Iterator[None]:
         logger.warning(
             "Redis unreachable (%s); the application on order %s relies on the database row lock alone",
             type(error).__name__,
-            order_id,
+            order_no,
         )
         acquired = None
     if acquired is None:
@@ -53,11 +56,11 @@ def order_lock(order_id: int) -> Iterator[None]:
         except LockNotOwnedError:
             # The holder overran the lock's expiry (and someone may hold it now); the row lock still protected
             # the data, and the work done stands.
-            logger.warning("refund lock of order %s expired before its holder finished", order_id)
+            logger.warning("refund lock of order %s expired before its holder finished", order_no)
         except REDIS_DOWN as error:
             logger.warning(
                 "Redis unreachable (%s) releasing the refund lock of order %s; it expires within %d s",
                 type(error).__name__,
-                order_id,
+                order_no,
                 LOCK_TIMEOUT_SECONDS,
             )

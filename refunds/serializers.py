@@ -30,13 +30,34 @@ from refunds.selectors import NEEDS, refund_needs
 from refunds.services import ItemRequest
 
 
-class ItemRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+# A serializer works its fields out for every instance: it deep-copies the declared ones, and a ModelSerializer
+# reads the model (verbose names, choices, decimal places). The ones below, built for every application and every
+# refund shown, work them out once per class. Each instance gets shallow copies: binding sets only the copy's own
+# attributes, and no field keeps anything of a request while it validates or presents (errors are raised, not
+# stored on fields). A nested list (``many=True``) is copied the same way and shares its child serializer, itself
+# built once: the child keeps the fields it bound on first use. (A comment, not a docstring: the API schema takes a
+# serializer's docstring, inherited ones included, as its public description.)
+class FieldsBuiltOnce:
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            for name, field in built.items():
+                if isinstance(field, serializers.BaseSerializer) and not (
+                    isinstance(field, serializers.ListSerializer) and isinstance(field.child, FieldsBuiltOnce)
+                ):
+                    raise TypeError(f"{type(self).__name__}.{name}: only lists of FieldsBuiltOnce serializers nest")
+            type(self)._built_fields = built  # type: ignore[attr-defined]
+        return {name: copy.copy(field) for name, field in built.items()}
+
+
+class ItemRequestSerializer(FieldsBuiltOnce, serializers.Serializer):  # type: ignore[type-arg]
     order_item_id = serializers.IntegerField(min_value=1)
     quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"))
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=CENT, required=False, allow_null=True)
 
 
-class RefundApplySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RefundApplySerializer(FieldsBuiltOnce, serializers.Serializer):  # type: ignore[type-arg]
     order_no = serializers.CharField(max_length=32)
     reason = serializers.ChoiceField(
         choices=[(r.value, r.label) for r in CUSTOMER_REASONS],
@@ -65,23 +86,6 @@ class ReturnShipmentInSerializer(serializers.Serializer):  # type: ignore[type-a
 
 class EvidenceInSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
-
-
-# A ModelSerializer works its fields out of the model (verbose names, choices, decimal places) for every instance;
-# the read-only ones below, built for every refund shown, work them out once per class. Each instance gets shallow
-# copies: binding sets only the copy's own attributes, and a read-only field changes nothing else while presenting.
-# Nested serializers are copied whole (binding one binds its child). (A comment, not a docstring: the API schema
-# takes a serializer's docstring, inherited ones included, as its public description.)
-class FieldsBuiltOnce:
-    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
-        built: dict[str, serializers.Field] | None = type(self).__dict__.get("_built_fields")  # type: ignore[type-arg]
-        if built is None:
-            built = super().get_fields()  # type: ignore[misc]
-            type(self)._built_fields = built  # type: ignore[attr-defined]
-        return {
-            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
-            for name, field in built.items()
-        }
 
 
 # The label of a model field's value in the current language, as ``get_<field>_display`` gives it, from a mapping
@@ -118,6 +122,10 @@ class TimelineEntrySerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # 
         model = RefundEvent
         fields = ["state", "state_display", "at", "note"]
         read_only_fields = fields
+
+
+# One entry serializer presents every refund's timeline (read-only, its fields built once).
+TIMELINE_ENTRY = TimelineEntrySerializer()
 
 
 class EvidenceSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -190,7 +198,7 @@ class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):  # type: i
     def get_timeline(self, refund: Refund) -> list[dict[str, Any]]:
         # Events are prefetched (customer-visible only) by the selector.
         events = [event for event in refund.events.all() if not event.internal]
-        entries: list[dict[str, Any]] = TimelineEntrySerializer(events, many=True).data  # type: ignore[assignment]
+        entries = [TIMELINE_ENTRY.to_representation(event) for event in events]
         # A rejection's note reads as its preset reason in the reader's language, then the reviewer's words.
         for entry, note in zip(entries, timeline_notes(refund, events), strict=True):
             entry["note"] = note

@@ -32,7 +32,8 @@ def order_stock_allocate(*, order_id: int) -> Refund | None:
 
     The order's application lock is taken before the transaction that locks the order's row: waiting for it
     while holding the row would stall an application that holds it and waits for the row."""
-    with order_lock(order_id), transaction.atomic():
+    order_no = Order.objects.values_list("order_no", flat=True).get(pk=order_id)
+    with order_lock(order_no), transaction.atomic():
         order, short = order_stock_allocate_short(order_id=order_id)
         if not short:
             return None

@@ -108,11 +108,12 @@ def test_an_approved_application_is_written_once_with_an_event_per_step(api: Any
 def test_an_application_takes_a_fixed_number_of_statements(
     api: Any, customer: Any, django_assert_num_queries: Any
 ) -> None:
-    # Token, order, its lock, its lines; refund, items, two line claims, the shipping fee claim, events; the
-    # transaction's savepoint and its release. Nothing is read back for the answer.
+    # Token; the order and its lines found and locked by the order's number in one statement; refund, items, two
+    # line claims, the shipping fee claim, events; the transaction's savepoint and its release. Nothing is read back
+    # for the answer.
     order = _order(customer, "paid")
     items = [{"order_item_id": i.pk, "quantity": str(i.quantity)} for i in _items(order)]
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         response = _apply(api, order, "not_shipped", items=items)
     assert response.status_code == 201
 

@@ -88,3 +88,77 @@ def test_a_compensation_locks_the_order_before_the_agents_row(agent: Any, settin
     # The agent's row (the daily cap) after the order, as every event an agent writes on a locked order takes
     # them: an approval by the same agent on the same order can no longer wait on it the other way round.
     assert _locks(queries)[:3] == ["lock mall_order", "lock auth_user", "lock mall_orderitem"]
+
+
+def test_an_application_locks_the_order_then_its_lines_in_one_statement(customer: Any) -> None:
+    # One SELECT ... FOR UPDATE finds the order by its unique number and joins its lines. InnoDB locks rows as the
+    # plan reads them: the plan must read the order's row first (a constant: one row by a unique key), then its
+    # payment and shipment, then the lines, the order every other writer takes them in.
+    from tests.factories import ProductFactory, make_order
+
+    apples = ProductFactory(sku="APL-LOCK", price=Decimal("39.90"))
+    order = make_order(customer, lines=[(apples, "2")], status="paid")
+    item = order.items.get()
+    with CaptureQueriesContext(connection) as queries:
+        services.refund_apply(
+            customer=customer,
+            order_no=order.order_no,
+            reason="not_shipped",
+            kind="refund_only",
+            items=[services.ItemRequest(order_item_id=item.pk, quantity=Decimal("1"))],
+        )
+    locking = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locking) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + locking[0])
+        plan = [(row[2], row[3]) for row in cursor.fetchall()]
+    assert plan == [
+        ("mall_order", "const"),
+        ("mall_payment", "const"),
+        ("mall_shipment", "const"),
+        ("mall_orderitem", "ref"),
+    ]
+    assert _locks(queries)[:2] == ["lock mall_orderitem", "write refunds_refund"]
+
+
+def test_an_application_on_another_customers_order_is_refused_and_changes_nothing(
+    customer: Any, other_customer: Any
+) -> None:
+    from refunds.exceptions import OrderNotFound
+    from tests.factories import ProductFactory, make_order
+
+    apples = ProductFactory(sku="APL-THEIRS", price=Decimal("39.90"))
+    theirs = make_order(other_customer, lines=[(apples, "2")], status="paid")
+    item = theirs.items.get()
+    with pytest.raises(OrderNotFound):
+        services.refund_apply(
+            customer=customer,
+            order_no=theirs.order_no,
+            reason="not_shipped",
+            kind="refund_only",
+            items=[services.ItemRequest(order_item_id=item.pk, quantity=Decimal("1"))],
+        )
+    item.refresh_from_db()
+    assert (item.refund_claimed_quantity, item.refund_claimed_amount) == (Decimal("0.000"), Decimal("0.00"))
+    assert not theirs.refunds.exists()
+
+
+def test_an_order_without_lines_is_still_found_and_its_application_refused(customer: Any) -> None:
+    # The shop never pays an order without lines; were one there, the application names the item, not the order.
+    from mall.models import OrderItem
+    from refunds.exceptions import InvalidRefundRequest
+    from tests.factories import ProductFactory, make_order
+
+    order = make_order(customer, lines=[(ProductFactory(sku="APL-GONE", price=Decimal("9.90")), "1")], status="paid")
+    item_id = order.items.get().pk
+    OrderItem.objects.filter(order=order).delete()
+    with pytest.raises(InvalidRefundRequest) as refused:
+        services.refund_apply(
+            customer=customer,
+            order_no=order.order_no,
+            reason="not_shipped",
+            kind="refund_only",
+            items=[services.ItemRequest(order_item_id=item_id, quantity=Decimal("1"))],
+        )
+    assert refused.value.field == "items[0].order_item_id"
+    assert not order.refunds.exists()

@@ -13,7 +13,7 @@ from refunds.exceptions import RefundBusy
 from refunds.locks import order_lock
 
 pytestmark = pytest.mark.services
-KEY = "mall:lock:refund-order:424242"
+KEY = "mall:lock:refund-order:OL424242"
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def redis() -> Any:
 
 
 def test_the_lock_is_held_inside_and_freed_after(redis: Any) -> None:
-    with order_lock(424242):
+    with order_lock("OL424242"):
         assert redis.exists(KEY) == 1
         assert 0 < redis.pttl(KEY) <= 15_000
     assert redis.exists(KEY) == 0
@@ -36,7 +36,7 @@ def test_the_lock_is_held_inside_and_freed_after(redis: Any) -> None:
 def test_a_second_holder_waits_then_is_told_busy(redis: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr("refunds.locks.LOCK_WAIT_SECONDS", 0.2)
     redis.set(KEY, "another holder", px=10_000)
-    with pytest.raises(RefundBusy), order_lock(424242):
+    with pytest.raises(RefundBusy), order_lock("OL424242"):
         pytest.fail("entered a lock somebody else holds")
     assert redis.get(KEY) == b"another holder"
 
@@ -47,11 +47,11 @@ def test_a_holder_that_overran_the_expiry_finishes_without_error(redis: Any, cap
     # The race a check-then-release would lose: the lock still looks ours when checked, and is gone by the release.
     monkeypatch.setattr(Lock, "owned", lambda self: True)
     done = []
-    with caplog.at_level(logging.WARNING, logger="refunds.locks"), order_lock(424242):
+    with caplog.at_level(logging.WARNING, logger="refunds.locks"), order_lock("OL424242"):
         redis.set(KEY, "the next holder", px=10_000)  # ours expired; somebody else took the order
         done.append("work")
     assert done == ["work"]
     assert redis.get(KEY) == b"the next holder"  # not freed by the late holder
     assert [r.getMessage() for r in caplog.records] == [
-        "refund lock of order 424242 expired before its holder finished"
+        "refund lock of order OL424242 expired before its holder finished"
     ]
