@@ -26,7 +26,9 @@ def _shift_lines(lines: Sequence[ClaimLine], sign: int, locked_items: dict[int, 
         item = items[item_id]
         item.refund_claimed_quantity += sign * quantity
         item.refund_claimed_amount += sign * amount
-        item.save(update_fields=["refund_claimed_quantity", "refund_claimed_amount"])
+        OrderItem.objects.filter(pk=item_id).update(
+            refund_claimed_quantity=item.refund_claimed_quantity, refund_claimed_amount=item.refund_claimed_amount
+        )
 
 
 def _shift(

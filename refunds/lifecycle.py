@@ -48,6 +48,7 @@ def lock_customer_order(*, customer: Any, order_no: str) -> tuple[Order, dict[in
         OrderItem.objects.select_for_update()
         .select_related("order__payment", "order__shipment")
         .filter(order__order_no=order_no, order__customer=customer)
+        .order_by()  # by id is the index's own order; asking for it costs the query's compilation a fifth more
     )
     if not lines:  # no such order of theirs, or (never for a paid one) an order without lines
         found = (
@@ -248,8 +249,17 @@ def refund_step(*, refund: Refund, action: Callable[[], None], note: Note) -> Re
 
 def refund_events_write(*, refund: Refund, events: Sequence[RefundEvent]) -> None:
     """Insert the events of a refund just written (its creation and its first steps) in one statement, and hand
-    what entering each state it reached sets off to the job queue after commit."""
-    RefundEvent.objects.bulk_create(events)
+    what entering each state it reached sets off to the job queue after commit. The events get their time; they
+    stay instances without an id (the rows are written as a batch's are, without reading ids back)."""
+    now = timezone.now()
+    rows = []
+    for event in events:
+        event.created_at = now
+        params = _NOTE_PARAMS.get_db_prep_save(event.note_params, connection)
+        rows.append(
+            (refund.pk, event.actor_id, event.from_state, event.to_state, event.note_code, params, event.internal, now)
+        )
+    _insert_events(rows)
     EFFECTS.set_off_entered({event.to_state: [refund.pk] for event in events if event.from_state != event.to_state})
 
 

@@ -79,9 +79,9 @@ def timeline_notes(refund: Refund, events: Sequence[RefundEvent]) -> list[str]:
     shows its own note."""
     last_rejection = None
     if refund.rejection_reason_id is not None:
-        rejections = [e.pk for e in events if e.to_state == "rejected" and e.from_state != "rejected"]
+        rejections = [e for e in events if e.to_state == "rejected" and e.from_state != "rejected"]
         last_rejection = rejections[-1] if rejections else None
     return [
-        rejection_text(refund.rejection_reason, event.note) if event.pk == last_rejection else event.note
+        rejection_text(refund.rejection_reason, event.note) if event is last_rejection else event.note
         for event in events
     ]
