@@ -85,7 +85,7 @@ def test_applications_go_on_without_redis_and_the_sweep_hands_their_jobs_out_onc
     messages = [record.getMessage() for record in caplog.records]
     assert "Redis unreachable (ConnectionError); the application throttle lets this request through" in messages
     assert (
-        f"Redis unreachable (ConnectionError); the application on order {during.pk} relies on the database row "
+        f"Redis unreachable (ConnectionError); the application on order {during.order_no} relies on the database row "
         "lock alone" in messages
     )
     assert any(message.startswith("could not enqueue payments.jobs.refund_execute") for message in messages)
