@@ -90,23 +90,29 @@ def test_a_compensation_locks_the_order_before_the_agents_row(agent: Any, settin
     assert _locks(queries)[:3] == ["lock mall_order", "lock auth_user", "lock mall_orderitem"]
 
 
+def _paid_order(customer: Any, sku: str) -> Any:
+    from tests.factories import ProductFactory, make_order
+
+    return make_order(customer, lines=[(ProductFactory(sku=sku, price=Decimal("39.90")), "2")], status="paid")
+
+
+def _apply_for_one_unit(customer: Any, order_no: str, item_id: int) -> Any:
+    return services.refund_apply(
+        customer=customer,
+        order_no=order_no,
+        reason="not_shipped",
+        kind="refund_only",
+        items=[services.ItemRequest(order_item_id=item_id, quantity=Decimal("1"))],
+    )
+
+
 def test_an_application_locks_the_order_then_its_lines_in_one_statement(customer: Any) -> None:
     # One SELECT ... FOR UPDATE finds the order by its unique number and joins its lines. InnoDB locks rows as the
     # plan reads them: the plan must read the order's row first (a constant: one row by a unique key), then its
     # payment and shipment, then the lines, the order every other writer takes them in.
-    from tests.factories import ProductFactory, make_order
-
-    apples = ProductFactory(sku="APL-LOCK", price=Decimal("39.90"))
-    order = make_order(customer, lines=[(apples, "2")], status="paid")
-    item = order.items.get()
+    order = _paid_order(customer, "APL-LOCK")
     with CaptureQueriesContext(connection) as queries:
-        services.refund_apply(
-            customer=customer,
-            order_no=order.order_no,
-            reason="not_shipped",
-            kind="refund_only",
-            items=[services.ItemRequest(order_item_id=item.pk, quantity=Decimal("1"))],
-        )
+        _apply_for_one_unit(customer, order.order_no, order.items.get().pk)
     locking = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
     assert len(locking) == 1
     with connection.cursor() as cursor:
@@ -125,19 +131,11 @@ def test_an_application_on_another_customers_order_is_refused_and_changes_nothin
     customer: Any, other_customer: Any
 ) -> None:
     from refunds.exceptions import OrderNotFound
-    from tests.factories import ProductFactory, make_order
 
-    apples = ProductFactory(sku="APL-THEIRS", price=Decimal("39.90"))
-    theirs = make_order(other_customer, lines=[(apples, "2")], status="paid")
+    theirs = _paid_order(other_customer, "APL-THEIRS")
     item = theirs.items.get()
     with pytest.raises(OrderNotFound):
-        services.refund_apply(
-            customer=customer,
-            order_no=theirs.order_no,
-            reason="not_shipped",
-            kind="refund_only",
-            items=[services.ItemRequest(order_item_id=item.pk, quantity=Decimal("1"))],
-        )
+        _apply_for_one_unit(customer, theirs.order_no, item.pk)
     item.refresh_from_db()
     assert (item.refund_claimed_quantity, item.refund_claimed_amount) == (Decimal("0.000"), Decimal("0.00"))
     assert not theirs.refunds.exists()
@@ -147,18 +145,11 @@ def test_an_order_without_lines_is_still_found_and_its_application_refused(custo
     # The shop never pays an order without lines; were one there, the application names the item, not the order.
     from mall.models import OrderItem
     from refunds.exceptions import InvalidRefundRequest
-    from tests.factories import ProductFactory, make_order
 
-    order = make_order(customer, lines=[(ProductFactory(sku="APL-GONE", price=Decimal("9.90")), "1")], status="paid")
+    order = _paid_order(customer, "APL-GONE")
     item_id = order.items.get().pk
     OrderItem.objects.filter(order=order).delete()
     with pytest.raises(InvalidRefundRequest) as refused:
-        services.refund_apply(
-            customer=customer,
-            order_no=order.order_no,
-            reason="not_shipped",
-            kind="refund_only",
-            items=[services.ItemRequest(order_item_id=item_id, quantity=Decimal("1"))],
-        )
+        _apply_for_one_unit(customer, order.order_no, item_id)
     assert refused.value.field == "items[0].order_item_id"
     assert not order.refunds.exists()
