@@ -252,14 +252,15 @@ def refund_events_write(*, refund: Refund, events: Sequence[RefundEvent]) -> Non
     what entering each state it reached sets off to the job queue after commit. The events get their time; they
     stay instances without an id (the rows are written as a batch's are, without reading ids back)."""
     now = timezone.now()
-    rows = []
+    stamp = connection.ops.adapt_datetimefield_value(now)
     for event in events:
         event.created_at = now
-        params = _NOTE_PARAMS.get_db_prep_save(event.note_params, connection)
-        rows.append(
-            (refund.pk, event.actor_id, event.from_state, event.to_state, event.note_code, params, event.internal, now)
-        )
-    _insert_events(rows)
+    _insert_events(
+        [
+            _event_row(refund.pk, EventFields(*(getattr(event, name) for name in EventFields._fields)), stamp)
+            for event in events
+        ]
+    )
     EFFECTS.set_off_entered({event.to_state: [refund.pk] for event in events if event.from_state != event.to_state})
 
 
@@ -282,6 +283,13 @@ def transition_meta(name: str) -> FSMMeta:
 # The event columns of a batch, in the order of its INSERT.
 _EVENT_COLUMNS = ("refund", "actor", "from_state", "to_state", "note_code", "note_params", "internal", "created_at")
 _NOTE_PARAMS = RefundEvent._meta.get_field("note_params")
+
+
+def _event_row(refund_id: int, fields: EventFields, stamp: Any) -> tuple[Any, ...]:
+    """One row of ``_EVENT_COLUMNS``: the note's parameters as the database keeps them, ``stamp`` a time already
+    adapted by ``connection.ops.adapt_datetimefield_value``."""
+    params = _NOTE_PARAMS.get_db_prep_save(fields.note_params, connection)
+    return (refund_id, *fields._replace(note_params=params), stamp)
 
 
 def _insert_events(rows: Sequence[tuple[Any, ...]]) -> None:
@@ -322,8 +330,7 @@ class TransitionBatch:
         self, refund_id: int, from_state: str, to_state: str, note: Note, *, internal: bool = False
     ) -> tuple[Any, ...]:
         fields = event_fields(from_state=from_state, to_state=to_state, note=note, internal=internal)
-        params = _NOTE_PARAMS.get_db_prep_save(fields.note_params, connection)
-        return (refund_id, *fields._replace(note_params=params), self._stamp)
+        return _event_row(refund_id, fields, self._stamp)
 
     def advance(self, refund: Refund, steps: Iterable[tuple[str, Note]]) -> bool:
         """Run ``steps`` (transition name, event note) on ``refund`` by the system, all or none: False, with

@@ -118,6 +118,22 @@ def test_an_application_takes_a_fixed_number_of_statements(
     assert response.status_code == 201
 
 
+def test_an_applications_events_are_stored_at_the_time_its_answer_shows(api: Any, customer: Any) -> None:
+    # Written in one plain INSERT, as a batch's events are: the time must be stored as the ORM stores it, so that
+    # a lookup by that time finds them on either database.
+    order = _order(customer, "paid")
+    items = [{"order_item_id": i.pk, "quantity": str(i.quantity)} for i in _items(order)]
+    response = _apply(api, order, "not_shipped", items=items)
+    assert response.status_code == 201
+    refund = Refund.objects.get(refund_no=response.json()["refund_no"])
+    stored = list(RefundEvent.objects.filter(refund=refund).values_list("created_at", flat=True))
+    assert len(stored) == 3 and len(set(stored)) == 1
+    assert RefundEvent.objects.filter(refund=refund, created_at=stored[0]).count() == 3
+    assert [entry["at"] for entry in response.json()["timeline"]] == [
+        entry["at"] for entry in api.get(f"/api/v1/refunds/{refund.refund_no}/").json()["timeline"]
+    ]
+
+
 def test_partial_refund_of_an_unshipped_order_keeps_the_shipping_fee(api: Any, customer: Any) -> None:
     order = _order(customer, "paid")
     _apples, cherries = _items(order)
