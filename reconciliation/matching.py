@@ -1,13 +1,13 @@
-"""Matching one statement line to our refund, and the on-disk index of request numbers a statement listed.
+"""Matching one statement line to our refund, and the on-disk ledger of a day: our refunds and what was listed.
 
-Pure rules (``classify``) and a bounded-memory set (``SeenNumbers``): the service feeds both batch by batch.
+Pure rules (``classify``) and a bounded-memory ledger (``DayLedger``): the service feeds both batch by batch.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +25,7 @@ AGREEING_STATES: dict[str, frozenset[str]] = {
     RefundStatus.FAILED: frozenset({RefundState.FAILED}),
 }
 SQLITE_PARAMS = 500  # bound parameters per lookup, well under SQLite's limit
+CACHE_KB = 16384  # the ledger's page cache
 
 
 class OurRefund(NamedTuple):
@@ -60,18 +61,25 @@ def classify(line: StatementLine, ours: OurRefund | None, *, channel: str) -> st
     return None
 
 
-class SeenNumbers:
-    """The request numbers read so far from one statement, kept in a temporary SQLite file (not in memory):
-    a statement of a million lines costs a few megabytes of page cache, not a million strings."""
+class DayLedger:
+    """Our refunds of one day that the channel should list, and the request numbers its statement listed, kept in
+    a temporary SQLite file (not in memory): a day of a million of each costs some tens of megabytes of disk and a
+    few of page cache, not a million objects. Every refund in it is on ``channel``, refunded to the original
+    payment (what the day's query selects), so only its id and amount are kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
         self._dir = tempfile.TemporaryDirectory(prefix="reconciliation-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-4096", "temp_store=FILE"):
+        self._db = sqlite3.connect(Path(self._dir.name) / "day.sqlite3", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{CACHE_KB}", "temp_store=FILE"):
             self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE seen (no TEXT PRIMARY KEY) WITHOUT ROWID")
+        # id NULL: a number only the statement has; listed: the statement has it.
+        self._db.execute(
+            "CREATE TABLE day (no TEXT PRIMARY KEY, id INTEGER, amount TEXT, listed INTEGER NOT NULL DEFAULT 0)"
+            " WITHOUT ROWID"
+        )
 
-    def __enter__(self) -> SeenNumbers:
+    def __enter__(self) -> DayLedger:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -81,28 +89,46 @@ class SeenNumbers:
         self._db.close()
         self._dir.cleanup()
 
-    def among(self, numbers: Iterable[str]) -> set[str]:
-        """Which of ``numbers`` were seen."""
-        wanted = list(dict.fromkeys(numbers))
-        found: set[str] = set()
+    def add_ours(self, refunds: Iterable[tuple[int, str, Decimal]]) -> None:
+        """Our refunds of the day, as (id, request number, amount), before any line is listed."""
+        self._db.execute("BEGIN")
+        rows = ((pk, number, str(amount)) for pk, number, amount in refunds)
+        self._db.executemany("INSERT INTO day (id, no, amount) VALUES (?, ?, ?)", rows)
+        self._db.execute("COMMIT")
+
+    def listing(self, numbers: Sequence[str]) -> tuple[list[bool], dict[str, OurRefund]]:
+        """Record that the statement lists ``numbers``, in order. Returns, for each, whether it had been listed
+        before (earlier or in this batch), and our refunds of the day among them by number. Blank numbers are
+        never repeats: nothing can be matched by them anyway."""
+        listed: set[str] = set()
+        ours: dict[str, OurRefund] = {}
+        wanted = list(dict.fromkeys(n for n in numbers if n))
         for start in range(0, len(wanted), SQLITE_PARAMS):
             chunk = wanted[start : start + SQLITE_PARAMS]
             marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self._db.execute(f"SELECT no FROM seen WHERE no IN ({marks})", chunk))  # noqa: S608 - placeholders only
-        return found
-
-    def add(self, numbers: Sequence[str]) -> list[bool]:
-        """Record ``numbers`` in order; for each, whether it had been seen before (earlier or in this batch).
-        Blank numbers are never repeats: nothing can be matched by them anyway."""
-        before = self.among(n for n in numbers if n)
-        fresh: dict[str, None] = {}
+            query = f"SELECT no, id, amount, listed FROM day WHERE no IN ({marks})"  # noqa: S608 - placeholders only
+            for number, pk, amount, was_listed in self._db.execute(query, chunk):
+                if was_listed:
+                    listed.add(number)
+                if pk is not None:
+                    ours[number] = OurRefund(pk, number, self.channel, Decimal(amount), RefundState.REFUNDED)
         repeats = []
+        fresh: dict[str, None] = {}
         for number in numbers:
-            repeated = bool(number) and (number in before or number in fresh)
+            repeated = bool(number) and (number in listed or number in fresh)
             repeats.append(repeated)
             if number and not repeated:
                 fresh[number] = None
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT INTO seen (no) VALUES (?)", ((n,) for n in fresh))
+        self._db.executemany(
+            "INSERT INTO day (no, listed) VALUES (?, 1) ON CONFLICT (no) DO UPDATE SET listed = 1",
+            ((n,) for n in fresh),
+        )
         self._db.execute("COMMIT")
-        return repeats
+        return repeats, ours
+
+    def unlisted(self, size: int) -> Iterator[list[OurRefund]]:
+        """Our refunds of the day the statement never listed, ``size`` at a time (by request number)."""
+        cursor = self._db.execute("SELECT id, no, amount FROM day WHERE listed = 0 AND id IS NOT NULL ORDER BY no")
+        while rows := cursor.fetchmany(size):
+            yield [OurRefund(pk, no, self.channel, Decimal(amount), RefundState.REFUNDED) for pk, no, amount in rows]

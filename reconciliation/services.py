@@ -1,10 +1,11 @@
 """Reconciliation: a channel's daily statement against our refunds, and finance resolving what differs.
 
-``reconciliation_run`` streams the statement (the adapter yields lines from a spooled file), reads our refunds
-for each batch of lines in a few plain queries, and counts or records each line; then it pages through our
-refunds of that day (keyset, on the index ``refund_day_channel``) to find those the channel did not list.
-Memory stays flat whatever the statement's length: at most one batch of lines and one of refunds are held, and
-the request numbers already read live in a temporary on-disk index (``matching.SeenNumbers``).
+``reconciliation_run`` reads our refunds of the day (one streamed query: the same work as reading them alone)
+into a temporary on-disk ledger (``matching.DayLedger``), then streams the statement (the adapter yields lines
+from a spooled file) batch by batch: each line is matched against the ledger, and only numbers that are not our
+refunds of the day (another day's, another channel's, not refunded, or none) are looked up in the database.
+Last, the ledger gives our refunds of the day the channel did not list. Memory stays flat whatever the day's
+size: at most one batch of lines and one of refunds are held in memory.
 
 A run is one row per channel and business day. Re-running a day replaces its results (a finished one only
 with ``force``); resolutions made on the previous results are kept for the same request number and class.
@@ -26,7 +27,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Q, QuerySet
+from django.db.backends.utils import CursorWrapper
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -44,7 +46,7 @@ from reconciliation.exceptions import (
     RunSuperseded,
     UnknownChannel,
 )
-from reconciliation.matching import OurRefund, SeenNumbers, classify
+from reconciliation.matching import DayLedger, OurRefund, classify
 from reconciliation.models import COUNT_FIELDS, Discrepancy, DiscrepancyKind, ReconciliationRun, RunStatus
 from refunds.models import Refund, RefundDestination, RefundState
 
@@ -154,13 +156,19 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
     """Match ``lines`` (the day's statement, streamed) and then our refunds of the day; finish the run."""
     run = current.run
     current.late_candidates = _late_candidates(run)
-    with SeenNumbers() as seen:
-        iterator = iter(lines)
-        while batch := list(itertools.islice(iterator, BATCH_SIZE)):
-            _match_lines(current, batch, seen)
-        for page in _our_refunds_of_the_day(run.channel, run.business_day):
-            listed = seen.among(refund.out_refund_no for refund in page)
-            missing = [refund for refund in page if refund.out_refund_no not in listed]
+    iterator = iter(lines)
+    # The statement's first batch before our refunds: a channel that cannot give the statement fails the run at
+    # once, without the day's refunds read for nothing.
+    batch = list(itertools.islice(iterator, BATCH_SIZE))
+    with DayLedger(run.channel) as ledger:
+        # Closed however the reading ends: the connection must be free again for the run's failure to be written.
+        with contextlib.closing(_our_refunds_of_the_day(run.channel, run.business_day)) as pages:
+            for page in pages:
+                ledger.add_ours(page)
+        while batch:
+            _match_lines(current, batch, ledger)
+            batch = list(itertools.islice(iterator, BATCH_SIZE))
+        for missing in ledger.unlisted(BATCH_SIZE):
             rows = [_row(current, DiscrepancyKind.MISSING_AT_CHANNEL, r.out_refund_no, r, None) for r in missing]
             _record(current, rows, {"missing_at_channel_count": len(rows)}, 0, Decimal("0.00"))
     with transaction.atomic():
@@ -181,10 +189,10 @@ def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> R
     return run
 
 
-def _match_lines(current: _Pass, batch: list[StatementLine], seen: SeenNumbers) -> None:
-    repeats = seen.add([line.out_refund_no for line in batch])
-    numbers = {line.out_refund_no for line in batch if line.out_refund_no}
-    ours = {refund.out_refund_no: refund for refund in _refunds_by_number(numbers)}
+def _match_lines(current: _Pass, batch: list[StatementLine], ledger: DayLedger) -> None:
+    repeats, ours = ledger.listing([line.out_refund_no for line in batch])
+    others = {line.out_refund_no for line in batch if line.out_refund_no and line.out_refund_no not in ours}
+    ours.update((refund.out_refund_no, refund) for refund in _refunds_by_number(others))
     ours_here = [number for number, refund in ours.items() if refund.channel == current.run.channel]
     if current.late_candidates is not None:
         ours_here = [number for number in ours_here if number in current.late_candidates]
@@ -335,11 +343,12 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
         cursor.executemany(f"INSERT INTO {quote(Discrepancy._meta.db_table)} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names from the model, values bound
 
 
-def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]]:
-    """Our refunds on ``channel`` whose money went back on ``day`` through the channel, a page at a time, by
-    (refunded_at, id): the order of the index ``refund_day_channel`` (refunded_at, channel, state, and the id
-    InnoDB appends; channel and state are fixed), each page a range of it read without sorting. Those paid to
-    store credit or by bank transfer never reached the channel's books."""
+def _our_refunds_of_the_day(channel: str, day: date) -> Generator[list[tuple[int, str, Decimal]], None, None]:
+    """Our refunds on ``channel`` whose money went back on ``day`` through the channel, as (id, request number,
+    amount), ``BATCH_SIZE`` at a time, in no particular order, from one query whose rows are read as the database
+    sends them (``_streaming_cursor``): the database picks its plan for the whole day at once, and nothing else
+    runs on the connection until the last row is read. Those paid to store credit or by bank transfer never
+    reached the channel's books."""
     start, end = shop_day_bounds(day)
     refunded = Refund.objects.filter(
         channel=channel,
@@ -347,36 +356,31 @@ def _our_refunds_of_the_day(channel: str, day: date) -> Iterator[list[OurRefund]
         destination=RefundDestination.ORIGINAL,
         refunded_at__gte=start,
         refunded_at__lt=end,
-    ).order_by("refunded_at", "pk")
-    after: tuple[datetime, int] | None = None
-    while True:
-        page_query = refunded
-        if after is not None:
-            # The leading bound lets the index range start at the last row read, not at the day's start (the OR
-            # alone made each page scan every row before it: quadratic in the day's refunds).
-            page_query = page_query.filter(refunded_at__gte=after[0]).filter(
-                Q(refunded_at__gt=after[0]) | Q(pk__gt=after[1])
-            )
-        # The ORM writes the query; the rows are read as the driver returns them (a million refunds through the
-        # ORM's converters cost seconds). Only the last row's time is converted, for the next page's bound.
-        sql, params = (
-            page_query.values_list("id", "out_refund_no", "channel", "amount", "state", "refunded_at")[:BATCH_SIZE]
-        ).query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield [OurRefund(r[0], r[1], r[2], _decimal(r[3]), r[4]) for r in rows]
-        last_at = _as_datetime(rows[-1][5])
-        assert last_at is not None  # the filter keeps refunds with a time only
-        after = (last_at, rows[-1][0])
+    ).order_by()
+    # The ORM writes the query; the rows are read as the driver returns them (a million refunds through the
+    # ORM's converters cost seconds).
+    sql, params = refunded.values_list("id", "out_refund_no", "amount").query.sql_with_params()
+    with _streaming_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(BATCH_SIZE):
+            yield [(pk, number, _decimal(amount)) for pk, number, amount in rows]
 
 
-def _as_datetime(value: Any) -> datetime | None:
-    """A datetime column's value as the driver returned it, as the ORM would give it (aware)."""
-    convert = getattr(connection.ops, "convert_datetimefield_value", None)
-    return convert(value, None, connection) if convert else value  # type: ignore[no-any-return]
+@contextlib.contextmanager
+def _streaming_cursor() -> Iterator[CursorWrapper]:
+    """A cursor whose rows come from the server as they are read, none held: on MySQL an unbuffered cursor
+    (Django's own buffer the whole answer in the client); SQLite's cursors read lazily already."""
+    connection.ensure_connection()
+    if connection.vendor == "mysql":
+        import MySQLdb.cursors  # MySQL's driver: only there
+
+        raw = connection.connection.cursor(MySQLdb.cursors.SSCursor)
+        # Wrapped as Django wraps its own: errors translated, execute wrappers and query logging applied.
+        cursor = (connection.make_debug_cursor if connection.queries_logged else connection.make_cursor)(raw)
+    else:
+        cursor = connection.cursor()
+    with cursor:
+        yield cursor
 
 
 def _delete_previous(run: ReconciliationRun, watermark: int) -> None:

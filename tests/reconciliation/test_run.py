@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from mall.shoptime import SHOP_TZ, shop_today
@@ -16,6 +18,7 @@ from payments.channels import RefundStatus, StatementLine
 from payments.simulator.server import ChannelSimulator
 from reconciliation import services
 from reconciliation.exceptions import DayInFuture, RunExists, RunInProgress, UnknownChannel
+from reconciliation.matching import DayLedger
 from reconciliation.models import Discrepancy, ReconciliationRun, RunStatus
 from refunds.models import RefundState
 from tests.reconciliation.helpers import channel_refund, our_refund
@@ -145,8 +148,10 @@ def test_a_statement_that_cannot_be_read_fails_the_run(channel_simulator: Channe
 
     our_refund("wechat", "30.00")
     client.add_fault(channel="wechat", kind="http_500", operation="statement", base_url=channel_simulator.url)
-    with pytest.raises(ChannelTemporaryError):
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ChannelTemporaryError):
         services.reconciliation_run(channel="wechat", day=shop_today())
+    # The statement is asked for first: our refunds of the day are not read for a run that cannot go on.
+    assert [q["sql"] for q in queries if "refunds_refund" in q["sql"]] == []
     run = ReconciliationRun.objects.get()
     assert (run.status, run.statement_lines, run.missing_at_channel_count, Discrepancy.objects.count()) == (
         RunStatus.FAILED,
@@ -163,6 +168,48 @@ def test_a_statement_that_cannot_be_read_fails_the_run(channel_simulator: Channe
         1,
         "",
     )
+
+
+def test_a_failure_while_reading_our_refunds_fails_the_run_and_leaves_the_connection_usable(
+    channel_simulator: ChannelSimulator, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    refunds = [our_refund("alipay", "30.00") for _ in range(5)]
+    for refund in refunds:
+        channel_refund(channel_simulator, "alipay", refund.out_refund_no, "30.00")
+    added: list[list[tuple[int, str, Decimal]]] = []
+
+    def add_ours(ledger: DayLedger, page: list[tuple[int, str, Decimal]]) -> None:
+        if added:
+            raise OSError(28, "No space left on device")
+        added.append(page)
+
+    monkeypatch.setattr(DayLedger, "add_ours", add_ours)
+    with pytest.raises(OSError, match="No space left"):
+        services.reconciliation_run(channel="alipay", day=shop_today())
+
+    # The day's query was left with rows unread; its cursor was closed, so the failure was written on the same
+    # connection (MySQL refuses any other statement while an unbuffered answer is still coming).
+    assert len(added) == 1
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.statement_lines, run.error, Discrepancy.objects.count()) == (
+        RunStatus.FAILED,
+        0,
+        "[Errno 28] No space left on device",
+        0,
+    )
+    monkeypatch.undo()
+    again = services.reconciliation_run(channel="alipay", day=shop_today())
+    assert counts(again) | {"total": None} == {
+        **EXPECTED_COUNTS,
+        "lines": 5,
+        "total": None,
+        "matched": 5,
+        "missing_at_channel": 0,
+        "missing_with_us": 0,
+        "amount_differs": 0,
+        "status_differs": 0,
+    }
 
 
 def line(number: str, amount: str = "30.00", status: RefundStatus = RefundStatus.SUCCESS) -> StatementLine:
