@@ -216,9 +216,9 @@ class Refund(FSMModelMixin, models.Model):
             # A supervisor's view: only the refunds waiting for one, in the queue's order.
             models.Index(fields=["needs_supervisor", "queue_rank", "due_at"], name="refund_supervisor_urgency"),
             models.Index(fields=["created_by", "created_at"], name="refund_creator_day"),
-            # Reconciliation pages through a channel's refunds of a day in (refunded_at, id) order: each page a range
-            # from where the last one ended, channel and state checked in the index, no sort. (Channel and state
-            # first would let MariaDB read each page from the start of the channel's refunds: quadratic.)
+            # Reconciliation reads a channel's refunds of a day by one query: on a table of many days, the day is a
+            # range of this index with channel and state checked in it (the optimiser may scan the table instead
+            # when the day is most of it).
             models.Index(fields=["refunded_at", "channel", "state"], name="refund_day_channel"),
         ]
         constraints = [
