@@ -264,7 +264,12 @@ def _phase_figures(result: dict[str, Any], from_commit: bool) -> dict[str, Any]:
     missing = [math.inf] * (len(result["refund_ids"]) - len(refunded))
     latencies = sorted([t["refunded"] - origin(t) for t in refunded] + missing)
     last = max((t["refunded"] for t in refunded), default=result["start"])
-    span = last - result["start"]
+    # A burst's refunds are all there at the commit: its rate counts from then. A paced phase's rate is taken as
+    # its offered rate is, over the span in which the refunds came out (first to last `refunded`): counting from
+    # the first offer instead adds one latency to the span, and a phase that keeps up exactly with 0.6 s of
+    # latency would read 94/s at 100/s offered. One that falls behind still reads less: its last refunds come late.
+    first = result["start"] if from_commit else min((t["refunded"] for t in refunded), default=result["start"])
+    span = last - first
     return {
         "count": len(result["refund_ids"]),
         "refunded": len(refunded),
