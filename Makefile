@@ -7,6 +7,10 @@ PORT ?= 8000
 
 # Debug pages are for a developer's machine: `make run` turns them on, nothing else does (Procfile.dev too).
 run: export DJANGO_DEBUG ?= 1
+# The simulators call the app back where `web` listens, whatever PORT says (honcho gives each process a PORT of
+# its own, so the processes cannot read it themselves).
+run: export PAYMENTS_NOTIFY_BASE_URL ?= http://127.0.0.1:$(PORT)
+run: export LOGISTICS_NOTIFY_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: setup  ## set up and run the app on its embedded defaults (SQLite, local files, jobs in process) with demo data
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo

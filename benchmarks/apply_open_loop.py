@@ -157,8 +157,6 @@ def main() -> int:
         parser.error("the rate and the duration must be positive")
 
     plan = json.loads(args.plan.read_text())
-    for index, order in enumerate(plan):
-        order["index"] = index
     applications = _apply_bodies(plan)
 
     _settle(args.server_pid)

@@ -107,15 +107,17 @@ def seed(orders: int, customers: int, plan_path: Path, open_orders: int = 0, ope
 
 
 def _apply_bodies(orders: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Applications for one client's orders, interleaved across its orders: whole-order refunds for the
-    even ones, one-unit partial refunds (until nothing is left) for the odd ones."""
+    """Applications for one client's orders, interleaved across its orders: whole-order refunds for every other
+    one of them, one-unit partial refunds (until nothing is left) for the rest. (Every client gets both kinds, in
+    the same shares: by the plan's own index, a client holding every other order got the whole-order ones only,
+    a third of the applications, and ran out of them first.)"""
     per_order: list[list[tuple[str, dict[str, Any]]]] = []
-    for order in orders:
+    for position, order in enumerate(orders):
 
         def body(items: list[dict[str, Any]], order: dict[str, Any] = order) -> dict[str, Any]:
             return {"order_no": order["order_no"], "reason": "not_shipped", "kind": "refund_only", "items": items}
 
-        if order["index"] % 2 == 0:
+        if position % 2 == 0:
             whole = [{"order_item_id": item_id, "quantity": str(quantity)} for item_id, quantity in order["items"]]
             per_order.append([(order["token"], body(whole))])
         else:
@@ -399,8 +401,6 @@ def run(
     if not base_url.startswith("http://127.0.0.1:"):
         raise SystemExit("the benchmark only drives a server on 127.0.0.1")
     plan = json.loads(plan_path.read_text())
-    for index, order in enumerate(plan):
-        order["index"] = index
     if client == "wrk":
         # One wrk thread per core, its connections sharing the thread's orders.
         owners = max(1, min(os.cpu_count() or 1, clients))

@@ -153,7 +153,8 @@ def reconciliation_start(*, channel: str, day: date, force: bool = False, actor:
 
 
 def reconciliation_complete(current: _Pass, lines: Iterable[StatementLine]) -> ReconciliationRun:
-    """Match ``lines`` (the day's statement, streamed) and then our refunds of the day; finish the run."""
+    """Match ``lines`` (the day's statement, streamed) against our refunds of the day, then record those the
+    statement did not list; finish the run."""
     run = current.run
     current.late_candidates = _late_candidates(run)
     iterator = iter(lines)
