@@ -156,18 +156,19 @@ def child(kind: str, channel: str, work: Path) -> dict[str, Any]:
                 count += 1
         out["lines"] = count
     elif kind == "stream":
+        # The same unbuffered cursor the run reads the day with: rows come as they are read, none held.
+        from reconciliation.services import _streaming_cursor
+
         start, end = shop_day_bounds(day)
-        raw = connection.connection  # a server-side cursor: rows come as they are read, none held
-        cur = _server_side_cursor(raw)
-        cur.execute(
-            "SELECT id, out_refund_no, channel, amount, state FROM refunds_refund WHERE channel = %s"
-            " AND state = 'refunded' AND destination = 'original' AND refunded_at >= %s AND refunded_at < %s",
-            (channel, _utc(start), _utc(end)),
-        )
         count = 0
-        while rows := cur.fetchmany(5000):
-            count += len(rows)
-        cur.close()
+        with _streaming_cursor() as cur:
+            cur.execute(
+                "SELECT id, out_refund_no, channel, amount, state FROM refunds_refund WHERE channel = %s"
+                " AND state = 'refunded' AND destination = 'original' AND refunded_at >= %s AND refunded_at < %s",
+                (channel, _utc(start), _utc(end)),
+            )
+            while rows := cur.fetchmany(5000):
+                count += len(rows)
         out["refunds"] = count
     elif kind == "reconcile":
         from reconciliation.services import reconciliation_run
@@ -180,12 +181,6 @@ def child(kind: str, channel: str, work: Path) -> dict[str, Any]:
     out["wall"] = time.perf_counter() - began
     out["peak_mb"] = _peak_mb()
     return out
-
-
-def _server_side_cursor(raw: Any) -> Any:
-    import MySQLdb.cursors
-
-    return raw.cursor(MySQLdb.cursors.SSCursor)
 
 
 def _download(kind: str, run_id: int) -> dict[str, Any]:
