@@ -141,5 +141,7 @@ admin.site.site_header = _("Fruit mall refund console")
 admin.site.site_title = _("Fruit mall refunds")
 admin.site.index_title = _("Refund back office")
 
-# Failed-login lockouts: the lists a supervisor or an operator unlocks from.
-from mall import login_lockout  # noqa: E402, F401
+# Failed-login lockouts: the login form, the lists a supervisor or an operator unlocks from.
+from mall import login_lockout  # noqa: E402
+
+admin.site.login_form = login_lockout.ConsoleLoginForm

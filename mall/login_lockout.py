@@ -11,7 +11,10 @@ from typing import Any
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -19,6 +22,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from mall.admin_base import ConsoleModelAdmin
+
+
+class ConsoleLoginForm(AdminAuthenticationForm):
+    """The console's login form. A username longer than any account's is a form error, found before anything is
+    authenticated: Django's form sets its length only on the input element, and the failed attempt axes then
+    records would not fit its column."""
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        username = self.fields["username"]
+        assert isinstance(username, forms.CharField)  # Django's UsernameField
+        username.validators.append(MaxLengthValidator(username.max_length))
 
 
 def lockout_response(

@@ -36,6 +36,7 @@ from payments.metrics import CHANNEL_CALLS
 from payments.models import AttemptOutcome, ChannelAttempt
 from payments.store_credit import refund_credit_store
 from refunds import flow
+from refunds.exceptions import RefundNotAllowed
 from refunds.models import Refund, RefundDestination, RefundState
 
 logger = logging.getLogger(__name__)
@@ -234,7 +235,19 @@ def refund_apply_notification(*, channel_code: str, headers: Mapping[str, str], 
     if notification.amount != refund.amount:
         logger.error("notification amount %s differs from refund %s", notification.amount, refund.refund_no)
         return refund
-    _settle_notification(refund, notification, started)
+    try:
+        _settle_notification(refund, notification, started)
+    except RefundNotAllowed:
+        # The channel reports a refund it was never sent (ours is still under review, rejected, cancelled...):
+        # nothing changes here. The notification is kept on record and acknowledged (the channel would only send
+        # it again), and the day's reconciliation shows the difference to finance.
+        logger.error(
+            "notification %s for refund %s, which is %s and was never sent to the channel",
+            notification.status,
+            refund.refund_no,
+            refund.state,
+        )
+        _record(refund, "notification", notification.status, started, raw=notification.raw)
     return refund
 
 

@@ -59,5 +59,6 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, *, max_age: int
     timestamp = int(raw_timestamp)
     if abs((time.time() if now is None else now) - timestamp) > max_age:
         raise SignatureError("stale or future timestamp")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.lower()):
+    # A signature is hex: anything else (non-ASCII text, which compare_digest refuses to compare) is no signature.
+    if not signature.isascii() or not hmac.compare_digest(sign(secret, timestamp, body), signature.lower()):
         raise SignatureError("bad signature")

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 CODE = "wechat"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+MAX_TIMESTAMP_DIGITS = 12  # seconds since the epoch: 10 digits until the year 2286
 # Business codes that mean "busy, try again with the same out_refund_no". NOT_ENOUGH is the merchant's
 # balance running short: the refund can go through once it is topped up, so it is not a final refusal.
 TEMPORARY_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "BIZERR_NEED_RETRY"})
@@ -198,10 +199,12 @@ class WechatChannel:
         # Any other serial would make the SDK fetch platform certificates from the network: refuse it first.
         if signed["Wechatpay-Serial"] != self._config.public_key_id:
             raise NotificationInvalid("signed with an unknown key")
-        try:
-            stamp = int(signed["Wechatpay-Timestamp"])
-        except ValueError:
-            raise NotificationInvalid("malformed timestamp") from None
+        # Seconds since the epoch in ASCII digits (int() also takes "-", "+", "_" and other scripts' digits, and a
+        # number too long for a float's comparison with the clock).
+        raw_stamp = signed["Wechatpay-Timestamp"]
+        if not (raw_stamp.isascii() and raw_stamp.isdigit()) or len(raw_stamp) > MAX_TIMESTAMP_DIGITS:
+            raise NotificationInvalid("malformed timestamp")
+        stamp = int(raw_stamp)
         if abs(time.time() - stamp) > NOTIFICATION_MAX_AGE_SECONDS:
             raise NotificationInvalid("notification is stale")
         try:

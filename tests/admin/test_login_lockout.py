@@ -236,3 +236,19 @@ def test_the_lockout_lists_speak_chinese(clerk: Any) -> None:
         assert words in failures, words
     index = client.get("/admin/").content.decode()
     assert "登录尝试" in index and "Access attempts" not in index and "Model name" not in index
+
+
+@pytest.mark.parametrize("length", [151, 256, 5000])
+def test_a_username_longer_than_any_accounts_is_a_form_error_not_a_500(clerk: Any, length: int) -> None:
+    """Django's login form limits the username only in the page's markup; sent anyway, it reached axes, whose
+    record of the failed attempt does not fit the column on MariaDB (a DataError, a 500)."""
+    response = try_login("u" * length, "not-the-password", addr="198.51.100.7", lang="zh-hans")
+    assert response.status_code == 200
+    assert not response.logged_in
+    assert response.context["form"].errors == {"username": [f"确保该变量包含不超过 150 字符 (目前字符数 {length})。"]}
+    assert not AccessAttempt.objects.exists()
+
+
+def test_a_username_of_an_accounts_longest_length_still_counts_as_a_failed_attempt(clerk: Any) -> None:
+    assert fail("u" * 150, 5, addr="198.51.100.7") == [200, 200, 200, 200, 429]
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [("u" * 150, 5)]

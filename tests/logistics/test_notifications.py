@@ -136,3 +136,18 @@ def test_a_delivered_event_for_an_unknown_parcel_is_acknowledged_and_changes_not
     assert _post(headers, body).status_code == 200
     assert CarrierEvent.objects.get().outcome == "not a return we wait for"
     assert reload(intercepting).state == RefundState.INTERCEPTING
+
+
+@pytest.mark.parametrize("signature", ["\u00e9", "\u00c3\u00a9" * 32, "a" * 63 + "\u00ff"], ids=["one", "long", "last"])
+def test_a_signature_that_is_not_ascii_is_refused(intercepting: Any, carrier_secret: str, signature: str) -> None:
+    """A current timestamp is all it takes to reach the comparison, which refuses non-ASCII text (a 500 before)."""
+    body = json.dumps(_event(intercepting)).encode()
+    headers = {**signing.signed_headers(carrier_secret, body), signing.SIGNATURE_HEADER: signature}
+    response = Client(headers={"accept-language": "en"}).post(
+        URL, data=body, content_type="application/json", headers=headers
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"code": "FAIL", "message": "The notification could not be verified."},
+    )
+    _nothing_changed(intercepting)

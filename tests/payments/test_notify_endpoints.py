@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from payments import jobs
 from payments.channels.base import ChannelTemporaryError
+from payments.models import ChannelAttempt
 from payments.simulator import client as simulator_client
 from refunds.models import Refund, RefundEvent, RefundState
 from tests.payments.test_refund_end_to_end import _paid_order_at_simulator
@@ -92,3 +93,30 @@ def test_forged_or_stale_notification_changes_nothing(
     refund.refresh_from_db()
     assert refund.state == RefundState.REFUNDING
     assert RefundEvent.objects.filter(refund=refund).count() == events
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+def test_a_signed_success_for_a_refund_never_sent_is_acknowledged_kept_on_record_and_changes_nothing(
+    client: Any, api: Any, customer: Any, channel: str, channel_simulator: Any, caplog: Any
+) -> None:
+    refund = _refund_awaiting_outcome(api, customer, channel, channel_simulator)
+    # Ours says it was never sent (still under review), while the channel says the money went back under its number.
+    Refund.objects.filter(pk=refund.pk).update(state=RefundState.PENDING_REVIEW)
+    headers, body = _notification_for(refund, channel_simulator)
+    events = RefundEvent.objects.filter(refund=refund).count()
+    attempts = list(ChannelAttempt.objects.filter(refund=refund).values_list("operation", "outcome"))
+    caplog.clear()
+
+    response = _post(client, channel, headers, body)
+
+    # Acknowledged: the channel would only send it again. Nothing changes; the notification is on record.
+    assert (response.status_code, response.content) == OK[channel]
+    refund.refresh_from_db()
+    assert (refund.state, refund.refunded_at, refund.channel_refund_id) == (RefundState.PENDING_REVIEW, None, "")
+    assert RefundEvent.objects.filter(refund=refund).count() == events
+    after = list(ChannelAttempt.objects.filter(refund=refund).values_list("operation", "outcome"))
+    assert after == [*attempts, ("notification", "success")]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        f"notification success for refund {refund.refund_no}, which is pending_review and was never sent to the channel"
+    ]

@@ -82,3 +82,24 @@ def test_a_signed_deeply_nested_wechat_notification_is_refused(
     # The signature held: it is the body that could not be read.
     refused = [r.getMessage() for r in caplog.records if r.name == "payments.views"]
     assert refused == ["refused wechat notification: notification could not be read"]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["9" * 400, "-" + "9" * 400, "1" * 13, "+1733400000", "1_733_400_000", "\uff11\uff17\uff13\uff13", " "],
+    ids=["huge", "huge-negative", "13-digits", "plus-sign", "underscores", "fullwidth-digits", "blank"],
+)
+def test_a_wechat_notification_whose_timestamp_is_not_plain_seconds_is_refused(
+    client: Any, api: Any, customer: Any, channel_simulator: Any, stamp: str
+) -> None:
+    """Only the platform key's id is needed to reach the timestamp's check: a number too long for the clock's float
+    comparison was an OverflowError (a 500), and int() takes signs, underscores and other scripts' digits."""
+    refund = _refund_awaiting_outcome(api, customer, "wechat", channel_simulator)
+    headers, body = _notification_for(refund, channel_simulator)
+    before = _snapshot(refund)
+    response = _post(client, "wechat", {**headers, "Wechatpay-Timestamp": stamp}, body)
+    assert (response.status_code, response.content) == REFUSED["wechat"]
+    assert _snapshot(refund) == before
+    # The same notification with its own timestamp is still good.
+    response = _post(client, "wechat", headers, body)
+    assert (response.status_code, response.content) == OK["wechat"]
