@@ -161,8 +161,10 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = RefundApplySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip() or None
-        if key is not None and len(key) > 64:
-            raise InvalidRefundRequest(_("At most 64 characters."), field="Idempotency-Key")
+        # Printable ASCII: a header's other bytes arrive decoded as Latin-1, and a key stored so would not be the
+        # one the client meant (nor match its retry from another HTTP stack).
+        if key is not None and (len(key) > 64 or not (key.isascii() and key.isprintable())):
+            raise InvalidRefundRequest(_("At most 64 printable ASCII characters."), field="Idempotency-Key")
         refund, created = services.refund_apply(
             customer=request.user,
             order_no=data.validated_data["order_no"],

@@ -317,6 +317,28 @@ def test_idempotency_key_replays_and_refuses_another_body(api: Any, customer: An
     assert Refund.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["\u00d0\u00ba\u00d0\u00bb\u00d1\u008e\u00d1\u0087", "k\u00e9y", "a\tb", "k" * 65],
+    ids=["utf-8-as-latin-1", "accent", "tab", "65-characters"],
+)
+def test_an_idempotency_key_that_is_not_printable_ascii_or_too_long_is_refused(
+    api: Any, customer: Any, key: str
+) -> None:
+    order = _order(customer, "delivered")
+    apples, _cherries = _items(order)
+    items = [{"order_item_id": apples.pk, "quantity": "1"}]
+    before = _snapshot(order)
+    response = _apply(api, order, "quality_issue", items=items, HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"Idempotency-Key": [response.json()["detail"]]}
+    assert _snapshot(order) == before
+    assert Refund.objects.count() == 0
+    # A printable ASCII key of the longest length is taken.
+    taken = _apply(api, order, "quality_issue", items=items, HTTP_IDEMPOTENCY_KEY="k" * 64)
+    assert taken.status_code == 201
+
+
 def test_list_and_detail_show_only_own_refunds(api: Any, customer: Any, other_customer: Any) -> None:
     from tests.conftest import client_for
 
