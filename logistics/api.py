@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -13,6 +12,7 @@ from rest_framework.views import APIView
 
 from logistics import services
 from logistics.exceptions import NoReturnAddress, ReturnNotNeeded
+from mall.api_common import get_exact_or_404
 from refunds.models import Refund, RefundKind, RefundState
 from refunds.serializers import ErrorSerializer
 
@@ -53,7 +53,7 @@ class ReturnAddressView(APIView):
         },
     )
     def get(self, request: Request, refund_no: str) -> Response:
-        refund = get_object_or_404(
+        refund = get_exact_or_404(
             Refund.objects.only("refund_no", "state", "kind"), refund_no=refund_no, customer=request.user
         )
         if not needs_return(refund):

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 
-from mall.api_common import ErrorSerializer
+from mall.api_common import ErrorSerializer, ExactLookup
 from mall.models import Order
 from mall.selectors import order_list_for_customer
 from mall.serializers import OrderSerializer
@@ -25,7 +25,7 @@ UNAUTHORISED = OpenApiResponse(ErrorSerializer, description="No or bad credentia
         },
     ),
 )
-class OrderViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class OrderViewSet(ExactLookup, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     serializer_class = OrderSerializer
     lookup_field = "order_no"
     lookup_value_regex = r"[A-Za-z0-9_-]{1,32}"

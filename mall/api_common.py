@@ -3,10 +3,12 @@ of its error bodies."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
@@ -41,6 +43,33 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
         required=False,
         help_text="Each field at fault with its messages; the items of a list by their index, e.g. `items` → `0`.",
     )
+
+
+M = TypeVar("M", bound=Model)
+
+
+def get_exact_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
+    """``get_object_or_404`` for an object a customer names by its number (an order's, a refund's): each text in
+    ``lookup`` must be the object's exactly. MariaDB's collation ignores case and trailing spaces, so "o1" would
+    find "O1" there and not on SQLite."""
+    found = get_object_or_404(queryset, **lookup)
+    if any(getattr(found, name) != value for name, value in lookup.items() if isinstance(value, str)):
+        raise Http404
+    return found
+
+
+class ExactLookup:
+    """A viewset looked up by a number: the number in the path must be the object's exactly (``get_exact_or_404``)."""
+
+    lookup_field: str
+    lookup_url_kwarg: str | None
+    kwargs: dict[str, Any]
+
+    def get_object(self) -> Any:
+        found = super().get_object()  # type: ignore[misc]
+        if getattr(found, self.lookup_field) != self.kwargs[self.lookup_url_kwarg or self.lookup_field]:
+            raise Http404
+        return found
 
 
 class Pagination(PageNumberPagination):

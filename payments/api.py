@@ -10,13 +10,12 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mall.actors import signed_in
-from mall.api_common import ErrorSerializer, Pagination
+from mall.api_common import ErrorSerializer, Pagination, get_exact_or_404
 from payments.models import RefundVoucher, StoreCreditEntry, StoreCreditKind
 from payments.store_credit import store_credit_balance
 from payments.vouchers import SIGNED_URL_SECONDS, voucher_url
@@ -43,9 +42,7 @@ class RefundVoucherView(APIView):
         },
     )
     def get(self, request: Request, refund_no: str) -> Response:
-        refund = Refund.objects.filter(refund_no=refund_no, customer_id=request.user.pk).first()
-        if refund is None:
-            raise NotFound()
+        refund = get_exact_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
         voucher = RefundVoucher.objects.filter(refund=refund).first()
         if voucher is None:
             raise RefundNotAllowed(state=refund.state)

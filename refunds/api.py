@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from mall.actors import signed_in
+from mall.api_common import ExactLookup
 from mall.outage import REDIS_DOWN
 from mall.services import customer_language_remember
 from refunds import evidence, flow, services
@@ -133,7 +134,12 @@ def refunds_for_customer(customer: Any) -> QuerySet[Refund]:
         summary="One refund with its timeline", responses={200: RefundSerializer, **errors(401, 404)}
     ),
 )
-class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class RefundViewSet(
+    ExactLookup,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
     serializer_class = RefundSerializer
     lookup_field = "refund_no"
     lookup_value_regex = r"[A-Za-z0-9_-]{1,32}"

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mall.actors import signed_in
+from mall.api_common import get_exact_or_404
 from refunds.api import ERRORS, errors
 from refunds.disputes import dispute_open_by_customer
 from refunds.models import Dispute, DisputeOutcome, Refund
@@ -52,7 +52,7 @@ class DisputeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class RefundDisputeViewSet(viewsets.ViewSet):
     def _refund(self, request: Request, refund_no: str) -> Refund:
-        return get_object_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
+        return get_exact_or_404(Refund.objects.filter(customer_id=request.user.pk), refund_no=refund_no)
 
     @extend_schema(
         summary="Disputes of one of your refunds", responses={200: DisputeSerializer(many=True), **errors(401, 404)}

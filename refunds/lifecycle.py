@@ -57,8 +57,10 @@ def lock_customer_order(*, customer: Any, order_no: str) -> tuple[Order, dict[in
             .filter(order_no=order_no, customer=customer)
             .first()
         )
-        return None if found is None else (found, {})
+        return None if found is None or found.order_no != order_no else (found, {})
     order: Order = lines[0].order
+    if order.order_no != order_no:  # MariaDB's collation ignores case and trailing spaces: a number is exact
+        return None
     for line in lines:
         line.order = order  # one instance, as the claims update it
     return order, {line.pk: line for line in lines}
