@@ -72,6 +72,16 @@ class ExactLookup:
         return found
 
 
+class PlainDecimalField(serializers.DecimalField):
+    """A decimal as a JSON number or ASCII text writes it. Python's Decimal also reads other scripts' digits
+    ("١" is 1) and full-width ones, which no client means to send as a quantity or an amount of money."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100

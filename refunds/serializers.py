@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from mall.api_common import ErrorSerializer
+from mall.api_common import ErrorSerializer, PlainDecimalField
 from mall.money import CENT
 from refunds.models import (
     CUSTOMER_DESTINATIONS,
@@ -53,8 +53,8 @@ class FieldsBuiltOnce:
 
 class ItemRequestSerializer(FieldsBuiltOnce, serializers.Serializer):  # type: ignore[type-arg]
     order_item_id = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"))
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=CENT, required=False, allow_null=True)
+    quantity = PlainDecimalField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"))
+    amount = PlainDecimalField(max_digits=12, decimal_places=2, min_value=CENT, required=False, allow_null=True)
 
 
 class RefundApplySerializer(FieldsBuiltOnce, serializers.Serializer):  # type: ignore[type-arg]

@@ -248,6 +248,26 @@ def test_bad_items_are_refused_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("quantity", "\u0661"),  # Arabic-Indic one
+        ("quantity", "\uff11"),  # full-width one
+        ("quantity", "\u0967.5"),  # Devanagari one, then ".5"
+        ("amount", "\uff11\uff10.00"),  # full-width ten
+    ],
+)
+def test_numbers_in_other_scripts_digits_are_refused(api: Any, customer: Any, name: str, value: str) -> None:
+    order = _order(customer, "paid")
+    item = {"order_item_id": _items(order)[0].pk, "quantity": "1", name: value}
+    before = _snapshot(order)
+    response = _apply(api, order, "not_shipped", items=[item], HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"items": {"0": {name: ["A valid number is required."]}}}
+    assert _snapshot(order) == before
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.parametrize(
     "body",
     [
         {},
