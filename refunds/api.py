@@ -54,7 +54,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="Retrying with the same key and body returns the same refund; another body answers 409.",
+    description=(
+        "At most 64 printable ASCII characters. Retrying with the same key and body returns the same refund; "
+        "another body answers 409."
+    ),
 )
 
 
