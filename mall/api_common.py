@@ -52,7 +52,10 @@ def get_exact_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     """``get_object_or_404`` for an object a customer names by its number (an order's, a refund's): each text in
     ``lookup`` must be the object's exactly. MariaDB's collation ignores case and trailing spaces, so "o1" would
     find "O1" there and not on SQLite."""
-    found = get_object_or_404(queryset, **lookup)
+    return _exactly(get_object_or_404(queryset, **lookup), lookup)
+
+
+def _exactly(found: M, lookup: dict[str, Any]) -> M:
     if any(getattr(found, name) != value for name, value in lookup.items() if isinstance(value, str)):
         raise Http404
     return found
@@ -66,10 +69,8 @@ class ExactLookup:
     kwargs: dict[str, Any]
 
     def get_object(self) -> Any:
-        found = super().get_object()  # type: ignore[misc]
-        if getattr(found, self.lookup_field) != self.kwargs[self.lookup_url_kwarg or self.lookup_field]:
-            raise Http404
-        return found
+        number = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        return _exactly(super().get_object(), {self.lookup_field: number})  # type: ignore[misc]
 
 
 class PlainDecimalField(serializers.DecimalField):
